@@ -1,0 +1,48 @@
+// Engine and module configuration. Plain structs: set fields directly or with designated initializers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "polkavm/error.hpp"
+#include "polkavm/gas.hpp"
+
+namespace polkavm {
+
+enum class BackendKind : uint8_t { Auto, Interpreter, Compiler };
+enum class SandboxKind : uint8_t { Auto, Linux, Generic };
+
+std::string_view backend_name(BackendKind kind);
+
+struct Config {
+  BackendKind backend = BackendKind::Auto;
+  SandboxKind sandbox = SandboxKind::Auto;
+  bool crosscheck = false;
+  bool allow_experimental = false;
+  bool allow_dynamic_paging = false;
+  uint32_t worker_count = 2;
+  bool cache_enabled = false;
+  uint32_t lru_cache_size = 0;
+  bool sandboxing_enabled = true;
+  /// Default gas model for modules that set none; null = the naive model.
+  std::shared_ptr<const GasModel> default_cost_model;
+
+  /// Defaults, overridden by POLKAVM_BACKEND, POLKAVM_SANDBOX, POLKAVM_CROSSCHECK,
+  /// POLKAVM_ALLOW_EXPERIMENTAL, POLKAVM_WORKER_COUNT, POLKAVM_CACHE_ENABLED, POLKAVM_LRU_CACHE_SIZE,
+  /// POLKAVM_SANDBOXING_ENABLED and POLKAVM_DEFAULT_COST_MODEL (naive). Bad values are errors.
+  static Result<Config> from_env();
+};
+
+struct ModuleConfig {
+  uint32_t page_size = 0x1000;
+  GasMeteringKind gas_metering = GasMeteringKind::None;
+  bool strict = false;
+  bool step_tracing = false;
+  bool dynamic_paging = false;
+  uint32_t aux_data_size = 0;
+  bool cache_by_hash = false;
+  /// Gas model for this module; null = the engine's default.
+  std::shared_ptr<const GasModel> cost_model;
+};
+
+}  // namespace polkavm

@@ -1,0 +1,46 @@
+// Gas metering and cost models.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "polkavm/error.hpp"
+#include "polkavm/code.hpp"
+#include "polkavm/isa.hpp"
+
+namespace polkavm {
+
+using Gas = int64_t;
+
+enum class GasMeteringKind : uint8_t {
+  None,   // no gas is charged
+  Sync,   // stops before the first block it cannot pay for; resumable after set_gas()
+  Async,  // may overshoot; the run ends with NotEnoughGas and the instance is not resumable
+};
+
+/// A per-opcode cost table (the reference's "simple" cost model). Block cost = sum of its instructions;
+/// an invalid instruction costs `invalid` and ends the block; running off the end of code adds a trap.
+struct CostModel {
+  std::array<uint32_t, kOpcodeCount> cost{};
+  uint32_t invalid = 1;
+
+  static CostModel naive();  // every instruction costs 1
+  uint32_t operator[](Opcode op) const { return cost[static_cast<size_t>(op)]; }
+  bool operator==(const CostModel&) const = default;
+};
+
+/// Computes the gas cost of basic blocks. The interpreter and the module call it with the decoded
+/// instructions of one block (terminator included; an implicit trap appears as an invalid instruction
+/// at the end of code). Other models (the reference's pipeline simulator) implement the same interface.
+class GasModel {
+ public:
+  virtual ~GasModel() = default;
+  virtual uint32_t block_cost(const CodeView& code, std::span<const Instruction> block) const = 0;
+};
+
+std::shared_ptr<const GasModel> make_simple_gas_model(CostModel model);
+
+}  // namespace polkavm

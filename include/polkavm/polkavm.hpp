@@ -1,0 +1,11 @@
+// Umbrella header.
+#pragma once
+
+#include "polkavm/code.hpp"
+#include "polkavm/config.hpp"
+#include "polkavm/error.hpp"
+#include "polkavm/gas.hpp"
+#include "polkavm/isa.hpp"
+#include "polkavm/memory_map.hpp"
+#include "polkavm/program.hpp"
+#include "polkavm/runtime.hpp"

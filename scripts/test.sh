@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; then
+# builds the tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and runs them again.
+# Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+sanitize=1
+case "${1:-}" in
+  "") ;;
+  --no-sanitize) sanitize=0 ;;
+  *) echo "usage: $0 [--no-sanitize]" >&2; exit 2 ;;
+esac
+
+"$POLKAVM_ROOT/scripts/setup.sh"
+
+configure_and_build "$POLKAVM_ROOT/build" -DCMAKE_BUILD_TYPE=Release
+ctest --test-dir "$POLKAVM_ROOT/build" --output-on-failure --parallel "$POLKAVM_JOBS"
+
+if ((sanitize)); then
+  # Only the library and the tests: tools and benchmarks add build time, not coverage.
+  configure_and_build "$POLKAVM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON \
+    -DPOLKAVM_BUILD_TOOLS=OFF -DPOLKAVM_BUILD_BENCH=OFF
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+    ctest --test-dir "$POLKAVM_ROOT/build-asan" --output-on-failure --parallel "$POLKAVM_JOBS"
+fi

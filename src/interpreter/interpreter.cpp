@@ -1,0 +1,582 @@
+// The interpreter backend.
+//
+// Code is translated lazily, one chain of basic blocks at a time, into a flat vector of 16-byte Ops with
+// operands already unpacked. Blocks that fall through into each other are laid out back to back, so a
+// not-taken branch is just the next op. Each block (with gas metering) starts with one charge_gas op;
+// step tracing adds a step op before every instruction, so the hot loop pays for neither when they are
+// off. Handler bodies live in handlers.inc and are compiled under one of three dispatch modes:
+// computed goto (GCC/Clang), tail calls with [[clang::musttail]], or a portable switch.
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "polkavm/code.hpp"
+#include "runtime/backend.hpp"
+
+#if !defined(POLKAVM_DISPATCH_GOTO) && !defined(POLKAVM_DISPATCH_MUSTTAIL) && !defined(POLKAVM_DISPATCH_SWITCH)
+#if defined(__GNUC__)
+#define POLKAVM_DISPATCH_GOTO 1
+#else
+#define POLKAVM_DISPATCH_SWITCH 1
+#endif
+#endif
+
+#if defined(POLKAVM_DISPATCH_MUSTTAIL) && !(defined(__clang__) && __clang_major__ >= 13)
+#error "musttail dispatch needs clang"
+#endif
+
+#define POLKAVM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+namespace polkavm::detail {
+namespace {
+
+// Ops that are not ISA instructions (or are width-specific variants of one).
+#define POLKAVM_INTERNAL_HANDLERS(X) \
+  X(charge_gas)                      \
+  X(step)                            \
+  X(resolve)                         \
+  X(reverse_byte_32)                 \
+  X(mul_upper_signed_signed_32)      \
+  X(mul_upper_unsigned_unsigned_32)  \
+  X(mul_upper_signed_unsigned_32)
+
+enum Handler : uint16_t {
+#define X(name, ...) H_##name,
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) H_##name,
+  POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
+  kHandlerCount
+};
+
+constexpr Handler handler_for(Opcode op) { return static_cast<Handler>(op); }
+
+struct Op {
+  uint16_t handler;
+  uint8_t a, b, c;
+  uint8_t unused;
+  uint16_t resolved_handler;  // for `resolve`: the handler to install once the target is known
+  uint32_t imm;
+  uint32_t target;
+};
+static_assert(sizeof(Op) == 16);
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+inline uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
+inline uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
+inline int32_t i32(uint32_t v) { return static_cast<int32_t>(v); }
+inline int64_t i64(uint64_t v) { return static_cast<int64_t>(v); }
+/// Sign-extends a 32-bit value to 64 bits (how 32-bit results and immediates land in registers).
+inline uint64_t sx(uint32_t v) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))); }
+template <class T>
+inline auto widen(T v) {
+  if constexpr (std::is_signed_v<T>) return static_cast<int64_t>(v);
+  else return static_cast<uint64_t>(v);
+}
+
+// Division never faults: the reference defines every case (crates/polkavm-common/src/operation.rs).
+template <class U>
+inline U divu(U x, U y) { return y == 0 ? ~U(0) : x / y; }
+template <class U>
+inline U remu(U x, U y) { return y == 0 ? x : x % y; }
+template <class S>
+inline S divs(S x, S y) {
+  if (y == 0) return -1;
+  if (x == std::numeric_limits<S>::min() && y == -1) return x;
+  return x / y;
+}
+template <class S>
+inline S rems(S x, S y) {
+  if (y == 0) return x;
+  if (x == std::numeric_limits<S>::min() && y == -1) return 0;
+  return x % y;
+}
+
+class Interpreter;
+
+#if defined(POLKAVM_DISPATCH_MUSTTAIL)
+#define POLKAVM_HANDLER_ARGS Interpreter *self, const Op *op, uint64_t *regs, uint8_t *mem
+using HandlerFn = Interrupt (*)(POLKAVM_HANDLER_ARGS);
+#endif
+
+class Interpreter final : public InstanceBackend {
+ public:
+  explicit Interpreter(std::shared_ptr<const ModuleState> module)
+      : module_(std::move(module)),
+        code_(module_->blob),
+        is_64_bit_(module_->blob.is_64_bit()),
+        gas_metering_(module_->config.gas_metering != GasMeteringKind::None) {}
+
+  Interrupt run(VmState& state, GuestMemory& memory) override;
+  void invalidate() override {
+    ops_.clear();
+    op_pcs_.clear();
+    pc_to_op_.clear();
+    djump_.clear();
+    resume_ = kNone;
+  }
+
+ private:
+#if defined(POLKAVM_DISPATCH_MUSTTAIL)
+#define X(name, ...) friend Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) friend Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+  POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
+#endif
+
+  Interrupt execute(uint32_t start);
+
+  // Translation.
+  void ensure_tables();
+  uint32_t compile(uint32_t pc);
+  uint32_t emit(uint16_t handler, uint32_t pc, uint8_t a = 0, uint8_t b = 0, uint8_t c = 0, uint32_t imm = 0,
+                uint32_t target = 0);
+  void emit_instruction(const Instruction& insn);
+  void emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_t imm, uint32_t target_pc);
+  std::optional<uint32_t> resolve_jump(uint32_t pc);
+
+  // Slow paths called from handlers. They return the op index to continue at, or kNone to stop with
+  // `pending_` as the result.
+  uint32_t stop(Interrupt interrupt) {
+    pending_ = interrupt;
+    return kNone;
+  }
+  uint32_t trap(uint32_t index);
+  uint32_t trap_at_pc(uint32_t pc);
+  uint32_t ecalli(uint32_t index);
+  uint32_t step(uint32_t index);
+  uint32_t not_enough_gas(uint32_t index, int64_t remaining);
+  uint32_t resolve(uint32_t index);
+  uint32_t dynamic_jump(uint32_t index, uint32_t address);
+  uint32_t memory_fault(uint32_t index, uint32_t address, uint32_t size, bool is_write);
+  uint32_t sbrk(uint32_t index);
+  uint32_t memset(uint32_t index);
+
+  std::shared_ptr<const ModuleState> module_;
+  CodeView code_;
+  bool is_64_bit_;
+  bool gas_metering_;
+
+  std::vector<Op> ops_;
+  std::vector<uint32_t> op_pcs_;    // guest pc of every op
+  std::vector<uint32_t> pc_to_op_;  // guest pc -> first op of its instruction (kNone: not translated)
+  std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
+  std::vector<Instruction> block_;  // scratch
+  uint32_t resume_ = kNone;         // where an interrupted run continues
+  Interrupt pending_;
+
+  VmState* state_ = nullptr;  // valid during run()
+  GuestMemory* memory_ = nullptr;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Translation
+
+void Interpreter::ensure_tables() {
+  if (!pc_to_op_.empty()) return;
+  pc_to_op_.assign(code_.size() + 1, kNone);
+  djump_.assign(module_->blob.jump_table().size(), kNone);
+}
+
+uint32_t Interpreter::emit(uint16_t handler, uint32_t pc, uint8_t a, uint8_t b, uint8_t c, uint32_t imm,
+                           uint32_t target) {
+  ops_.push_back(Op{handler, a, b, c, 0, 0, imm, target});
+  op_pcs_.push_back(pc);
+  return static_cast<uint32_t>(ops_.size() - 1);
+}
+
+// A static control transfer: direct when the target is already translated, else through `resolve`.
+void Interpreter::emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_t imm, uint32_t target_pc) {
+  uint32_t index = pc_to_op_[target_pc];
+  if (index != kNone) {
+    emit(handler, pc, a, 0, 0, imm, index);
+  } else {
+    uint32_t at = emit(H_resolve, pc, a, 0, 0, imm, target_pc);
+    ops_[at].resolved_handler = handler;
+  }
+}
+
+void Interpreter::emit_instruction(const Instruction& insn) {
+  const uint32_t pc = insn.pc;
+  if (!insn.valid) {
+    emit(H_trap, pc);
+    return;
+  }
+  const Opcode opc = insn.opcode;
+  const uint16_t h = handler_for(opc);
+  const uint8_t r0 = insn.reg[0], r1 = insn.reg[1], r2 = insn.reg[2];
+  switch (format(opc)) {
+    case Format::None:
+      switch (opc) {
+        case Opcode::trap: emit(H_trap, pc); break;
+        case Opcode::memset: emit(H_memset, pc); break;
+        case Opcode::fallthrough:
+          // The next block is laid out right after this one (compile() takes care of it).
+          if (!code_.is_jump_target_valid(insn.next_pc())) emit(H_trap, pc);
+          break;
+        default: break;  // unlikely: only a gas hint
+      }
+      return;
+    case Format::Imm: emit(H_ecalli, pc, 0, 0, 0, insn.imm[0], insn.next_pc()); return;
+    case Format::Offset:
+      if (code_.is_jump_target_valid(insn.target)) emit_jump_to(H_jump, pc, 0, 0, insn.target);
+      else emit(H_trap, pc);
+      return;
+    case Format::RegImm: emit(h, pc, r0, 0, 0, insn.imm[0]); return;
+    case Format::RegImm64:
+      emit(h, pc, r0, 0, 0, static_cast<uint32_t>(insn.imm64), static_cast<uint32_t>(insn.imm64 >> 32));
+      return;
+    case Format::ImmImm: emit(h, pc, 0, 0, 0, insn.imm[1], insn.imm[0]); return;
+    case Format::RegImmImm: emit(h, pc, r0, 0, 0, insn.imm[1], insn.imm[0]); return;
+    case Format::RegImmOffset:
+      if (opc == Opcode::load_imm_and_jump) {
+        if (code_.is_jump_target_valid(insn.target)) {
+          emit_jump_to(h, pc, r0, insn.imm[0], insn.target);
+        } else {  // the register is written before the trap, as in the reference
+          emit(H_load_imm, pc, r0, 0, 0, insn.imm[0]);
+          emit(H_trap, pc);
+        }
+        return;
+      }
+      [[fallthrough]];
+    case Format::RegRegOffset:
+      // A branch with an invalid target (taken or not) traps unconditionally, like the reference.
+      if (!code_.is_jump_target_valid(insn.target) || !code_.is_jump_target_valid(insn.next_pc())) {
+        emit(H_trap, pc);
+        return;
+      }
+      emit_jump_to(h, pc, r0, insn.imm[0], insn.target);
+      if (format(opc) == Format::RegRegOffset) ops_.back().b = r1;
+      return;
+    case Format::RegReg:
+      if (!is_64_bit_ && opc == Opcode::reverse_byte) emit(H_reverse_byte_32, pc, r0, r1);
+      else emit(h, pc, r0, r1);
+      return;
+    case Format::RegRegImm: emit(h, pc, r0, r1, 0, insn.imm[0]); return;
+    case Format::RegRegReg: {
+      uint16_t handler = h;
+      if (!is_64_bit_) {
+        if (opc == Opcode::mul_upper_signed_signed) handler = H_mul_upper_signed_signed_32;
+        if (opc == Opcode::mul_upper_unsigned_unsigned) handler = H_mul_upper_unsigned_unsigned_32;
+        if (opc == Opcode::mul_upper_signed_unsigned) handler = H_mul_upper_signed_unsigned_32;
+      }
+      emit(handler, pc, r0, r1, r2);
+      return;
+    }
+    case Format::RegRegImmImm: emit(h, pc, r0, r1, 0, insn.imm[0], insn.imm[1]); return;
+  }
+}
+
+// Translates the block at `pc` and every block it falls into, back to back. Returns the first op.
+uint32_t Interpreter::compile(uint32_t pc) {
+  const uint32_t first = static_cast<uint32_t>(ops_.size());
+  for (;;) {
+    block_.clear();
+    for (uint32_t at = pc;;) {
+      Instruction insn = code_.is_instruction_boundary(at) || at >= code_.size() ? code_.decode(at) : Instruction{};
+      if (!insn.valid) {  // invalid opcode, a gap in the bitmask, or the implicit trap at the end
+        insn.pc = at;
+        insn.valid = false;
+      }
+      block_.push_back(insn);
+      if (!insn.valid || ends_block(insn.opcode)) break;
+      at = insn.next_pc();
+    }
+
+    const uint32_t cost = gas_metering_ ? module_->gas_model->block_cost(code_, block_) : 0;
+    for (size_t i = 0; i < block_.size(); ++i) {
+      const Instruction& insn = block_[i];
+      if (insn.pc < code_.size()) pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
+      if (state_->step_tracing) emit(H_step, insn.pc);
+      if (i == 0 && gas_metering_) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
+      emit_instruction(insn);
+    }
+
+    // Lay out the fall-through successor next, or jump to it if it exists already.
+    const Instruction& last = block_.back();
+    if (!last.valid || !can_fallthrough(last.opcode) || ops_.back().handler == H_trap) break;
+    const uint32_t next = last.next_pc();
+    if (pc_to_op_[next] != kNone) {
+      emit(H_jump, last.pc, 0, 0, 0, 0, pc_to_op_[next]);
+      break;
+    }
+    pc = next;
+  }
+  return first;
+}
+
+// The op index for a jump to `pc`, translating on first use; nothing if `pc` is not a valid target.
+std::optional<uint32_t> Interpreter::resolve_jump(uint32_t pc) {
+  if (!code_.is_jump_target_valid(pc)) return std::nullopt;
+  if (uint32_t index = pc_to_op_[pc]; index != kNone) return index;
+  return compile(pc);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Slow paths
+
+uint32_t Interpreter::trap_at_pc(uint32_t pc) {
+  state_->program_counter = pc;
+  state_->next_program_counter.reset();
+  return stop(Interrupt::trap());
+}
+
+uint32_t Interpreter::trap(uint32_t index) { return trap_at_pc(op_pcs_[index]); }
+
+uint32_t Interpreter::ecalli(uint32_t index) {
+  const Op& op = ops_[index];
+  state_->program_counter = op_pcs_[index];
+  state_->next_program_counter = op.target;
+  resume_ = index + 1;
+  return stop(Interrupt::ecalli(op.imm));
+}
+
+uint32_t Interpreter::step(uint32_t index) {
+  state_->program_counter = op_pcs_[index];
+  state_->next_program_counter = op_pcs_[index];
+  resume_ = index + 1;
+  return stop(Interrupt::step());
+}
+
+uint32_t Interpreter::not_enough_gas(uint32_t index, int64_t remaining) {
+  if (module_->config.gas_metering == GasMeteringKind::Async) {
+    state_->gas = remaining;
+    state_->program_counter.reset();
+    state_->next_program_counter.reset();
+  } else {  // Sync: nothing was charged; set_gas() and run() retry the same block
+    state_->program_counter = op_pcs_[index];
+    state_->next_program_counter = op_pcs_[index];
+    resume_ = index;
+  }
+  return stop(Interrupt::not_enough_gas());
+}
+
+uint32_t Interpreter::resolve(uint32_t index) {
+  const uint32_t target_pc = ops_[index].target;
+  std::optional<uint32_t> target = resolve_jump(target_pc);
+  if (!target) return trap(index);  // not reached: targets are validated when translated
+  Op& op = ops_[index];
+  op.handler = op.resolved_handler;
+  op.target = *target;
+  return index;  // run the now-resolved op
+}
+
+uint32_t Interpreter::dynamic_jump(uint32_t index, uint32_t address) {
+  if (address == kReturnToHost) {
+    state_->program_counter.reset();
+    state_->next_program_counter.reset();
+    return stop(Interrupt::finished());
+  }
+  const uint32_t entry = (address >> 1) - 1;
+  if (address == 0 || address % kCodeAddressAlignment != 0 || entry >= djump_.size()) return trap(index);
+  std::optional<uint32_t> target = resolve_jump(module_->blob.jump_table()[entry]);
+  if (!target) return trap(index);
+  djump_[entry] = *target;
+  return *target;
+}
+
+uint32_t Interpreter::memory_fault(uint32_t index, uint32_t address, uint32_t size, bool is_write) {
+  AccessFault fault = memory_->classify_fault(address, size, is_write);
+  if (!fault.is_segfault) return trap(index);
+  // The instruction runs again once the host has mapped the page; its block is already paid for.
+  state_->program_counter = op_pcs_[index];
+  state_->next_program_counter = op_pcs_[index];
+  resume_ = index;
+  return stop(Interrupt::fault(fault.segfault));
+}
+
+uint32_t Interpreter::sbrk(uint32_t index) {
+  const Op& op = ops_[index];
+  const uint64_t requested = state_->regs[op.b];
+  // The reference's interpreter: a 64-bit size that does not fit in u32 fails; 32-bit programs
+  // use the low half. The result (the new heap top, 0 on failure) is sign-extended.
+  const uint32_t size = is_64_bit_ && requested > UINT32_MAX ? 0 : static_cast<uint32_t>(requested);
+  const uint32_t result = memory_->sbrk(size).value_or(0);
+  state_->regs[op.a] = sx(result);
+  return index + 1;
+}
+
+uint32_t Interpreter::memset(uint32_t index) {
+  uint64_t* regs = state_->regs.data();
+  const uint8_t value = static_cast<uint8_t>(regs[static_cast<int>(Reg::A1)]);
+  const uint64_t a0 = regs[static_cast<int>(Reg::A0)];
+  uint32_t dst = static_cast<uint32_t>(a0);
+  uint64_t count = static_cast<uint32_t>(regs[static_cast<int>(Reg::A2)]);
+  uint32_t next = index + 1;
+  while (count > 0) {
+    if (gas_metering_ && state_->gas == 0) {
+      next = not_enough_gas(index, 0);
+      break;
+    }
+    if (!memory_->allows(dst, 1, kPermWrite)) {
+      next = memory_fault(index, dst, 1, true);
+      break;
+    }
+    memory_->base()[dst] = value;
+    if (gas_metering_) --state_->gas;
+    ++dst;
+    --count;
+  }
+  regs[static_cast<int>(Reg::A0)] = a0 + static_cast<uint32_t>(dst - static_cast<uint32_t>(a0));
+  regs[static_cast<int>(Reg::A2)] = count;
+  return next;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Dispatch
+
+#define R(x) regs[x]
+#define INDEX static_cast<uint32_t>(op - OPS)
+#define GAS (self->state_->gas)
+#define MEM mem
+#define DJUMP(address_expr)                                                 \
+  do {                                                                      \
+    uint32_t address_ = (address_expr);                                     \
+    uint32_t entry_ = (address_ >> 1) - 1;                                  \
+    if ((address_ & 1) == 0 && entry_ < self->djump_.size()) {              \
+      uint32_t to_ = self->djump_[entry_];                                  \
+      if (to_ != kNone) JUMP(to_);                                          \
+    }                                                                       \
+    SLOW(self->dynamic_jump(INDEX, address_));                              \
+  } while (0)
+
+#if defined(POLKAVM_DISPATCH_MUSTTAIL)
+
+#define OPS (self->ops_.data())
+#define PERMS (self->memory_->perms())
+#define HANDLER(name) [[gnu::noinline]] Interrupt h_##name(POLKAVM_HANDLER_ARGS)
+#define DISPATCH() [[clang::musttail]] return kHandlers[op->handler](self, op, regs, mem)
+#define NEXT() do { ++op; DISPATCH(); } while (0)
+#define JUMP(i) do { op = OPS + (i); DISPATCH(); } while (0)
+#define SLOW(call)                       \
+  do {                                   \
+    uint32_t next_ = (call);             \
+    if (next_ == kNone) return self->pending_; \
+    JUMP(next_);                         \
+  } while (0)
+
+#define X(name, ...) Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
+
+constexpr HandlerFn kHandlers[kHandlerCount] = {
+#define X(name, ...) &h_##name,
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) &h_##name,
+    POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
+};
+
+#include "interpreter/handlers.inc"
+
+Interrupt Interpreter::execute(uint32_t start) {
+  const Op* op = ops_.data() + start;
+  return kHandlers[op->handler](this, op, state_->regs.data(), memory_->base());
+}
+
+#else  // computed goto or switch: one function, handlers are labels or cases
+
+Interrupt Interpreter::execute(uint32_t start) {
+  Interpreter* self = this;
+  const Op* ops = ops_.data();
+  const Op* op = ops + start;
+  uint64_t* regs = state_->regs.data();
+  uint8_t* mem = memory_->base();
+  const uint8_t* perms = memory_->perms();
+#define OPS ops
+#define PERMS perms
+#define SLOW(call)                       \
+  do {                                   \
+    uint32_t next_ = (call);             \
+    if (next_ == kNone) return self->pending_; \
+    ops = self->ops_.data();             \
+    JUMP(next_);                         \
+  } while (0)
+#define NEXT() do { ++op; DISPATCH(); } while (0)
+#define JUMP(i) do { op = ops + (i); DISPATCH(); } while (0)
+
+#if defined(POLKAVM_DISPATCH_GOTO)
+  static const void* const kLabels[kHandlerCount] = {
+#define X(name, ...) &&L_##name,
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) &&L_##name,
+      POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
+  };
+#define HANDLER(name) L_##name:
+#define DISPATCH() goto* kLabels[op->handler]
+  DISPATCH();
+#include "interpreter/handlers.inc"
+#else
+#define HANDLER(name) case H_##name:
+#define DISPATCH() goto dispatch
+dispatch:
+  switch (static_cast<Handler>(op->handler)) {
+#include "interpreter/handlers.inc"
+    case kHandlerCount: break;
+  }
+  __builtin_unreachable();
+#endif
+}
+
+#endif
+
+// ------------------------------------------------------------------------------------------------
+
+Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
+  state_ = &state;
+  memory_ = &memory;
+  ensure_tables();
+
+  uint32_t start = resume_;
+  if (state.next_pc_changed || start == kNone) {
+    const uint32_t pc = *state.next_program_counter;
+    uint32_t index = pc < code_.size() ? pc_to_op_[pc] : kNone;
+    if (index == kNone) {
+      std::optional<uint32_t> block = code_.is_instruction_boundary(pc) ? code_.find_start_of_basic_block(pc)
+                                                                        : std::nullopt;
+      if (!block) {
+        state.next_pc_changed = false;
+        trap_at_pc(pc);
+        return pending_;
+      }
+      compile(*block);
+      index = pc_to_op_[pc];
+    }
+    // Entering in the middle of a block from the host pays for the whole block first, as the
+    // reference does; resuming after an interrupt does not.
+    if (state.next_pc_changed && gas_metering_ && !code_.is_jump_target_valid(pc)) {
+      uint32_t head = pc_to_op_[*code_.find_start_of_basic_block(pc)];
+      if (ops_[head].handler == H_step) ++head;
+      const Gas cost = ops_[head].imm;
+      if (cost > state.gas) return Interrupt::not_enough_gas();
+      state.gas -= cost;
+    }
+    state.next_pc_changed = false;
+    state.program_counter = pc;
+    start = index;
+  }
+  resume_ = kNone;
+  state.next_program_counter.reset();
+  return execute(start);
+}
+
+}  // namespace
+
+std::unique_ptr<InstanceBackend> make_interpreter(std::shared_ptr<const ModuleState> module) {
+  return std::make_unique<Interpreter>(std::move(module));
+}
+
+}  // namespace polkavm::detail

@@ -1,0 +1,206 @@
+#include "runtime/guest_memory.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+namespace polkavm::detail {
+namespace {
+
+constexpr uint64_t kAddressSpace = uint64_t(1) << 32;
+// Loads and stores touch at most 8 bytes past a checked address; a guard keeps even a wrong check
+// inside the reservation.
+constexpr uint64_t kGuard = 0x10000;
+
+uint64_t align_up(uint64_t value, uint64_t align) { return (value + align - 1) & ~(align - 1); }
+
+}  // namespace
+
+Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const MemoryMap& map, const ProgramBlob& blob,
+                                                         bool dynamic_paging) {
+  std::unique_ptr<GuestMemory> memory(new GuestMemory(map, blob, dynamic_paging));
+  if (auto r = memory->init(); !r) return r.error();
+  return memory;
+}
+
+Result<void> GuestMemory::init() {
+  reservation_ = kAddressSpace + kGuard;
+  void* p = mmap(nullptr, reservation_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    reservation_ = 0;
+    return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno));
+  }
+  base_ = static_cast<uint8_t*>(p);
+  perms_ = std::make_unique<uint8_t[]>(kGranuleCount);  // zeroed: nothing accessible
+  if (!dynamic_paging_) map_standard_regions();
+  return {};
+}
+
+GuestMemory::~GuestMemory() {
+  if (base_) munmap(base_, reservation_);
+}
+
+void GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
+  if (begin >= end) return;
+  mprotect(base_ + begin, end - begin, PROT_READ | PROT_WRITE);
+  std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), perm);
+}
+
+void GuestMemory::unmap_range(uint64_t begin, uint64_t end) {
+  if (begin >= end) return;
+  // Dropping the pages gives zeroes the next time they are mapped.
+  madvise(base_ + begin, end - begin, MADV_DONTNEED);
+  mprotect(base_ + begin, end - begin, PROT_NONE);
+  std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
+}
+
+void GuestMemory::map_standard_regions() {
+  const MemoryMap& m = map_;
+  map_range(m.ro_data_address, uint64_t(m.ro_data_address) + m.ro_data_size, kPermRead);
+  map_range(m.rw_data_address, uint64_t(m.rw_data_address) + m.rw_data_size, kPermReadWrite);
+  map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite);
+  map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermRead);
+  std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
+  std::copy(blob_->rw_data.begin(), blob_->rw_data.end(), base_ + m.rw_data_address);
+  rw_mapped_end_ = m.rw_data_address + m.rw_data_size;
+  heap_size_ = 0;
+}
+
+void GuestMemory::reset() {
+  // Unmapping everything that may be mapped is one madvise per region; fresh pages read as zero.
+  for (uint64_t page = 0; page < kGranuleCount;) {
+    if (perms_[page] == kPermNone) {
+      ++page;
+      continue;
+    }
+    uint64_t end = page;
+    while (end < kGranuleCount && perms_[end] != kPermNone) ++end;
+    unmap_range(page << kGranuleShift, end << kGranuleShift);
+    page = end;
+  }
+  if (!dynamic_paging_) map_standard_regions();
+}
+
+AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is_write) const {
+  if (!dynamic_paging_) return {};
+  const uint32_t page_size = map_.page_size;
+  const uint32_t mask = ~(page_size - 1);
+  auto present = [&](uint32_t page) { return perms_[page >> kGranuleShift] != kPermNone; };
+  auto read_only = [&](uint32_t page) { return !(perms_[page >> kGranuleShift] & kPermWrite); };
+
+  uint32_t page = 0;
+  bool write_protected = false;
+  if (uint64_t(address) + size > UINT32_MAX) {
+    // The reference treats an access reaching 4 GiB as wrapping: a trap if the top page exists.
+    page = UINT32_MAX & mask;
+    if (present(page)) return {};
+  } else {
+    uint32_t lo = address & mask;
+    uint32_t hi = (address + size - 1) & mask;
+    if (!present(lo)) {
+      page = lo;
+    } else if (!present(hi)) {
+      page = hi;
+    } else if (is_write && (read_only(lo) || read_only(hi))) {
+      page = read_only(lo) ? lo : hi;
+      write_protected = true;
+    } else {
+      return {};  // not reached: allows() would have passed
+    }
+  }
+  // Like the reference's interpreter, faults in the lowest 16 KiB are traps.
+  if (page < 16 * 1024) return {};
+  return {true, Segfault{page, page_size, write_protected}};
+}
+
+Result<void> GuestMemory::check_host_range(uint32_t address, uint64_t length) const {
+  if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace)
+    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length));
+  return {};
+}
+
+bool GuestMemory::is_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const {
+  if (length == 0) return true;
+  if (uint64_t(address) + length > kAddressSpace) return false;
+  const uint8_t need = protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead;
+  const uint64_t first = address >> kGranuleShift, last = (uint64_t(address) + length - 1) >> kGranuleShift;
+  for (uint64_t page = first; page <= last; ++page)
+    if ((perms_[page] & need) != need) return false;
+  return true;
+}
+
+Result<void> GuestMemory::read(uint32_t address, std::span<uint8_t> out) const {
+  if (auto r = check_host_range(address, out.size()); !r) return r;
+  if (!is_accessible(address, static_cast<uint32_t>(out.size()), MemoryProtection::Read))
+    return Error(fmt::format("memory access failed: 0x{:x}..0x{:x} is not mapped", address,
+                             uint64_t(address) + out.size()));
+  if (!out.empty()) std::memcpy(out.data(), base_ + address, out.size());
+  return {};
+}
+
+Result<void> GuestMemory::write(uint32_t address, std::span<const uint8_t> data) {
+  if (auto r = check_host_range(address, data.size()); !r) return r;
+  // The host may write read-only pages (that is how it fills them), but not unmapped ones.
+  if (!is_accessible(address, static_cast<uint32_t>(data.size()), MemoryProtection::Read))
+    return Error(fmt::format("memory access failed: 0x{:x}..0x{:x} is not mapped", address,
+                             uint64_t(address) + data.size()));
+  if (!data.empty()) std::memcpy(base_ + address, data.data(), data.size());
+  return {};
+}
+
+Result<void> GuestMemory::zero(uint32_t address, uint32_t length) {
+  if (auto r = check_host_range(address, length); !r) return r;
+  if (!is_accessible(address, length, MemoryProtection::Read))
+    return Error(fmt::format("memory access failed: 0x{:x}..0x{:x} is not mapped", address,
+                             uint64_t(address) + length));
+  std::memset(base_ + address, 0, length);
+  return {};
+}
+
+Result<void> GuestMemory::check_dynamic_range(uint32_t address, uint32_t length) const {
+  if (!dynamic_paging_) return Error("this operation needs a module with dynamic paging");
+  if (address % map_.page_size != 0) return Error(fmt::format("address 0x{:x} is not page-aligned", address));
+  return check_host_range(address, length);
+}
+
+Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryProtection protection) {
+  if (auto r = check_dynamic_range(address, length); !r) return r;
+  uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
+  // Pages already mapped are zeroed too, as the reference does.
+  unmap_range(address, end);
+  map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead);
+  return {};
+}
+
+Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool read_only) {
+  if (auto r = check_dynamic_range(address, length); !r) return r;
+  uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
+  for (uint64_t page = address >> kGranuleShift; page < (end >> kGranuleShift); ++page)
+    if (perms_[page] != kPermNone) perms_[page] = read_only ? kPermRead : kPermReadWrite;
+  return {};
+}
+
+Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
+  if (auto r = check_dynamic_range(address, length); !r) return r;
+  unmap_range(address, align_up(uint64_t(address) + length, map_.page_size));
+  return {};
+}
+
+std::optional<uint32_t> GuestMemory::sbrk(uint32_t size) {
+  uint64_t new_heap_size = uint64_t(heap_size_) + size;
+  if (new_heap_size > map_.max_heap_size) return std::nullopt;
+  heap_size_ = static_cast<uint32_t>(new_heap_size);
+  uint64_t heap_top = uint64_t(map_.heap_base) + heap_size_;
+  // With dynamic paging the host maps heap pages on demand, so only the size is tracked.
+  if (!dynamic_paging_ && heap_top > rw_mapped_end_) {
+    uint64_t new_end = align_up(heap_top, map_.page_size);
+    map_range(rw_mapped_end_, new_end, kPermReadWrite);
+    rw_mapped_end_ = static_cast<uint32_t>(new_end);
+  }
+  return static_cast<uint32_t>(heap_top);
+}
+
+}  // namespace polkavm::detail

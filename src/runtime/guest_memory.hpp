@@ -1,0 +1,96 @@
+// Guest memory: one 4 GiB reservation per instance plus a 4 KiB-granular permission table.
+//
+// Backing pages are mmap'ed read-write only where the guest may access them; everything else stays
+// PROT_NONE, so a missed check in a backend faults instead of touching the wrong memory. The interpreter
+// checks the permission table on every access (two byte loads), so it needs no signal handling.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "polkavm/error.hpp"
+#include "polkavm/memory_map.hpp"
+#include "polkavm/program.hpp"
+#include "polkavm/runtime.hpp"
+
+namespace polkavm::detail {
+
+enum PagePerm : uint8_t { kPermNone = 0, kPermRead = 1, kPermWrite = 2, kPermReadWrite = 3 };
+
+/// What a failed guest access turns into.
+struct AccessFault {
+  bool is_segfault = false;  // false: trap
+  Segfault segfault;
+};
+
+class GuestMemory {
+ public:
+  static constexpr uint32_t kGranuleShift = 12;
+  static constexpr uint32_t kGranule = 1u << kGranuleShift;
+  static constexpr uint32_t kGranuleCount = 1u << (32 - kGranuleShift);
+
+  /// Reserves the address space and, without dynamic paging, maps the standard regions of `map`
+  /// with the blob's initial data.
+  static Result<std::unique_ptr<GuestMemory>> create(const MemoryMap& map, const ProgramBlob& blob,
+                                                     bool dynamic_paging);
+  ~GuestMemory();
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  uint8_t* base() const { return base_; }
+  const uint8_t* perms() const { return perms_.get(); }
+  bool dynamic_paging() const { return dynamic_paging_; }
+
+  /// The hot-path check: [address, address + size) ends below 4 GiB and both of its ends are in pages
+  /// allowing `need`. Regions are contiguous, so the two ends decide. (The reference rejects an access
+  /// that ends exactly at 4 GiB too.)
+  static bool allows(const uint8_t* perms, uint32_t address, uint32_t size, uint8_t need) {
+    return address <= UINT32_MAX - size &&
+           (perms[address >> kGranuleShift] & perms[(address + size - 1) >> kGranuleShift] & need) != 0;
+  }
+  bool allows(uint32_t address, uint32_t size, uint8_t need) const { return allows(perms_.get(), address, size, need); }
+  /// Classifies a guest access that allows() rejected, as the reference's interpreter does.
+  AccessFault classify_fault(uint32_t address, uint32_t size, bool is_write) const;
+
+  // Host-side access (RawInstance). Addresses below 0x10000 and ranges past 4 GiB are rejected.
+  Result<void> read(uint32_t address, std::span<uint8_t> out) const;
+  Result<void> write(uint32_t address, std::span<const uint8_t> data);
+  Result<void> zero(uint32_t address, uint32_t length);
+  bool is_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const;
+
+  // Dynamic paging.
+  Result<void> map_pages(uint32_t address, uint32_t length, MemoryProtection protection);
+  Result<void> set_protection(uint32_t address, uint32_t length, bool read_only);
+  Result<void> free_pages(uint32_t address, uint32_t length);
+
+  /// Restores the initial state (data re-copied, heap emptied, dynamic pages freed).
+  void reset();
+
+  uint32_t heap_size() const { return heap_size_; }
+  /// Grows the heap by `size`; the new heap top, or nothing when it would pass the maximum.
+  std::optional<uint32_t> sbrk(uint32_t size);
+
+ private:
+  GuestMemory(const MemoryMap& map, const ProgramBlob& blob, bool dynamic_paging)
+      : map_(map), blob_(&blob), dynamic_paging_(dynamic_paging) {}
+  Result<void> init();
+  void map_range(uint64_t begin, uint64_t end, uint8_t perm);  // granule-aligned
+  void unmap_range(uint64_t begin, uint64_t end);
+  void map_standard_regions();
+  Result<void> check_host_range(uint32_t address, uint64_t length) const;
+  Result<void> check_dynamic_range(uint32_t address, uint32_t length) const;
+
+  MemoryMap map_;
+  const ProgramBlob* blob_;  // owned by the Module, which outlives every instance
+  bool dynamic_paging_;
+  uint8_t* base_ = nullptr;
+  size_t reservation_ = 0;
+  std::unique_ptr<uint8_t[]> perms_;
+  uint32_t heap_size_ = 0;
+  uint32_t rw_mapped_end_ = 0;  // end of the mapped RW region (grows with the heap)
+};
+
+}  // namespace polkavm::detail
