@@ -218,8 +218,11 @@ void Interpreter::emit_instruction(const Instruction& insn) {
         case Opcode::trap: emit(H_trap, pc); break;
         case Opcode::memset: emit(H_memset, pc); break;
         case Opcode::fallthrough:
-          // The next block is laid out right after this one (compile() takes care of it).
-          if (!code_.is_jump_target_valid(insn.next_pc())) emit(H_trap, pc);
+          // The next block is laid out right after this one (compile() takes care of it). Falling
+          // through to the end of code reaches the implicit trap there, charged as a block of its own:
+          // the JAM v0.4 vectors (inst_fallthrough) and the Gray Paper say so, where the v0.35
+          // reference traps at the fallthrough itself.
+          if (!code_.is_jump_target_valid(insn.next_pc()) && insn.next_pc() != code_.size()) emit(H_trap, pc);
           break;
         default: break;  // unlikely: only a gas hint
       }
@@ -293,7 +296,7 @@ uint32_t Interpreter::compile(uint32_t pc) {
     const uint32_t cost = gas_metering_ ? module_->gas_model->block_cost(code_, block_) : 0;
     for (size_t i = 0; i < block_.size(); ++i) {
       const Instruction& insn = block_[i];
-      if (insn.pc < code_.size()) pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
+      if (insn.pc <= code_.size()) pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
       if (state_->step_tracing) emit(H_step, insn.pc);
       if (i == 0 && gas_metering_) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
       emit_instruction(insn);

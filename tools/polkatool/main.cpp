@@ -1,0 +1,127 @@
+// polkatool: inspect and run PolkaVM program blobs.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+
+#include "blob_file.hpp"
+#include "polkavm/disassembler.hpp"
+#include "polkavm/runtime.hpp"
+#include "run.hpp"
+
+namespace {
+
+using polkatool::load_blob;
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "error: {}\n", message);
+  return 1;
+}
+
+struct DisassembleArgs {
+  std::filesystem::path blob;
+  std::filesystem::path output;
+  bool show_raw_bytes = false;
+  bool no_show_offsets = false;
+  bool display_gas = false;
+};
+
+int disassemble(const DisassembleArgs& args) {
+  auto blob = load_blob(args.blob);
+  if (!blob) return fail(blob.error().message());
+
+  polkavm::DisassemblyOptions options;
+  options.show_raw_bytes = args.show_raw_bytes;
+  options.show_offsets = !args.no_show_offsets;
+  // Gas is shown per block from the cost model of the environment's engine (POLKAVM_DEFAULT_COST_MODEL).
+  std::optional<polkavm::Module> module;
+  if (args.display_gas) {
+    auto config = polkavm::Config::from_env();
+    if (!config) return fail(config.error().message());
+    config->backend = polkavm::BackendKind::Interpreter;
+    auto engine = polkavm::Engine::create(*config);
+    if (!engine) return fail(engine.error().message());
+    polkavm::ModuleConfig module_config;
+    module_config.gas_metering = polkavm::GasMeteringKind::Sync;
+    auto created = polkavm::Module::from_blob(*engine, module_config, *blob);
+    if (!created) return fail(fmt::format("cannot compute gas costs: {}", created.error().message()));
+    module = std::move(created).value();
+    options.gas_costs = &*module;
+  }
+
+  std::string text = polkavm::disassemble(*blob, options);
+  if (args.output.empty()) {
+    fmt::print("{}", text);
+    return 0;
+  }
+  std::ofstream out(args.output, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return fail(fmt::format("failed to write {}", args.output.string()));
+  return 0;
+}
+
+int stats(const std::vector<std::filesystem::path>& inputs) {
+  std::map<std::string, size_t> counts;
+  for (int i = 0; i < polkavm::kOpcodeCount; ++i) counts[std::string(polkavm::kOpcodeInfo[i].name)] = 0;
+  for (const auto& input : inputs) {
+    auto blob = load_blob(input);
+    if (!blob) return fail(blob.error().message());
+    for (const auto& insn : polkavm::list_instructions(polkavm::CodeView(*blob)))
+      ++counts[insn.valid ? std::string(polkavm::name(insn.opcode)) : "invalid"];
+  }
+  std::vector<std::pair<std::string, size_t>> sorted(counts.begin(), counts.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  fmt::print("Instruction distribution:\n");
+  for (const auto& [name, count] : sorted) fmt::print("{:>40}: {}\n", name, count);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"polkatool: inspect and run PolkaVM program blobs"};
+  app.require_subcommand(1);
+
+  DisassembleArgs dis;
+  auto* dis_cmd = app.add_subcommand("disassemble", "Print a program's instructions");
+  dis_cmd->add_option("blob", dis.blob, "Program blob (.polkavm)")->required();
+  dis_cmd->add_option("-o,--output", dis.output, "Write to this file instead of stdout");
+  dis_cmd->add_flag("--show-raw-bytes", dis.show_raw_bytes, "Show each instruction's bytes");
+  dis_cmd->add_flag("--no-show-offsets", dis.no_show_offsets, "Hide code offsets");
+  dis_cmd->add_flag("--display-gas", dis.display_gas, "Show each basic block's gas cost");
+
+  std::vector<std::filesystem::path> stats_inputs;
+  auto* stats_cmd = app.add_subcommand("stats", "Count instructions by opcode");
+  stats_cmd->add_option("blobs", stats_inputs, "Program blobs (.polkavm)")->required();
+
+  polkatool::RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "Call an export and print how the call ended");
+  run_cmd->add_option("blob", run.blob, "Program blob (.polkavm)")->required();
+  run_cmd->add_option("--call", run.call, "Name of the export to call")->required();
+  run_cmd->add_option("--args", run.args, "Arguments, comma separated (a0..a5, t0..t2)")->delimiter(',');
+  const std::map<std::string, polkavm::BackendKind> backends = {{"auto", polkavm::BackendKind::Auto},
+                                                                {"interpreter", polkavm::BackendKind::Interpreter},
+                                                                {"compiler", polkavm::BackendKind::Compiler}};
+  run_cmd->add_option("--backend", run.backend, "Backend: auto, interpreter or compiler")
+      ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case))
+      ->default_str("auto");
+  run_cmd->add_option("--gas", run.gas, "Gas limit (turns on sync gas metering unless --gas-metering says otherwise)");
+  const std::map<std::string, polkavm::GasMeteringKind> meterings = {{"none", polkavm::GasMeteringKind::None},
+                                                                     {"sync", polkavm::GasMeteringKind::Sync},
+                                                                     {"async", polkavm::GasMeteringKind::Async}};
+  run_cmd->add_option("--gas-metering", run.gas_metering, "Gas metering: none, sync or async")
+      ->transform(CLI::CheckedTransformer(meterings, CLI::ignore_case));
+  run_cmd->add_option("--stub", run.stubs, "IMPORT=VALUE: answer calls to IMPORT with VALUE in a0 (repeatable)");
+  run_cmd->add_flag("--trace", run.trace, "Print every executed instruction and the registers it changed");
+  run_cmd->add_flag("--timings", run.timings, "Print compile, instantiate and execute times in seconds");
+  run_cmd->add_option("--repeat", run.repeat, "Run the call K times on fresh instances; timings are medians")
+      ->check(CLI::PositiveNumber);
+
+  CLI11_PARSE(app, argc, argv);
+  if (*dis_cmd) return disassemble(dis);
+  if (*stats_cmd) return stats(stats_inputs);
+  if (*run_cmd) return polkatool::run_command(run);
+  return 1;
+}
