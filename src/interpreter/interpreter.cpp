@@ -437,7 +437,6 @@ uint32_t Interpreter::memset(uint32_t index) {
 
 #define R(x) regs[x]
 #define INDEX static_cast<uint32_t>(op - OPS)
-#define GAS (self->state_->gas)
 #define MEM mem
 #define DJUMP(address_expr)                                                 \
   do {                                                                      \
@@ -454,6 +453,7 @@ uint32_t Interpreter::memset(uint32_t index) {
 
 #define OPS (self->ops_.data())
 #define PERMS (self->memory_->perms())
+#define GAS (self->state_->gas)
 #define HANDLER(name) [[gnu::noinline]] Interrupt h_##name(POLKAVM_HANDLER_ARGS)
 #define DISPATCH() [[clang::musttail]] return kHandlers[op->handler](self, op, regs, mem)
 #define NEXT() do { ++op; DISPATCH(); } while (0)
@@ -497,14 +497,19 @@ Interrupt Interpreter::execute(uint32_t start) {
   uint64_t* regs = state_->regs.data();
   uint8_t* mem = memory_->base();
   const uint8_t* perms = memory_->perms();
+  // The gas counter lives in a register here; slow paths see it in the state.
+  int64_t gas = state_->gas;
 #define OPS ops
 #define PERMS perms
-#define SLOW(call)                       \
-  do {                                   \
-    uint32_t next_ = (call);             \
-    if (next_ == kNone) return self->pending_; \
-    ops = self->ops_.data();             \
-    JUMP(next_);                         \
+#define GAS gas
+#define SLOW(call)                                \
+  do {                                            \
+    self->state_->gas = gas;                      \
+    uint32_t next_ = (call);                      \
+    gas = self->state_->gas;                      \
+    if (next_ == kNone) return self->pending_;    \
+    ops = self->ops_.data();                      \
+    JUMP(next_);                                  \
   } while (0)
 #define NEXT() do { ++op; DISPATCH(); } while (0)
 #define JUMP(i) do { op = ops + (i); DISPATCH(); } while (0)

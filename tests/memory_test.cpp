@@ -1,0 +1,390 @@
+// Guest memory: layout (digest §3), region borders seen by guest loads/stores, host accessors, heap,
+// reset, and dynamic paging (reference tests.rs: access_memory_from_host, dynamic_paging_basic,
+// dynamic_paging_protect_memory, dynamic_paging_freeing_pages).
+#include "test_util.hpp"
+
+namespace polkavm::test {
+namespace {
+
+constexpr uint32_t kPage = 0x1000;
+
+class MemoryTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  BackendKind backend() const { return GetParam(); }
+};
+
+Vm trap_only_vm(BackendKind backend, InstructionSet isa, const VmOptions& options) {
+  CodeBuilder b(isa);
+  emit_trap(b);
+  return make_vm(backend, isa, b, options);
+}
+
+TEST_P(MemoryTest, MemoryMapLayout) {
+  {
+    VmOptions options{.data = {.ro_data_size = 0x12345, .rw_data_size = 0x23456, .stack_size = 0x5000}};
+    Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+    const MemoryMap& m = v.module.memory_map();
+    EXPECT_EQ(m.page_size, kPage);
+    EXPECT_EQ(m.ro_data_address, 0x10000u);
+    EXPECT_EQ(m.ro_data_size, 0x13000u);
+    EXPECT_EQ(m.rw_data_address, 0x40000u);  // 0x10000 + align64K(ro) + 0x10000
+    EXPECT_EQ(m.rw_data_size, 0x24000u);
+    EXPECT_EQ(m.heap_base, 0x63456u);  // the unaligned declared rw end
+    EXPECT_EQ(m.stack_address_high, 0xFFFE0000u);
+    EXPECT_EQ(m.stack_address_low, 0xFFFDB000u);
+    EXPECT_EQ(m.max_heap_size, 0xFFF5CBAAu);
+    EXPECT_EQ(v.module.default_sp(), 0xFFFE0000u);
+  }
+  {
+    // The reference's unit-test example: page 0x4000, all sizes 1.
+    VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 1, .stack_size = 1}};
+    options.module_config.page_size = 0x4000;
+    Vm v = trap_only_vm(backend(), InstructionSet::Latest32, options);
+    const MemoryMap& m = v.module.memory_map();
+    EXPECT_EQ(m.ro_data_address, 0x10000u);
+    EXPECT_EQ(m.ro_data_size, 0x4000u);
+    EXPECT_EQ(m.rw_data_address, 0x30000u);
+    EXPECT_EQ(m.rw_data_size, 0x4000u);
+    EXPECT_EQ(m.heap_base, 0x30001u);
+    EXPECT_EQ(m.stack_address_low, 0xFFFDC000u);
+    EXPECT_EQ(m.stack_address_high, 0xFFFE0000u);
+  }
+  {
+    VmOptions options{.data = {.stack_size = kPage}};
+    options.module_config.aux_data_size = 1;
+    Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+    const MemoryMap& m = v.module.memory_map();
+    EXPECT_EQ(m.aux_data_address, 0xFFFE0000u);
+    EXPECT_EQ(m.aux_data_size, kPage);
+    EXPECT_EQ(m.stack_address_high, 0xFFFD0000u);
+  }
+}
+
+// ---- guest accesses at region borders ----
+
+// Runs `op` (a load_indirect_* / store_indirect_* with base a0) at `address`.
+Interrupt guest_access(BackendKind backend, InstructionSet isa, const DataLayout& data, Opcode op, uint32_t address) {
+  CodeBuilder b(isa);
+  b.emit(insn(op, {Reg::A1, Reg::A0}, {0}));
+  emit_ret(b);
+  Vm v = make_vm(backend, isa, b, VmOptions{.data = data});
+  v.instance.set_reg(Reg::A0, address);
+  v.instance.set_reg(Reg::A1, 0x55);
+  Interrupt r = call(v.instance, 0);
+  if (r == Interrupt::trap()) {
+    EXPECT_EQ(v.instance.program_counter(), 0u);
+    EXPECT_EQ(v.instance.next_program_counter(), std::nullopt);
+  }
+  return r;
+}
+
+TEST_P(MemoryTest, GuestAccessesAtRegionBorders) {
+  const DataLayout data{.ro_data_size = 0x1800, .rw_data_size = 0x1800, .stack_size = 0x2000};
+  for (InstructionSet isa : kAllIsas) {
+    // Mapped sizes are page-aligned: RO/RW 0x2000 bytes each.
+    const uint32_t ro_end = 0x10000 + 0x2000, rw = 0x30000, rw_end = rw + 0x2000;
+    const uint32_t stack_high = 0xFFFE0000, stack_low = stack_high - 0x2000;
+    auto ok = [&](Opcode op, uint32_t address) {
+      EXPECT_EQ(guest_access(backend(), isa, data, op, address), Interrupt::finished())
+          << instruction_set_name(isa) << " " << name(op) << " at 0x" << std::hex << address;
+    };
+    auto traps = [&](Opcode op, uint32_t address) {
+      EXPECT_EQ(guest_access(backend(), isa, data, op, address), Interrupt::trap())
+          << instruction_set_name(isa) << " " << name(op) << " at 0x" << std::hex << address;
+    };
+    // RO: readable to its last byte, never writable.
+    ok(Opcode::load_indirect_u8, 0x10000);
+    ok(Opcode::load_indirect_u8, ro_end - 1);
+    ok(Opcode::load_indirect_u16, ro_end - 2);
+    traps(Opcode::load_indirect_u8, ro_end);
+    traps(Opcode::load_indirect_u16, ro_end - 1);  // straddles the end
+    traps(Opcode::load_indirect_u8, 0x10000 - 1);
+    traps(Opcode::store_indirect_u8, 0x10000);
+    traps(Opcode::store_indirect_u8, ro_end - 1);
+    // RW.
+    ok(Opcode::store_indirect_u8, rw);
+    ok(Opcode::store_indirect_u8, rw_end - 1);
+    ok(Opcode::load_indirect_u8, rw_end - 1);
+    ok(Opcode::store_indirect_u32, rw_end - 4);
+    traps(Opcode::store_indirect_u8, rw_end);
+    traps(Opcode::load_indirect_u8, rw_end);
+    traps(Opcode::store_indirect_u32, rw_end - 3);
+    traps(Opcode::load_indirect_u8, rw - 1);
+    // Stack.
+    ok(Opcode::store_indirect_u8, stack_low);
+    ok(Opcode::store_indirect_u8, stack_high - 1);
+    ok(Opcode::load_indirect_u16, stack_high - 2);
+    traps(Opcode::store_indirect_u8, stack_high);
+    traps(Opcode::load_indirect_u16, stack_high - 1);
+    traps(Opcode::store_indirect_u8, stack_low - 1);
+    traps(Opcode::store_indirect_u16, stack_low - 1);
+    // Guards at the bottom and top of the address space.
+    traps(Opcode::load_indirect_u8, 0);
+    traps(Opcode::load_indirect_u8, 0xFFFF);
+    traps(Opcode::load_indirect_u8, 0xFFFFFFFF);
+    traps(Opcode::store_indirect_u8, 0xFFFF0000);
+  }
+}
+
+TEST_P(MemoryTest, EmptyRegionsAreNotMapped) {
+  // With no RO/RW data and no stack, nothing at all is accessible.
+  for (uint32_t address : {0x10000u, 0x20000u, 0xFFFDFFFFu}) {
+    EXPECT_EQ(guest_access(backend(), InstructionSet::Latest64, {}, Opcode::load_indirect_u8, address), Interrupt::trap());
+  }
+}
+
+// ---- host access ----
+
+TEST_P(MemoryTest, DataIsInitialisedFromTheBlob) {
+  VmOptions options{.data = {.ro_data_size = 8, .ro_data = {1, 2, 3, 4}, .rw_data_size = 8, .rw_data = {5, 6, 7, 8}}};
+  Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+  const MemoryMap& m = v.module.memory_map();
+  EXPECT_EQ(unwrap(v.instance.read_memory(m.ro_data_address + 2, 4)), (std::vector<uint8_t>{3, 4, 0, 0}));
+  EXPECT_EQ(unwrap(v.instance.read_memory(m.rw_data_address + 2, 4)), (std::vector<uint8_t>{7, 8, 0, 0}));
+  // ... and seen by the guest.
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {m.ro_data_address}));
+  b.emit(insn(Opcode::load_u32, {Reg::A1}, {m.rw_data_address}));
+  emit_ret(b);
+  Vm g = make_vm(backend(), InstructionSet::Latest64, b, options);
+  EXPECT_EQ(call(g.instance, 0), Interrupt::finished());
+  EXPECT_EQ(g.instance.reg(Reg::A0), 0x04030201u);
+  EXPECT_EQ(g.instance.reg(Reg::A1), 0x08070605u);
+}
+
+TEST_P(MemoryTest, HostReadWriteAndZero) {
+  VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 1, .stack_size = 1}};
+  Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+  const MemoryMap& m = v.module.memory_map();
+  RawInstance& in = v.instance;
+  const std::vector<uint8_t> bytes = {1, 2, 3, 4};
+
+  for (uint32_t start : {m.rw_data_address, m.stack_address_low}) {
+    const uint32_t end = start + kPage;
+    EXPECT_TRUE(in.write_memory(start, bytes).ok());
+    EXPECT_TRUE(in.write_memory(end - 4, bytes).ok());
+    EXPECT_EQ(unwrap(in.read_memory(end - 4, 4)), bytes);
+    EXPECT_EQ(unwrap(in.read_memory(start, 5)), (std::vector<uint8_t>{1, 2, 3, 4, 0}));
+    EXPECT_TRUE(in.zero_memory(start + 1, 2).ok());
+    EXPECT_EQ(unwrap(in.read_memory(start, 4)), (std::vector<uint8_t>{1, 0, 0, 4}));
+    std::vector<uint8_t> out(3);
+    EXPECT_TRUE(in.read_memory_into(start, out).ok());
+    EXPECT_EQ(out, (std::vector<uint8_t>{1, 0, 0}));
+
+    EXPECT_FALSE(in.write_memory(end - 3, bytes).ok());  // straddles the end
+    EXPECT_FALSE(in.write_memory(start - 1, bytes).ok());
+    EXPECT_FALSE(in.read_memory(end, 1).ok());
+    EXPECT_FALSE(in.read_memory(end - 1, 2).ok());
+    EXPECT_FALSE(in.zero_memory(end, 1).ok());
+  }
+  // A failed (straddling) write doesn't clobber anything.
+  EXPECT_EQ(unwrap(in.read_memory(m.rw_data_address + kPage - 3, 3)), (std::vector<uint8_t>{2, 3, 4}));
+
+  // RO data is readable but the host cannot write it either.
+  EXPECT_EQ(unwrap(in.read_memory(m.ro_data_address + kPage - 1, 1)), std::vector<uint8_t>{0});
+  EXPECT_FALSE(in.write_memory(m.ro_data_address, bytes).ok());
+  EXPECT_FALSE(in.zero_memory(m.ro_data_address, 1).ok());
+  EXPECT_FALSE(in.read_memory(m.ro_data_address + kPage, 1).ok());
+}
+
+TEST_P(MemoryTest, HostAccessBelow64KIsRejected) {
+  VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 1, .stack_size = 1}};
+  Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+  const std::vector<uint8_t> one = {1};
+  for (uint32_t address : {0u, 0x1000u, 0xFFFFu}) {
+    EXPECT_FALSE(v.instance.read_memory(address, 1).ok()) << address;
+    EXPECT_FALSE(v.instance.write_memory(address, one).ok()) << address;
+    EXPECT_FALSE(v.instance.zero_memory(address, 1).ok()) << address;
+    EXPECT_FALSE(v.instance.is_memory_accessible(address, 1, MemoryProtection::Read)) << address;
+  }
+  EXPECT_FALSE(v.instance.read_memory(0xFFFF, 2).ok());  // straddles into RO
+  EXPECT_FALSE(v.instance.read_memory(0xFFFFFFFF, 1).ok());
+  // Zero-length accesses succeed anywhere (as in the reference).
+  EXPECT_TRUE(v.instance.read_memory(0, 0).ok());
+  EXPECT_TRUE(v.instance.write_memory(0xFFFFFFFF, {}).ok());
+}
+
+TEST_P(MemoryTest, IsMemoryAccessible) {
+  VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 1, .stack_size = 1}};
+  Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+  const MemoryMap& m = v.module.memory_map();
+  const RawInstance& in = v.instance;
+  using enum MemoryProtection;
+  EXPECT_TRUE(in.is_memory_accessible(m.ro_data_address, kPage, Read));
+  EXPECT_FALSE(in.is_memory_accessible(m.ro_data_address, 1, ReadWrite));
+  EXPECT_FALSE(in.is_memory_accessible(m.ro_data_address, kPage + 1, Read));
+  EXPECT_TRUE(in.is_memory_accessible(m.rw_data_address, kPage, ReadWrite));
+  EXPECT_FALSE(in.is_memory_accessible(m.rw_data_address + kPage - 1, 2, Read));
+  EXPECT_TRUE(in.is_memory_accessible(m.stack_address_low, kPage, ReadWrite));
+  EXPECT_FALSE(in.is_memory_accessible(m.stack_address_high, 1, Read));
+  EXPECT_FALSE(in.is_memory_accessible(m.rw_data_address - 1, 1, Read));
+}
+
+// ---- heap ----
+
+TEST_P(MemoryTest, HostSbrkGrowsTheAccessibleHeap) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::store_indirect_u8, {Reg::A1, Reg::A0}, {0}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.data = {.rw_data_size = 0x10}});
+  const MemoryMap& m = v.module.memory_map();
+  RawInstance& in = v.instance;
+  EXPECT_EQ(in.heap_size(), 0u);
+  EXPECT_EQ(in.sbrk(0), m.heap_base);
+
+  const uint32_t rw_end = m.rw_data_address + kPage;
+  in.set_reg(Reg::A0, rw_end);
+  EXPECT_EQ(call(in, 0), Interrupt::trap());  // nothing past the RW page yet
+
+  EXPECT_EQ(in.sbrk(0x1800), m.heap_base + 0x1800);
+  EXPECT_EQ(in.heap_size(), 0x1800u);
+  // The heap top is rounded up to a page: [rw, rw + 0x2000) is now accessible.
+  EXPECT_TRUE(in.is_memory_accessible(m.rw_data_address, 2 * kPage, MemoryProtection::ReadWrite));
+  EXPECT_FALSE(in.is_memory_accessible(m.rw_data_address + 2 * kPage, 1, MemoryProtection::Read));
+  for (uint32_t address : {rw_end, rw_end + kPage - 1}) {
+    in.set_reg(Reg::A0, address);
+    in.set_reg(Reg::A1, 0x77);
+    EXPECT_EQ(call(in, 0), Interrupt::finished());
+    EXPECT_EQ(unwrap(in.read_memory(address, 1)), std::vector<uint8_t>{0x77});
+  }
+  in.set_reg(Reg::A0, rw_end + kPage);
+  EXPECT_EQ(call(in, 0), Interrupt::trap());
+
+  EXPECT_EQ(in.sbrk(m.max_heap_size), std::nullopt);
+  EXPECT_EQ(in.heap_size(), 0x1800u);
+}
+
+TEST_P(MemoryTest, ResetMemoryRestoresTheInitialState) {
+  VmOptions options{.data = {.ro_data_size = 4, .ro_data = {1, 2, 3, 4}, .rw_data_size = 4, .rw_data = {5, 6, 7, 8},
+                             .stack_size = kPage}};
+  Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+  const MemoryMap& m = v.module.memory_map();
+  RawInstance& in = v.instance;
+  const std::vector<uint8_t> junk = {9, 9, 9, 9, 9, 9};
+  ASSERT_TRUE(in.write_memory(m.rw_data_address, junk).ok());
+  ASSERT_TRUE(in.write_memory(m.stack_address_high - 6, junk).ok());
+  ASSERT_TRUE(in.sbrk(0x3000).has_value());
+
+  in.reset_memory();
+  EXPECT_EQ(unwrap(in.read_memory(m.rw_data_address, 6)), (std::vector<uint8_t>{5, 6, 7, 8, 0, 0}));
+  EXPECT_EQ(unwrap(in.read_memory(m.ro_data_address, 4)), (std::vector<uint8_t>{1, 2, 3, 4}));
+  EXPECT_EQ(unwrap(in.read_memory(m.stack_address_high - 6, 6)), std::vector<uint8_t>(6, 0));
+  EXPECT_EQ(in.heap_size(), 0u);
+  EXPECT_FALSE(in.is_memory_accessible(m.rw_data_address + kPage, 1, MemoryProtection::Read));
+}
+
+// ---- dynamic paging ----
+
+VmOptions dynamic_paging_options() {
+  VmOptions options;
+  options.allow_dynamic_paging = true;
+  options.module_config.dynamic_paging = true;
+  return options;
+}
+
+TEST_P(MemoryTest, DynamicPagingFaultsResolveAndResume) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_load_imm(b, Reg::A3, 0x1234);
+  auto store = b.new_label();
+  b.bind(store);
+  b.emit(insn(Opcode::store_imm_u32, {}, {0x10004, 1}));
+  b.emit(insn(Opcode::load_i32, {Reg::A0}, {0x10004}));
+  b.emit(insn(Opcode::load_i32, {Reg::A1}, {0x10008}));
+  auto second_page_load = b.new_label();
+  b.bind(second_page_load);
+  b.emit(insn(Opcode::load_i32, {Reg::A2}, {0x10000 + kPage}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+  RawInstance& in = v.instance;
+  in.set_reg(Reg::A2, 0x12);
+
+  const Interrupt first_fault = Interrupt::fault(Segfault{0x10000, kPage, false});
+  EXPECT_EQ(call(in, 0), first_fault);
+  EXPECT_EQ(in.program_counter(), v.at(store));
+  EXPECT_EQ(in.next_program_counter(), v.at(store));
+  EXPECT_EQ(in.reg(Reg::A3), 0x1234u);  // the instructions before the fault ran
+
+  // Not handled: the same fault again.
+  EXPECT_EQ(resume(in), first_fault);
+  EXPECT_EQ(in.next_program_counter(), v.at(store));
+
+  // Plain writes cannot map pages.
+  EXPECT_FALSE(in.write_memory(0x10000, std::vector<uint8_t>{0}).ok());
+  EXPECT_FALSE(in.zero_memory(0x10000, kPage).ok());
+  EXPECT_FALSE(in.read_memory(0x10000, 1).ok());
+
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(0x10000, kPage, MemoryProtection::ReadWrite).ok());
+  EXPECT_TRUE(in.is_memory_accessible(0x10000, 4, MemoryProtection::ReadWrite));
+  EXPECT_FALSE(in.is_memory_accessible(0x10000 + kPage, 4, MemoryProtection::Read));
+
+  EXPECT_EQ(resume(in), Interrupt::fault(Segfault{0x10000 + kPage, kPage, false}));
+  EXPECT_EQ(in.program_counter(), v.at(second_page_load));
+  EXPECT_EQ(in.next_program_counter(), v.at(second_page_load));
+  EXPECT_EQ(in.reg(Reg::A0), 1u);
+  EXPECT_EQ(in.reg(Reg::A1), 0u);
+  EXPECT_EQ(in.reg(Reg::A2), 0x12u);
+
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(0x10000 + kPage, kPage, MemoryProtection::ReadWrite).ok());
+  EXPECT_EQ(resume(in), Interrupt::finished());
+  EXPECT_EQ(in.reg(Reg::A2), 0u);
+  EXPECT_EQ(unwrap(in.read_memory(0x10004, 4)), (std::vector<uint8_t>{1, 0, 0, 0}));
+
+  // Everything is mapped now.
+  EXPECT_EQ(call(in, 0), Interrupt::finished());
+
+  // Freed pages fault again.
+  ASSERT_TRUE(in.free_pages(0x10000, kPage).ok());
+  EXPECT_EQ(call(in, 0), first_fault);
+}
+
+TEST_P(MemoryTest, DynamicPagingWriteProtection) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_i32, {Reg::A0}, {0x10000}));
+  auto store = b.new_label();
+  b.bind(store);
+  b.emit(insn(Opcode::store_imm_u32, {}, {0x10000, 0x12345678}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+  RawInstance& in = v.instance;
+
+  EXPECT_FALSE(in.protect_memory(0x10000, kPage).ok());  // not mapped yet
+  EXPECT_EQ(call(in, 0), Interrupt::fault(Segfault{0x10000, kPage, false}));
+  EXPECT_EQ(in.program_counter(), 0u);
+
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(0x10000, kPage, MemoryProtection::ReadWrite).ok());
+  ASSERT_TRUE(in.protect_memory(0x10000, kPage).ok());
+  EXPECT_FALSE(in.write_memory(0x10000, std::vector<uint8_t>{1}).ok());
+  EXPECT_TRUE(in.read_memory(0x10000, 4).ok());
+  EXPECT_TRUE(in.is_memory_accessible(0x10000, 4, MemoryProtection::Read));
+  EXPECT_FALSE(in.is_memory_accessible(0x10000, 4, MemoryProtection::ReadWrite));
+
+  const Interrupt write_fault = Interrupt::fault(Segfault{0x10000, kPage, true});
+  EXPECT_EQ(resume(in), write_fault);  // the load succeeded, the store faults
+  EXPECT_EQ(in.program_counter(), v.at(store));
+  EXPECT_EQ(in.next_program_counter(), v.at(store));
+  EXPECT_EQ(resume(in), write_fault);
+
+  ASSERT_TRUE(in.unprotect_memory(0x10000, kPage).ok());
+  EXPECT_EQ(resume(in), Interrupt::finished());
+  EXPECT_EQ(unwrap(in.read_memory(0x10000, 4)), (std::vector<uint8_t>{0x78, 0x56, 0x34, 0x12}));
+
+  // Mapping a page read-only from the start also makes guest writes fault.
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(0x10000, kPage, MemoryProtection::Read).ok());
+  EXPECT_EQ(call(in, 0), write_fault);
+}
+
+TEST_P(MemoryTest, DynamicPagingNeedsTheEngineToAllowIt) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  Engine engine = make_engine(backend(), /*allow_dynamic_paging=*/false);
+  ModuleConfig config;
+  config.dynamic_paging = true;
+  auto module = Module::from_blob(engine, config, make_blob(InstructionSet::Latest64, b.finish().code));
+  ASSERT_FALSE(module.ok());
+  EXPECT_NE(module.error().message().find("dynamic paging"), std::string::npos) << module.error().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Memory, MemoryTest, ::testing::ValuesIn(backends()), backend_param_name);
+
+}  // namespace
+}  // namespace polkavm::test
