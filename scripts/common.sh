@@ -2,7 +2,7 @@
 # POLKAVM_CXX picks the C++ compiler (default: the one README.md explains); POLKAVM_JOBS the build parallelism.
 
 POLKAVM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-POLKAVM_CXX="${POLKAVM_CXX:-clang++-19}"
+POLKAVM_CXX="${POLKAVM_CXX:-g++}"
 POLKAVM_JOBS="${POLKAVM_JOBS:-$(nproc)}"
 
 # configure_and_build BUILD_DIR [CMAKE_ARG...] [-- TARGET...]: configures with Ninja and builds the targets

@@ -317,7 +317,8 @@ TEST(CodeDecodeTest, InvalidOpcodesAndOpcodesMissingFromTheIsaTrap) {
 
 TEST(CodeDecodeTest, ImplicitTrapAtTheEndOfCode) {
   const auto code = bytes({op(InstructionSet::Latest64, Opcode::fallthrough)});
-  const CodeView view(InstructionSet::Latest64, code, bitmask_with(1, {0}));
+  const auto mask = bitmask_with(1, {0});
+  const CodeView view(InstructionSet::Latest64, code, mask);
   for (uint32_t pc : {1u, 2u, 1000u, UINT32_MAX}) {
     const Instruction end = view.decode(pc);
     EXPECT_FALSE(end.valid);
@@ -372,7 +373,8 @@ TEST(CodeJumpTargetTest, InvalidOrNonTerminatingPredecessorsAreNotTargets) {
   const auto isa = InstructionSet::JamV1;
   const auto code = bytes({255, op(isa, Opcode::ecalli), op(isa, Opcode::unlikely), op(isa, Opcode::fallthrough),
                            op(isa, Opcode::trap)});
-  const CodeView view(isa, code, bitmask_with(code.size(), {0, 1, 2, 3, 4}));
+  const auto mask = bitmask_with(code.size(), {0, 1, 2, 3, 4});
+  const CodeView view(isa, code, mask);
   EXPECT_FALSE(view.is_jump_target_valid(1));  // after an invalid opcode
   EXPECT_FALSE(view.is_jump_target_valid(2));  // after ecalli
   EXPECT_FALSE(view.is_jump_target_valid(3));  // after unlikely

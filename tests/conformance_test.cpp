@@ -1,7 +1,9 @@
 // Every JAM PVM v0.4 vector is its own test case, on every backend in kBackends.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
+#include <string>
 
 #include "vector_runner.hpp"
 

@@ -210,7 +210,7 @@ Runner branch_imm(CondFn cond) {
     for (u32 imm : kImmValues) {
       CodeBuilder b(c.isa);
       auto taken = b.new_label();
-      b.emit(insn(c.op, {Reg::A0}, {imm}), taken);
+      b.emit(insn(c.op, {Reg::A0}, {imm, 0}), taken);
       emit_branch_targets(b, taken);
       Vm vm = make_vm(c.backend, c.isa, b);
       Mismatches m(c);
@@ -306,6 +306,7 @@ Runner store(MemOp op, StoreSource source) {
     constexpr u32 kTarget = kRwAddress + 0x31;
     constexpr uint8_t kFill = 0xEE;
     DataLayout data;
+    data.ro_data_size = 1;  // keeps RW at kRwAddress
     data.rw_data_size = kDataSize;
     data.rw_data.assign(kDataSize, kFill);
     const std::vector<u64> values = source == StoreSource::Reg
@@ -520,7 +521,7 @@ void run_jump_indirect(const Ctx& c) {
 void run_load_imm_and_jump(const Ctx& c) {
   CodeBuilder b(c.isa);
   auto target = b.new_label();
-  b.emit(insn(Opcode::load_imm_and_jump, {Reg::A0}, {0xFFFFFF85}), target);
+  b.emit(insn(Opcode::load_imm_and_jump, {Reg::A0}, {0xFFFFFF85, 0}), target);
   emit_trap(b);
   b.bind(target);
   emit_ret(b);

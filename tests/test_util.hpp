@@ -57,9 +57,9 @@ inline void unwrap(Result<void> result, const std::string& what = "unexpected er
 /// Sizes and initial contents of the data sections of a test blob.
 struct DataLayout {
   uint32_t ro_data_size = 0;
-  std::vector<uint8_t> ro_data;
+  std::vector<uint8_t> ro_data = {};
   uint32_t rw_data_size = 0;
-  std::vector<uint8_t> rw_data;
+  std::vector<uint8_t> rw_data = {};
   uint32_t stack_size = 0;
 };
 
@@ -76,8 +76,8 @@ inline ProgramBlob make_blob(InstructionSet isa, CodeAndJumpTable code, const Da
 }
 
 struct VmOptions {
-  DataLayout data;
-  ModuleConfig module_config;
+  DataLayout data = {};
+  ModuleConfig module_config = {};
   bool allow_dynamic_paging = false;
 };
 

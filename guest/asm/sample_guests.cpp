@@ -21,6 +21,10 @@ Instruction op(Opcode opcode, std::initializer_list<Reg> regs = {}, std::initial
   return make_instruction(opcode, regs, imms);
 }
 
+// A RegImmOffset instruction (branch with immediate, load_imm_and_jump) to be emitted with a label: the
+// trailing immediate is the target operand, which the label replaces.
+Instruction op_with_target(Opcode opcode, Reg reg, uint32_t value) { return make_instruction(opcode, {reg}, {value, 0}); }
+
 // Immediates are sign-extended 32-bit values carried as u32.
 constexpr uint32_t imm(int32_t value) { return static_cast<uint32_t>(value); }
 
@@ -55,7 +59,7 @@ ProgramBlob prime_sieve_program() {
           too_large = code.new_label();
 
   code.bind(main);
-  code.emit(op(Opcode::branch_greater_unsigned_imm, {A0}, {kSieveCapacity}), too_large);
+  code.emit(op_with_target(Opcode::branch_greater_unsigned_imm, A0, kSieveCapacity), too_large);
   code.emit(op(Opcode::load_imm, {A3}, {rw_data_address(kSieveCapacity)}));
   code.emit(op(Opcode::add_64, {T1, A3, A0}));
   code.emit(op(Opcode::move_reg, {T0, A3}));
@@ -75,7 +79,7 @@ ProgramBlob prime_sieve_program() {
   code.bind(outer);
   code.emit(op(Opcode::add_64, {T2, A3, T0}));
   code.emit(op(Opcode::load_indirect_u8, {A2, T2}, {0}));
-  code.emit(op(Opcode::branch_not_eq_imm, {A2}, {0}), next);
+  code.emit(op_with_target(Opcode::branch_not_eq_imm, A2, 0), next);
   code.emit(op(Opcode::add_imm_64, {A1, A1}, {1}));
   code.emit(op(Opcode::mul_64, {S0, T0, T0}));
   code.emit(op(Opcode::add_64, {S0, S0, A3}));
@@ -107,14 +111,14 @@ ProgramBlob fibonacci_program() {
   code.bind(main);
   code.emit(op(Opcode::load_imm, {A1}, {0}));
   code.emit(op(Opcode::load_imm, {A2}, {1}));
-  code.emit(op(Opcode::branch_eq_imm, {A0}, {0}), done);
+  code.emit(op_with_target(Opcode::branch_eq_imm, A0, 0), done);
 
   code.bind(loop);
   code.emit(op(Opcode::add_64, {A3, A1, A2}));
   code.emit(op(Opcode::move_reg, {A1, A2}));
   code.emit(op(Opcode::move_reg, {A2, A3}));
   code.emit(op(Opcode::add_imm_64, {A0, A0}, {imm(-1)}));
-  code.emit(op(Opcode::branch_not_eq_imm, {A0}, {0}), loop);
+  code.emit(op_with_target(Opcode::branch_not_eq_imm, A0, 0), loop);
 
   code.bind(done);
   code.emit(op(Opcode::move_reg, {A0, A1}));
@@ -134,18 +138,18 @@ ProgramBlob recursive_fibonacci_program() {
   constexpr int32_t kFrameSize = 24;
 
   code.bind(fib);
-  code.emit(op(Opcode::branch_less_unsigned_imm, {A0}, {2}), base_case);
+  code.emit(op_with_target(Opcode::branch_less_unsigned_imm, A0, 2), base_case);
   code.emit(op(Opcode::add_imm_64, {SP, SP}, {imm(-kFrameSize)}));
   code.emit(op(Opcode::store_indirect_u64, {RA, SP}, {0}));
   code.emit(op(Opcode::store_indirect_u64, {A0, SP}, {8}));
   code.emit(op(Opcode::add_imm_64, {A0, A0}, {imm(-1)}));
-  code.emit(op(Opcode::load_imm_and_jump, {RA}, {kAfterFirstAddress}), fib);
+  code.emit(op_with_target(Opcode::load_imm_and_jump, RA, kAfterFirstAddress), fib);
 
   code.bind(after_first);
   code.emit(op(Opcode::store_indirect_u64, {A0, SP}, {16}));
   code.emit(op(Opcode::load_indirect_u64, {A0, SP}, {8}));
   code.emit(op(Opcode::add_imm_64, {A0, A0}, {imm(-2)}));
-  code.emit(op(Opcode::load_imm_and_jump, {RA}, {kAfterSecondAddress}), fib);
+  code.emit(op_with_target(Opcode::load_imm_and_jump, RA, kAfterSecondAddress), fib);
 
   code.bind(after_second);
   code.emit(op(Opcode::load_indirect_u64, {A1, SP}, {16}));

@@ -81,6 +81,9 @@ class CodeView {
   bool is_jump_target_valid(uint32_t pc) const;
   /// The start of the basic block that contains the instruction at `pc` (which must be a boundary).
   std::optional<uint32_t> find_start_of_basic_block(uint32_t pc) const;
+  /// Decodes the basic block that starts at `pc` into `out`: up to and including its terminator, or an
+  /// invalid instruction (an unknown opcode, a bitmask gap, or the implicit trap at the end of code).
+  void decode_block(uint32_t pc, std::vector<Instruction>& out) const;
   /// The reference's strict check (used for JamV1): every instruction from 0 decodes and the last one
   /// does not fall through. Returns an error message or nothing.
   std::optional<std::string> validate() const;

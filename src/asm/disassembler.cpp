@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <string_view>
 
 #include "polkavm/runtime.hpp"
@@ -325,8 +324,8 @@ std::string Printer::reg_reg_reg() const {
     case Opcode::mul_upper_signed_unsigned: return binary("mulhsu");
     case Opcode::set_less_than_unsigned: return binary("<u");
     case Opcode::set_less_than_signed: return binary("<s");
-    case Opcode::and_inverted: return binary("& ~");
-    case Opcode::or_inverted: return binary("| ~");
+    case Opcode::and_inverted: return fmt::format("{} = {} & ~{}", d, s1, s2);
+    case Opcode::or_inverted: return fmt::format("{} = {} | ~{}", d, s1, s2);
     case Opcode::xnor: return fmt::format("{} = ~({} ^ {})", d, s1, s2);
     case Opcode::maximum: return call("maxs");
     case Opcode::maximum_unsigned: return call("maxu");

@@ -138,7 +138,7 @@ class Interpreter final : public InstanceBackend {
   uint32_t compile(uint32_t pc);
   uint32_t emit(uint16_t handler, uint32_t pc, uint8_t a = 0, uint8_t b = 0, uint8_t c = 0, uint32_t imm = 0,
                 uint32_t target = 0);
-  void emit_instruction(const Instruction& insn);
+  bool emit_instruction(const Instruction& insn);
   void emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_t imm, uint32_t target_pc);
   std::optional<uint32_t> resolve_jump(uint32_t pc);
 
@@ -203,11 +203,12 @@ void Interpreter::emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_
   }
 }
 
-void Interpreter::emit_instruction(const Instruction& insn) {
+// Emits the ops of one instruction. Returns whether execution can continue at insn.next_pc().
+bool Interpreter::emit_instruction(const Instruction& insn) {
   const uint32_t pc = insn.pc;
   if (!insn.valid) {
     emit(H_trap, pc);
-    return;
+    return false;
   }
   const Opcode opc = insn.opcode;
   const uint16_t h = handler_for(opc);
@@ -215,29 +216,29 @@ void Interpreter::emit_instruction(const Instruction& insn) {
   switch (format(opc)) {
     case Format::None:
       switch (opc) {
-        case Opcode::trap: emit(H_trap, pc); break;
-        case Opcode::memset: emit(H_memset, pc); break;
+        case Opcode::trap: emit(H_trap, pc); return false;
+        case Opcode::memset: emit(H_memset, pc); return true;
         case Opcode::fallthrough:
-          // The next block is laid out right after this one (compile() takes care of it). Falling
-          // through to the end of code reaches the implicit trap there, charged as a block of its own:
-          // the JAM v0.4 vectors (inst_fallthrough) and the Gray Paper say so, where the v0.35
-          // reference traps at the fallthrough itself.
-          if (!code_.is_jump_target_valid(insn.next_pc()) && insn.next_pc() != code_.size()) emit(H_trap, pc);
-          break;
-        default: break;  // unlikely: only a gas hint
+          // The next block is laid out right after this one (see compile()). Falling through to the end
+          // of code reaches the implicit trap there, charged as a block of its own: the JAM v0.4 vectors
+          // (inst_fallthrough) and the Gray Paper say so, where the v0.35 reference traps at the
+          // fallthrough itself.
+          if (code_.is_jump_target_valid(insn.next_pc()) || insn.next_pc() == code_.size()) return true;
+          emit(H_trap, pc);
+          return false;
+        default: return true;  // unlikely: only a gas hint
       }
-      return;
-    case Format::Imm: emit(H_ecalli, pc, 0, 0, 0, insn.imm[0], insn.next_pc()); return;
+    case Format::Imm: emit(H_ecalli, pc, 0, 0, 0, insn.imm[0], insn.next_pc()); return true;
     case Format::Offset:
       if (code_.is_jump_target_valid(insn.target)) emit_jump_to(H_jump, pc, 0, 0, insn.target);
       else emit(H_trap, pc);
-      return;
-    case Format::RegImm: emit(h, pc, r0, 0, 0, insn.imm[0]); return;
+      return false;
+    case Format::RegImm: emit(h, pc, r0, 0, 0, insn.imm[0]); return opc != Opcode::jump_indirect;
     case Format::RegImm64:
       emit(h, pc, r0, 0, 0, static_cast<uint32_t>(insn.imm64), static_cast<uint32_t>(insn.imm64 >> 32));
-      return;
-    case Format::ImmImm: emit(h, pc, 0, 0, 0, insn.imm[1], insn.imm[0]); return;
-    case Format::RegImmImm: emit(h, pc, r0, 0, 0, insn.imm[1], insn.imm[0]); return;
+      return true;
+    case Format::ImmImm: emit(h, pc, 0, 0, 0, insn.imm[1], insn.imm[0]); return true;
+    case Format::RegImmImm: emit(h, pc, r0, 0, 0, insn.imm[1], insn.imm[0]); return true;
     case Format::RegImmOffset:
       if (opc == Opcode::load_imm_and_jump) {
         if (code_.is_jump_target_valid(insn.target)) {
@@ -246,23 +247,23 @@ void Interpreter::emit_instruction(const Instruction& insn) {
           emit(H_load_imm, pc, r0, 0, 0, insn.imm[0]);
           emit(H_trap, pc);
         }
-        return;
+        return false;
       }
       [[fallthrough]];
     case Format::RegRegOffset:
       // A branch with an invalid target (taken or not) traps unconditionally, like the reference.
       if (!code_.is_jump_target_valid(insn.target) || !code_.is_jump_target_valid(insn.next_pc())) {
         emit(H_trap, pc);
-        return;
+        return false;
       }
       emit_jump_to(h, pc, r0, insn.imm[0], insn.target);
       if (format(opc) == Format::RegRegOffset) ops_.back().b = r1;
-      return;
+      return true;
     case Format::RegReg:
       if (!is_64_bit_ && opc == Opcode::reverse_byte) emit(H_reverse_byte_32, pc, r0, r1);
       else emit(h, pc, r0, r1);
-      return;
-    case Format::RegRegImm: emit(h, pc, r0, r1, 0, insn.imm[0]); return;
+      return true;
+    case Format::RegRegImm: emit(h, pc, r0, r1, 0, insn.imm[0]); return true;
     case Format::RegRegReg: {
       uint16_t handler = h;
       if (!is_64_bit_) {
@@ -271,43 +272,34 @@ void Interpreter::emit_instruction(const Instruction& insn) {
         if (opc == Opcode::mul_upper_signed_unsigned) handler = H_mul_upper_signed_unsigned_32;
       }
       emit(handler, pc, r0, r1, r2);
-      return;
+      return true;
     }
-    case Format::RegRegImmImm: emit(h, pc, r0, r1, 0, insn.imm[0], insn.imm[1]); return;
+    case Format::RegRegImmImm: emit(h, pc, r0, r1, 0, insn.imm[0], insn.imm[1]); return false;
   }
+  return false;
 }
 
 // Translates the block at `pc` and every block it falls into, back to back. Returns the first op.
 uint32_t Interpreter::compile(uint32_t pc) {
   const uint32_t first = static_cast<uint32_t>(ops_.size());
   for (;;) {
-    block_.clear();
-    for (uint32_t at = pc;;) {
-      Instruction insn = code_.is_instruction_boundary(at) || at >= code_.size() ? code_.decode(at) : Instruction{};
-      if (!insn.valid) {  // invalid opcode, a gap in the bitmask, or the implicit trap at the end
-        insn.pc = at;
-        insn.valid = false;
-      }
-      block_.push_back(insn);
-      if (!insn.valid || ends_block(insn.opcode)) break;
-      at = insn.next_pc();
-    }
+    code_.decode_block(pc, block_);
 
     const uint32_t cost = gas_metering_ ? module_->gas_model->block_cost(code_, block_) : 0;
+    bool continues = false;
     for (size_t i = 0; i < block_.size(); ++i) {
       const Instruction& insn = block_[i];
       if (insn.pc <= code_.size()) pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
       if (state_->step_tracing) emit(H_step, insn.pc);
       if (i == 0 && gas_metering_) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
-      emit_instruction(insn);
+      continues = emit_instruction(insn);
     }
 
     // Lay out the fall-through successor next, or jump to it if it exists already.
-    const Instruction& last = block_.back();
-    if (!last.valid || !can_fallthrough(last.opcode) || ops_.back().handler == H_trap) break;
-    const uint32_t next = last.next_pc();
+    if (!continues) break;
+    const uint32_t next = block_.back().next_pc();
     if (pc_to_op_[next] != kNone) {
-      emit(H_jump, last.pc, 0, 0, 0, 0, pc_to_op_[next]);
+      emit(H_jump, block_.back().pc, 0, 0, 0, 0, pc_to_op_[next]);
       break;
     }
     pc = next;

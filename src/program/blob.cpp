@@ -427,3 +427,5 @@ std::vector<uint8_t> ProgramBlob::to_bytes() const {
 }
 
 }  // namespace polkavm
+
+#undef PVM_TRY

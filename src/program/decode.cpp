@@ -32,8 +32,11 @@ inline uint32_t load_u32(std::span<const uint8_t> bytes, size_t index) {
 inline u128 load_chunk(std::span<const uint8_t> code, uint32_t pc) {
   u128 chunk = 0;
   const size_t start = size_t{pc} + 1;
-  const size_t available = std::min<size_t>(16, code.size() - start);
-  std::memcpy(&chunk, code.data() + start, available);
+  if (start + 16 <= code.size()) [[likely]] {
+    std::memcpy(&chunk, code.data() + start, 16);
+    return chunk;
+  }
+  std::memcpy(&chunk, code.data() + start, code.size() - start);
   return chunk;
 }
 
@@ -190,6 +193,15 @@ std::optional<uint32_t> CodeView::find_start_of_basic_block(uint32_t pc) const {
     pc = previous_pc;
   }
   return 0;
+}
+
+void CodeView::decode_block(uint32_t pc, std::vector<Instruction>& out) const {
+  out.clear();
+  for (;;) {
+    const Instruction& insn = out.emplace_back(decode(pc));
+    if (!insn.valid || ends_block(insn.opcode)) return;
+    pc = insn.next_pc();
+  }
 }
 
 // Walks the instructions from 0 like the reference's bounded iterator: it stops at the first instruction

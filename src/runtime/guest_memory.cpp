@@ -62,7 +62,7 @@ void GuestMemory::map_standard_regions() {
   map_range(m.ro_data_address, uint64_t(m.ro_data_address) + m.ro_data_size, kPermRead);
   map_range(m.rw_data_address, uint64_t(m.rw_data_address) + m.rw_data_size, kPermReadWrite);
   map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite);
-  map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermRead);
+  map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
   std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
   std::copy(blob_->rw_data.begin(), blob_->rw_data.end(), base_ + m.rw_data_address);
   rw_mapped_end_ = m.rw_data_address + m.rw_data_size;
@@ -116,46 +116,43 @@ AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is
   return {true, Segfault{page, page_size, write_protected}};
 }
 
-Result<void> GuestMemory::check_host_range(uint32_t address, uint64_t length) const {
-  if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace)
-    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length));
-  return {};
-}
-
-bool GuestMemory::is_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const {
+bool GuestMemory::has_perm(uint32_t address, uint32_t length, uint8_t need) const {
   if (length == 0) return true;
   if (uint64_t(address) + length > kAddressSpace) return false;
-  const uint8_t need = protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead;
   const uint64_t first = address >> kGranuleShift, last = (uint64_t(address) + length - 1) >> kGranuleShift;
   for (uint64_t page = first; page <= last; ++page)
     if ((perms_[page] & need) != need) return false;
   return true;
 }
 
+bool GuestMemory::is_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const {
+  return has_perm(address, length, protection == MemoryProtection::ReadWrite ? kPermRead | kPermWrite : kPermRead);
+}
+
+Result<void> GuestMemory::check_host_access(uint32_t address, uint64_t length, uint8_t need) const {
+  if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace || !has_perm(address, length, need))
+    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length));
+  return {};
+}
+
 Result<void> GuestMemory::read(uint32_t address, std::span<uint8_t> out) const {
-  if (auto r = check_host_range(address, out.size()); !r) return r;
-  if (!is_accessible(address, static_cast<uint32_t>(out.size()), MemoryProtection::Read))
-    return Error(fmt::format("memory access failed: 0x{:x}..0x{:x} is not mapped", address,
-                             uint64_t(address) + out.size()));
-  if (!out.empty()) std::memcpy(out.data(), base_ + address, out.size());
+  if (out.empty()) return {};  // as in the reference, an empty access always succeeds
+  if (auto r = check_host_access(address, out.size(), kPermRead); !r) return r;
+  std::memcpy(out.data(), base_ + address, out.size());
   return {};
 }
 
 Result<void> GuestMemory::write(uint32_t address, std::span<const uint8_t> data) {
-  if (auto r = check_host_range(address, data.size()); !r) return r;
-  // The host may write read-only pages (that is how it fills them), but not unmapped ones.
-  if (!is_accessible(address, static_cast<uint32_t>(data.size()), MemoryProtection::Read))
-    return Error(fmt::format("memory access failed: 0x{:x}..0x{:x} is not mapped", address,
-                             uint64_t(address) + data.size()));
-  if (!data.empty()) std::memcpy(base_ + address, data.data(), data.size());
+  if (data.empty()) return {};
+  // Read-only data is not writable from the host either; aux data is (the guest only reads it).
+  if (auto r = check_host_access(address, data.size(), kPermHostWrite); !r) return r;
+  std::memcpy(base_ + address, data.data(), data.size());
   return {};
 }
 
 Result<void> GuestMemory::zero(uint32_t address, uint32_t length) {
-  if (auto r = check_host_range(address, length); !r) return r;
-  if (!is_accessible(address, length, MemoryProtection::Read))
-    return Error(fmt::format("memory access failed: 0x{:x}..0x{:x} is not mapped", address,
-                             uint64_t(address) + length));
+  if (length == 0) return {};
+  if (auto r = check_host_access(address, length, kPermHostWrite); !r) return r;
   std::memset(base_ + address, 0, length);
   return {};
 }
@@ -163,7 +160,9 @@ Result<void> GuestMemory::zero(uint32_t address, uint32_t length) {
 Result<void> GuestMemory::check_dynamic_range(uint32_t address, uint32_t length) const {
   if (!dynamic_paging_) return Error("this operation needs a module with dynamic paging");
   if (address % map_.page_size != 0) return Error(fmt::format("address 0x{:x} is not page-aligned", address));
-  return check_host_range(address, length);
+  if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace)
+    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length));
+  return {};
 }
 
 Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryProtection protection) {
@@ -177,9 +176,12 @@ Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryPro
 
 Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool read_only) {
   if (auto r = check_dynamic_range(address, length); !r) return r;
-  uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
-  for (uint64_t page = address >> kGranuleShift; page < (end >> kGranuleShift); ++page)
-    if (perms_[page] != kPermNone) perms_[page] = read_only ? kPermRead : kPermReadWrite;
+  const uint64_t first = address >> kGranuleShift;
+  const uint64_t end = align_up(uint64_t(address) + length, map_.page_size) >> kGranuleShift;
+  for (uint64_t page = first; page < end; ++page)
+    if (perms_[page] == kPermNone)
+      return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift));
+  std::fill(perms_.get() + first, perms_.get() + end, read_only ? kPermRead : kPermReadWrite);
   return {};
 }
 

@@ -18,7 +18,14 @@
 
 namespace polkavm::detail {
 
-enum PagePerm : uint8_t { kPermNone = 0, kPermRead = 1, kPermWrite = 2, kPermReadWrite = 3 };
+enum PagePerm : uint8_t {
+  kPermNone = 0,
+  kPermRead = 1,
+  kPermWrite = 2,      // by the guest
+  kPermHostWrite = 4,  // by the host: RW data, heap, stack and aux (which the guest only reads)
+  kPermReadWrite = kPermRead | kPermWrite | kPermHostWrite,
+  kPermAux = kPermRead | kPermHostWrite,
+};
 
 /// What a failed guest access turns into.
 struct AccessFault {
@@ -80,7 +87,8 @@ class GuestMemory {
   void map_range(uint64_t begin, uint64_t end, uint8_t perm);  // granule-aligned
   void unmap_range(uint64_t begin, uint64_t end);
   void map_standard_regions();
-  Result<void> check_host_range(uint32_t address, uint64_t length) const;
+  bool has_perm(uint32_t address, uint32_t length, uint8_t need) const;
+  Result<void> check_host_access(uint32_t address, uint64_t length, uint8_t need) const;
   Result<void> check_dynamic_range(uint32_t address, uint32_t length) const;
 
   MemoryMap map_;

@@ -124,18 +124,6 @@ const Config& Engine::config() const { return state_->config; }
 
 namespace {
 
-// Decodes the basic block starting at `pc` (terminator or invalid instruction included).
-void decode_block(const CodeView& code, uint32_t pc, std::vector<Instruction>& out) {
-  out.clear();
-  for (uint32_t at = pc;;) {
-    Instruction insn = code.is_instruction_boundary(at) || at >= code.size() ? code.decode(at) : Instruction{};
-    if (!insn.valid) insn.pc = at;
-    out.push_back(insn);
-    if (!insn.valid || ends_block(insn.opcode)) return;
-    at = insn.next_pc();
-  }
-}
-
 Result<void> check_strict(const ProgramBlob& blob, const CodeView& code) {
   std::set<std::string_view> names;
   for (const ProgramExport& e : blob.exports) {
@@ -196,7 +184,7 @@ std::optional<Gas> Module::gas_cost_for_block(uint32_t pc) const {
   const CodeView view = code();
   if (!view.is_jump_target_valid(pc)) return std::nullopt;
   std::vector<Instruction> block;
-  decode_block(view, pc, block);
+  view.decode_block(pc, block);
   return state_->gas_model->block_cost(view, block);
 }
 
@@ -209,7 +197,7 @@ std::vector<std::pair<uint32_t, Gas>> Module::block_gas_costs() const {
       ++pc;
       continue;
     }
-    decode_block(view, pc, block);
+    view.decode_block(pc, block);
     costs.emplace_back(pc, state_->gas_model->block_cost(view, block));
     const Instruction& last = block.back();
     pc = last.valid ? last.next_pc() : last.pc + 1;

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -13,6 +14,13 @@
 namespace {
 
 using polkatool::load_blob;
+
+const std::map<std::string, polkavm::BackendKind> kBackends = {{"auto", polkavm::BackendKind::Auto},
+                                                               {"interpreter", polkavm::BackendKind::Interpreter},
+                                                               {"compiler", polkavm::BackendKind::Compiler}};
+const std::map<std::string, polkavm::GasMeteringKind> kGasMeterings = {{"none", polkavm::GasMeteringKind::None},
+                                                                       {"sync", polkavm::GasMeteringKind::Sync},
+                                                                       {"async", polkavm::GasMeteringKind::Async}};
 
 int fail(const std::string& message) {
   fmt::print(stderr, "error: {}\n", message);
@@ -72,7 +80,10 @@ int stats(const std::vector<std::filesystem::path>& inputs) {
       ++counts[insn.valid ? std::string(polkavm::name(insn.opcode)) : "invalid"];
   }
   std::vector<std::pair<std::string, size_t>> sorted(counts.begin(), counts.end());
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  // Most frequent first; ties by name, so the output is deterministic.
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
   fmt::print("Instruction distribution:\n");
   for (const auto& [name, count] : sorted) fmt::print("{:>40}: {}\n", name, count);
   return 0;
@@ -101,27 +112,31 @@ int main(int argc, char** argv) {
   run_cmd->add_option("blob", run.blob, "Program blob (.polkavm)")->required();
   run_cmd->add_option("--call", run.call, "Name of the export to call")->required();
   run_cmd->add_option("--args", run.args, "Arguments, comma separated (a0..a5, t0..t2)")->delimiter(',');
-  const std::map<std::string, polkavm::BackendKind> backends = {{"auto", polkavm::BackendKind::Auto},
-                                                                {"interpreter", polkavm::BackendKind::Interpreter},
-                                                                {"compiler", polkavm::BackendKind::Compiler}};
-  run_cmd->add_option("--backend", run.backend, "Backend: auto, interpreter or compiler")
-      ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case))
-      ->default_str("auto");
+  std::string backend = "auto";
+  run_cmd->add_option("--backend", backend, "Backend: auto, interpreter or compiler")
+      ->check(CLI::IsMember({"auto", "interpreter", "compiler"}))
+      ->capture_default_str();
   run_cmd->add_option("--gas", run.gas, "Gas limit (turns on sync gas metering unless --gas-metering says otherwise)");
-  const std::map<std::string, polkavm::GasMeteringKind> meterings = {{"none", polkavm::GasMeteringKind::None},
-                                                                     {"sync", polkavm::GasMeteringKind::Sync},
-                                                                     {"async", polkavm::GasMeteringKind::Async}};
-  run_cmd->add_option("--gas-metering", run.gas_metering, "Gas metering: none, sync or async")
-      ->transform(CLI::CheckedTransformer(meterings, CLI::ignore_case));
+  std::string metering;
+  run_cmd->add_option("--gas-metering", metering, "Gas metering: none, sync or async (default: sync with --gas)")
+      ->check(CLI::IsMember({"none", "sync", "async"}));
   run_cmd->add_option("--stub", run.stubs, "IMPORT=VALUE: answer calls to IMPORT with VALUE in a0 (repeatable)");
   run_cmd->add_flag("--trace", run.trace, "Print every executed instruction and the registers it changed");
   run_cmd->add_flag("--timings", run.timings, "Print compile, instantiate and execute times in seconds");
   run_cmd->add_option("--repeat", run.repeat, "Run the call K times on fresh instances; timings are medians")
       ->check(CLI::PositiveNumber);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;  // --help exits 0; every usage error exits 1
+  }
   if (*dis_cmd) return disassemble(dis);
   if (*stats_cmd) return stats(stats_inputs);
-  if (*run_cmd) return polkatool::run_command(run);
+  if (*run_cmd) {
+    run.backend = kBackends.at(backend);
+    if (!metering.empty()) run.gas_metering = kGasMeterings.at(metering);
+    return polkatool::run_command(run);
+  }
   return 1;
 }

@@ -11,16 +11,19 @@ namespace {
 using polkavm::BackendKind;
 namespace vectors = polkavm::vectors;
 
+const std::map<std::string, BackendKind> kBackends = {
+    {"interpreter", BackendKind::Interpreter}, {"compiler", BackendKind::Compiler}, {"auto", BackendKind::Auto}};
+
 struct RunArgs {
   std::vector<std::filesystem::path> paths;
-  BackendKind backend = BackendKind::Interpreter;
+  std::string backend = "interpreter";
   std::string isa;
   std::string cost_model = "naive";
 };
 
 int run(const RunArgs& args) {
   vectors::RunnerOptions options;
-  options.backend = args.backend;
+  options.backend = kBackends.at(args.backend);
   options.cost_model = args.cost_model;
   if (!args.isa.empty()) {
     options.isa = polkavm::instruction_set_from_name(args.isa);
@@ -66,17 +69,19 @@ int main(int argc, char** argv) {
   RunArgs args;
   auto* run_cmd = app.add_subcommand("run", "Run test vectors and report every mismatch");
   run_cmd->add_option("paths", args.paths, "Vector files or directories (searched recursively)")->required();
-  const std::map<std::string, BackendKind> backends = {
-      {"interpreter", BackendKind::Interpreter}, {"compiler", BackendKind::Compiler}, {"auto", BackendKind::Auto}};
   run_cmd->add_option("--backend", args.backend, "Backend: interpreter, compiler or auto")
-      ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case))
-      ->default_str("interpreter");
+      ->check(CLI::IsMember({"interpreter", "compiler", "auto"}))
+      ->capture_default_str();
   run_cmd->add_option("--isa", args.isa,
                       "Instruction set the programs are decoded with (revive_v1, latest32, latest64, jam_v1); "
                       "default: latest64 for JAM v0.4 vectors, jam_v1 for step vectors");
   run_cmd->add_option("--cost-model", args.cost_model, "Gas cost model: naive")->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;  // --help exits 0; every usage error exits 1
+  }
   if (*run_cmd) return run(args);
   return 1;
 }

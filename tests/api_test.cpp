@@ -1,0 +1,246 @@
+// The embedding API: engine/module creation, instance state, registers, prepare_call, step tracing.
+// Facts: digest §5 and the reference's tests.rs (step_tracing_basic) and api.rs (prepare_call_untyped).
+#include "test_util.hpp"
+
+namespace polkavm::test {
+namespace {
+
+class ApiTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  BackendKind backend() const { return GetParam(); }
+};
+
+// [a0 = 1; a0 += 2; ecalli 3; a0 += 4; ret] with a label before every instruction.
+struct StepProgram {
+  CodeBuilder builder{InstructionSet::Latest64};
+  std::vector<CodeBuilder::Label> at;
+  StepProgram() {
+    auto mark = [&] {
+      at.push_back(builder.new_label());
+      builder.bind(at.back());
+    };
+    mark();
+    emit_load_imm(builder, Reg::A0, 1);
+    mark();
+    emit_add_imm_32(builder, Reg::A0, Reg::A0, 2);
+    mark();
+    builder.emit(insn(Opcode::ecalli, {}, {3}));
+    mark();
+    emit_add_imm_32(builder, Reg::A0, Reg::A0, 4);
+    mark();
+    emit_ret(builder);
+  }
+};
+
+TEST_P(ApiTest, EngineReportsTheRequestedBackend) {
+  Engine engine = make_engine(backend());
+  EXPECT_EQ(engine.backend(), backend());
+  EXPECT_EQ(engine.config().backend, backend());
+}
+
+TEST_P(ApiTest, FreshInstanceState) {
+  StepProgram p;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, p.builder);
+  EXPECT_EQ(v.instance.program_counter(), std::nullopt);
+  EXPECT_EQ(v.instance.next_program_counter(), std::nullopt);
+  for (int r = 0; r < kRegCount; ++r) EXPECT_EQ(v.instance.reg(static_cast<Reg>(r)), 0u);
+  EXPECT_FALSE(v.instance.run().ok());  // nothing to run yet
+
+  v.instance.set_next_program_counter(v.at(p.at[1]));
+  EXPECT_EQ(v.instance.program_counter(), std::nullopt);
+  EXPECT_EQ(v.instance.next_program_counter(), v.at(p.at[1]));
+}
+
+TEST_P(ApiTest, RunWithoutANextProgramCounterIsAnError) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b);
+  auto fresh = v.instance.run();
+  ASSERT_FALSE(fresh.ok());
+  EXPECT_NE(fresh.error().message().find("next program counter"), std::string::npos) << fresh.error().message();
+
+  EXPECT_EQ(call(v.instance, 0), Interrupt::trap());
+  EXPECT_EQ(v.instance.next_program_counter(), std::nullopt);
+  EXPECT_FALSE(v.instance.run().ok());  // a trap cannot be resumed
+}
+
+TEST_P(ApiTest, RegistersAreSixtyFourBitExceptOnLatest32) {
+  for (InstructionSet isa : kAllIsas) {
+    CodeBuilder b(isa);
+    emit_trap(b);
+    Vm v = make_vm(backend(), isa, b);
+    v.instance.set_reg(Reg::A0, 0x123456789ABCDEF0ull);
+    v.instance.set_reg(Reg::A5, 0xFFFFFFFF80000000ull);
+    EXPECT_EQ(v.instance.reg(Reg::A0), reg_view(isa, 0x123456789ABCDEF0ull)) << instruction_set_name(isa);
+    EXPECT_EQ(v.instance.reg(Reg::A5), reg_view(isa, 0xFFFFFFFF80000000ull)) << instruction_set_name(isa);
+    v.instance.clear_regs();
+    EXPECT_EQ(v.instance.reg(Reg::A0), 0u);
+    EXPECT_EQ(v.instance.reg(Reg::A5), 0u);
+  }
+}
+
+TEST_P(ApiTest, Latest32ValuesAboveTwoToThe31BehaveAsUnsigned32Bit) {
+  // Registers written by the host with bit 31 set compare as 32-bit values inside the guest.
+  CodeBuilder b(InstructionSet::Latest32);
+  b.emit(insn(Opcode::set_less_than_unsigned, {Reg::A2, Reg::A0, Reg::A1}));
+  b.emit(insn(Opcode::add_32, {Reg::A3, Reg::A0, Reg::A1}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest32, b);
+  v.instance.set_reg(Reg::A0, 0x80000000);
+  v.instance.set_reg(Reg::A1, 0x1FFFFFFFFull);  // truncated to 0xFFFFFFFF
+  EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+  EXPECT_EQ(v.instance.reg(Reg::A1), 0xFFFFFFFFu);
+  EXPECT_EQ(v.instance.reg(Reg::A2), 1u);
+  EXPECT_EQ(v.instance.reg(Reg::A3), 0x7FFFFFFFu);
+}
+
+TEST_P(ApiTest, TrapPreservesRegisters) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b);
+  for (int r = 0; r < kRegCount; ++r) v.instance.set_reg(static_cast<Reg>(r), 0x1111111111111111ull * (r + 1));
+  v.instance.set_next_program_counter(0);
+  EXPECT_EQ(resume(v.instance), Interrupt::trap());
+  for (int r = 0; r < kRegCount; ++r) EXPECT_EQ(v.instance.reg(static_cast<Reg>(r)), 0x1111111111111111ull * (r + 1));
+}
+
+TEST_P(ApiTest, PrepareCallSetsTheAbiRegisters) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  auto entry = b.new_label();
+  b.bind(entry);
+  b.emit(insn(Opcode::add_64, {Reg::A0, Reg::A0, Reg::T2}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.data = {.stack_size = 0x1000}});
+  RawInstance& in = v.instance;
+  in.set_reg(Reg::S0, 77);
+  in.set_reg(Reg::S1, 78);
+
+  const std::vector<uint64_t> args = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  ASSERT_TRUE(in.prepare_call(v.at(entry), args).ok());
+  EXPECT_EQ(in.reg(Reg::RA), kReturnToHost);
+  EXPECT_EQ(in.reg(Reg::SP), v.module.default_sp());
+  EXPECT_EQ(in.reg(Reg::S0), 0u);  // everything else is cleared
+  EXPECT_EQ(in.reg(Reg::S1), 0u);
+  for (size_t i = 0; i < kArgRegs.size(); ++i) EXPECT_EQ(in.reg(kArgRegs[i]), args[i]) << reg_name(kArgRegs[i]);
+  EXPECT_EQ(in.program_counter(), std::nullopt);
+  EXPECT_EQ(in.next_program_counter(), v.at(entry));
+
+  EXPECT_EQ(resume(in), Interrupt::finished());
+  EXPECT_EQ(in.reg(Reg::A0), 10u);
+
+  // Fewer arguments leave the other argument registers zeroed.
+  ASSERT_TRUE(in.prepare_call(v.at(entry), std::vector<uint64_t>{5}).ok());
+  EXPECT_EQ(in.reg(Reg::A1), 0u);
+  EXPECT_EQ(resume(in), Interrupt::finished());
+  EXPECT_EQ(in.reg(Reg::A0), 5u);
+
+  EXPECT_FALSE(in.prepare_call(v.at(entry), std::vector<uint64_t>(10, 1)).ok());  // at most 9 arguments
+}
+
+TEST_P(ApiTest, StepTracingStopsBeforeEveryInstruction) {
+  StepProgram p;
+  VmOptions options;
+  options.module_config.step_tracing = true;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, p.builder, options);
+  RawInstance& in = v.instance;
+  auto expect_step_at = [&](size_t index) {
+    const uint32_t pc = v.at(p.at[index]);
+    EXPECT_EQ(in.program_counter(), pc) << "instruction " << index;
+    EXPECT_EQ(in.next_program_counter(), pc) << "instruction " << index;
+  };
+
+  EXPECT_EQ(call(in, 0), Interrupt::step());
+  expect_step_at(0);
+  EXPECT_EQ(in.reg(Reg::A0), 0u);  // not executed yet
+  EXPECT_EQ(resume(in), Interrupt::step());
+  expect_step_at(1);
+  EXPECT_EQ(in.reg(Reg::A0), 1u);
+  EXPECT_EQ(resume(in), Interrupt::step());
+  expect_step_at(2);
+  EXPECT_EQ(in.reg(Reg::A0), 3u);
+  EXPECT_EQ(resume(in), Interrupt::ecalli(3));
+  EXPECT_EQ(in.program_counter(), v.at(p.at[2]));
+  EXPECT_EQ(in.next_program_counter(), v.at(p.at[3]));
+  EXPECT_EQ(resume(in), Interrupt::step());
+  expect_step_at(3);
+  EXPECT_EQ(resume(in), Interrupt::step());
+  expect_step_at(4);
+  EXPECT_EQ(in.reg(Reg::A0), 7u);
+  EXPECT_EQ(resume(in), Interrupt::finished());
+  EXPECT_EQ(in.program_counter(), std::nullopt);
+  EXPECT_EQ(in.next_program_counter(), std::nullopt);
+}
+
+TEST_P(ApiTest, StepTracingCanBeToggledOnTheInstance) {
+  StepProgram p;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, p.builder);
+  RawInstance& in = v.instance;
+  EXPECT_FALSE(in.step_tracing());
+  in.set_step_tracing(true);
+  EXPECT_TRUE(in.step_tracing());
+  EXPECT_EQ(call(in, v.at(p.at[3])), Interrupt::step());
+  EXPECT_EQ(in.program_counter(), v.at(p.at[3]));
+  in.set_step_tracing(false);
+  EXPECT_EQ(resume(in), Interrupt::finished());
+  EXPECT_EQ(call(in, 0), Interrupt::ecalli(3));
+}
+
+TEST_P(ApiTest, ModuleFromSerializedBlob) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  auto main = b.new_label();
+  b.bind(main);
+  emit_load_imm(b, Reg::A0, 42);
+  emit_ret(b);
+  CodeBuilder::Output out = b.finish();
+  ProgramBlob blob = make_blob(InstructionSet::Latest64, out.code, {.ro_data_size = 4, .ro_data = {1, 2, 3, 4}});
+  blob.exports.push_back({out.label_offsets[main], "main"});
+
+  Engine engine = make_engine(backend());
+  Module module = unwrap(Module::create(engine, {}, blob.to_bytes()), "Module::create");
+  EXPECT_EQ(module.isa(), InstructionSet::Latest64);
+  EXPECT_TRUE(module.is_64_bit());
+  ASSERT_EQ(module.exports().size(), 1u);
+  EXPECT_EQ(module.export_pc("main"), out.label_offsets[main]);
+  EXPECT_EQ(module.export_pc("missing"), std::nullopt);
+
+  RawInstance instance = unwrap(module.instantiate());
+  EXPECT_EQ(unwrap(instance.read_memory(module.memory_map().ro_data_address, 4)), (std::vector<uint8_t>{1, 2, 3, 4}));
+  EXPECT_EQ(call(instance, *module.export_pc("main")), Interrupt::finished());
+  EXPECT_EQ(instance.reg(Reg::A0), 42u);
+}
+
+TEST_P(ApiTest, ModuleCreateRejectsGarbage) {
+  Engine engine = make_engine(backend());
+  const std::vector<uint8_t> garbage = {'P', 'V', 'M', 1, 2, 3};
+  auto module = Module::create(engine, {}, garbage);
+  ASSERT_FALSE(module.ok());
+  EXPECT_FALSE(module.error().message().empty());
+}
+
+TEST_P(ApiTest, InstancesAreIndependent) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::store_u32, {Reg::A0}, {0x30000}));  // RW starts at 0x30000 when RO is < 64 KiB
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.data = {.ro_data_size = 1, .rw_data_size = 4}});
+  ASSERT_EQ(v.module.memory_map().rw_data_address, 0x30000u);
+  RawInstance other = unwrap(v.module.instantiate());
+  v.instance.set_reg(Reg::A0, 0xAABBCCDD);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+  EXPECT_EQ(unwrap(v.instance.read_memory(0x30000, 4)), (std::vector<uint8_t>{0xDD, 0xCC, 0xBB, 0xAA}));
+  EXPECT_EQ(unwrap(other.read_memory(0x30000, 4)), std::vector<uint8_t>(4, 0));
+  EXPECT_EQ(other.reg(Reg::A0), 0u);
+}
+
+TEST(ApiInterrupt, ToStringUsesTheDocumentedNames) {
+  EXPECT_EQ(to_string(Interrupt::finished()), "finished");
+  EXPECT_EQ(to_string(Interrupt::trap()), "trap");
+  EXPECT_EQ(to_string(Interrupt::ecalli(3)), "ecalli(3)");
+  EXPECT_EQ(to_string(Interrupt::fault(Segfault{0x20000, 0x1000, false})), "segfault(0x20000)");
+}
+
+INSTANTIATE_TEST_SUITE_P(Api, ApiTest, ::testing::ValuesIn(backends()), backend_param_name);
+
+}  // namespace
+}  // namespace polkavm::test
