@@ -71,7 +71,8 @@ Result<Session> start_session(const Workload& workload, GasMeteringKind gas) {
 // One call of `main(arg)`, which must finish with the expected result.
 Result<void> call_main(Session& session, const Workload& workload) {
   const uint64_t args[] = {workload.arg};
-  if (auto prepared = session.instance.prepare_call(session.main_pc, args); !prepared) return prepared.error();
+  if (auto prepared = session.instance.prepare_call(session.main_pc, args); !prepared)
+    return prepared.error();
   session.instance.set_gas(kGasBudget);
   auto interrupt = session.instance.run();
   if (!interrupt) return interrupt.error();
@@ -106,10 +107,12 @@ void run_workload(benchmark::State& state, Workload workload, GasMeteringKind ga
   if (!session) return state.SkipWithError(session.error().message().c_str());
 
   for (auto _ : state) {
-    if (auto called = call_main(*session, workload); !called) return state.SkipWithError(called.error().message().c_str());
+    if (auto called = call_main(*session, workload); !called)
+      return state.SkipWithError(called.error().message().c_str());
   }
 
-  // Every block of these guests runs to its end, so a metered call uses one gas per instruction (naive model).
+  // Every block of these guests runs to its end, so under the naive cost model a metered call uses one gas
+  // per instruction.
   if (gas != GasMeteringKind::None) {
     if (const Gas used = kGasBudget - session->instance.gas(); used != static_cast<Gas>(*instructions)) {
       const auto error = fmt::format("the last call used {} gas for {} instructions", used, *instructions);

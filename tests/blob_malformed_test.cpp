@@ -170,7 +170,7 @@ Bytes rich_blob() {
   b.emit(make_instruction(Opcode::load_imm, {Reg::A0}, {3}));
   b.bind(loop);
   b.emit(make_instruction(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {0xffffffffu}));
-  b.emit(make_instruction(Opcode::branch_not_eq_imm, {Reg::A0}, {0}), loop);
+  b.emit(make_instruction(Opcode::branch_not_eq_imm, {Reg::A0}, {0, 0}), loop);
   b.emit(make_load_imm64(Reg::A1, 0x0102030405060708));
   b.emit(make_instruction(Opcode::jump_indirect, {Reg::RA}, {0}));
   b.add_jump_table_entry(loop);

@@ -229,7 +229,7 @@ TEST(Disassembler, ListsImplicitTrapAndLabelsJumpTargets) {
   auto loop = builder.new_label();
   builder.bind(loop);
   builder.emit(make_instruction(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {neg(-1)}));
-  builder.emit(make_instruction(Opcode::branch_not_eq_imm, {Reg::A0}, {0}), loop);
+  builder.emit(make_instruction(Opcode::branch_not_eq_imm, {Reg::A0}, {0, 0}), loop);
   builder.emit(make_instruction(Opcode::add_64, {Reg::A1, Reg::A1, Reg::A0}));
   builder.add_jump_table_entry(loop);
   ProgramBlob blob;

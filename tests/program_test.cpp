@@ -125,7 +125,7 @@ CodeAndJumpTable sample_code(InstructionSet isa) {
   b.emit(make_instruction(Opcode::load_imm, {Reg::A0}, {10}));
   b.bind(loop);
   b.emit(make_instruction(Opcode::add_imm_32, {Reg::A0, Reg::A0}, {static_cast<uint32_t>(-1)}));
-  b.emit(make_instruction(Opcode::branch_not_eq_imm, {Reg::A0}, {0}), loop);
+  b.emit(make_instruction(Opcode::branch_not_eq_imm, {Reg::A0}, {0, 0}), loop);
   b.emit(make_instruction(Opcode::jump_indirect, {Reg::RA}, {0}));
   b.add_jump_table_entry(loop);
   b.add_jump_table_entry(entry);

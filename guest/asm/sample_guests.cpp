@@ -17,13 +17,16 @@ using L = CodeBuilder::Label;
 constexpr InstructionSet kIsa = InstructionSet::Latest64;
 constexpr uint32_t kStackSize = 0x4000;
 
-Instruction op(Opcode opcode, std::initializer_list<Reg> regs = {}, std::initializer_list<uint32_t> imms = {}) {
+Instruction op(Opcode opcode, std::initializer_list<Reg> regs = {},
+               std::initializer_list<uint32_t> imms = {}) {
   return make_instruction(opcode, regs, imms);
 }
 
 // A RegImmOffset instruction (branch with immediate, load_imm_and_jump) to be emitted with a label: the
 // trailing immediate is the target operand, which the label replaces.
-Instruction op_with_target(Opcode opcode, Reg reg, uint32_t value) { return make_instruction(opcode, {reg}, {value, 0}); }
+Instruction op_with_target(Opcode opcode, Reg reg, uint32_t value) {
+  return make_instruction(opcode, {reg}, {value, 0});
+}
 
 // Immediates are sign-extended 32-bit values carried as u32.
 constexpr uint32_t imm(int32_t value) { return static_cast<uint32_t>(value); }

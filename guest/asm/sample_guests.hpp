@@ -29,7 +29,7 @@ struct SampleGuest {
   std::string_view summary;
   ProgramBlob (*build)();
   uint64_t (*expected_result)(uint64_t arg);  // what `main(arg)` returns in a0
-  uint64_t example_arg;                        // a workload that runs for milliseconds
+  uint64_t example_arg;                       // a workload that runs for milliseconds
 };
 
 std::span<const SampleGuest> sample_guests();

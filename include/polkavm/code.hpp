@@ -94,7 +94,11 @@ class CodeView {
   std::span<const uint8_t> bitmask_;
 };
 
-/// Shorthand for building an Instruction: make(Opcode::add_32, {Reg::A2, Reg::A0, Reg::A1}).
+/// Shorthand for building an Instruction: make_instruction(Opcode::add_32, {Reg::A2, Reg::A0, Reg::A1}).
+/// Registers and immediates fill the operands in the order documented on Instruction. For jumps and
+/// branches the absolute target is the last immediate, and either every immediate is given or none:
+/// make_instruction(Opcode::branch_eq_imm, {Reg::A0}, {5, 20}), or {} with CodeBuilder::emit(insn, label)
+/// (which needs {imm, 0} when the branch has an immediate). Anything else aborts.
 Instruction make_instruction(Opcode op, std::initializer_list<Reg> regs = {},
                              std::initializer_list<uint32_t> imms = {});
 Instruction make_load_imm64(Reg reg, uint64_t value);

@@ -121,6 +121,11 @@ Instruction make_instruction(Opcode op, std::initializer_list<Reg> regs, std::in
   for (Reg reg : regs) insn.reg[index++] = static_cast<uint8_t>(reg);
 
   const Format f = format(op);
+  // A jump target is the last immediate; give all of them or none (then a label sets the target),
+  // so that `{imm}` cannot be mistaken for `{target}`.
+  const size_t with_target = f == Format::RegImmOffset ? 2 : 1;
+  if (has_target(f) && imms.size() != 0 && imms.size() != with_target)
+    usage_error("make_instruction: give a jump instruction all its immediates, target last, or none");
   index = 0;
   for (uint32_t imm : imms) {
     const bool is_last = index + 1 == imms.size();
