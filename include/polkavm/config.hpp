@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "polkavm/error.hpp"
 #include "polkavm/gas.hpp"
@@ -12,7 +14,13 @@ namespace polkavm {
 enum class BackendKind : uint8_t { Auto, Interpreter, Compiler };
 enum class SandboxKind : uint8_t { Auto, Linux, Generic };
 
-std::string_view backend_name(BackendKind kind);
+inline constexpr BackendKind kBackendKinds[] = {BackendKind::Auto, BackendKind::Interpreter, BackendKind::Compiler};
+std::string_view backend_name(BackendKind kind);  // "auto", "interpreter", "compiler"
+std::optional<BackendKind> backend_from_name(std::string_view name);
+
+inline constexpr GasMeteringKind kGasMeteringKinds[] = {GasMeteringKind::None, GasMeteringKind::Sync,
+                                                        GasMeteringKind::Async};
+std::string_view gas_metering_name(GasMeteringKind kind);  // "none", "sync", "async"
 
 struct Config {
   BackendKind backend = BackendKind::Auto;

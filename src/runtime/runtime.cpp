@@ -30,6 +30,21 @@ std::string_view backend_name(BackendKind kind) {
   return "?";
 }
 
+std::optional<BackendKind> backend_from_name(std::string_view name) {
+  for (BackendKind kind : kBackendKinds)
+    if (backend_name(kind) == name) return kind;
+  return std::nullopt;
+}
+
+std::string_view gas_metering_name(GasMeteringKind kind) {
+  switch (kind) {
+    case GasMeteringKind::None: return "none";
+    case GasMeteringKind::Sync: return "sync";
+    case GasMeteringKind::Async: return "async";
+  }
+  return "?";
+}
+
 namespace {
 
 Result<bool> parse_env_bool(const char* name, const char* value) {
@@ -51,11 +66,9 @@ Result<uint32_t> parse_env_u32(const char* name, const char* value) {
 Result<Config> Config::from_env() {
   Config config;
   if (const char* v = std::getenv("POLKAVM_BACKEND")) {
-    std::string_view s(v);
-    if (s == "auto") config.backend = BackendKind::Auto;
-    else if (s == "interpreter") config.backend = BackendKind::Interpreter;
-    else if (s == "compiler") config.backend = BackendKind::Compiler;
-    else return Error(fmt::format("invalid value of POLKAVM_BACKEND: '{}' (expected auto, compiler or interpreter)", s));
+    std::optional<BackendKind> kind = backend_from_name(v);
+    if (!kind) return Error(fmt::format("invalid value of POLKAVM_BACKEND: '{}' (expected auto, compiler or interpreter)", v));
+    config.backend = *kind;
   }
   if (const char* v = std::getenv("POLKAVM_SANDBOX")) {
     std::string_view s(v);

@@ -10,17 +10,11 @@
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
 #include "run.hpp"
+#include "../common/cli_enums.hpp"
 
 namespace {
 
 using polkatool::load_blob;
-
-const std::map<std::string, polkavm::BackendKind> kBackends = {{"auto", polkavm::BackendKind::Auto},
-                                                               {"interpreter", polkavm::BackendKind::Interpreter},
-                                                               {"compiler", polkavm::BackendKind::Compiler}};
-const std::map<std::string, polkavm::GasMeteringKind> kGasMeterings = {{"none", polkavm::GasMeteringKind::None},
-                                                                       {"sync", polkavm::GasMeteringKind::Sync},
-                                                                       {"async", polkavm::GasMeteringKind::Async}};
 
 int fail(const std::string& message) {
   fmt::print(stderr, "error: {}\n", message);
@@ -112,14 +106,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("blob", run.blob, "Program blob (.polkavm)")->required();
   run_cmd->add_option("--call", run.call, "Name of the export to call")->required();
   run_cmd->add_option("--args", run.args, "Arguments, comma separated (a0..a5, t0..t2)")->delimiter(',');
-  std::string backend = "auto";
-  run_cmd->add_option("--backend", backend, "Backend: auto, interpreter or compiler")
-      ->check(CLI::IsMember({"auto", "interpreter", "compiler"}))
-      ->capture_default_str();
+  polkavm::cli::add_backend_option(run_cmd, run.backend);
   run_cmd->add_option("--gas", run.gas, "Gas limit (turns on sync gas metering unless --gas-metering says otherwise)");
-  std::string metering;
-  run_cmd->add_option("--gas-metering", metering, "Gas metering: none, sync or async (default: sync with --gas)")
-      ->check(CLI::IsMember({"none", "sync", "async"}));
+  polkavm::cli::add_gas_metering_option(run_cmd, run.gas_metering,
+                                        "Gas metering: none, sync or async (default: sync with --gas)");
   run_cmd->add_option("--stub", run.stubs, "IMPORT=VALUE: answer calls to IMPORT with VALUE in a0 (repeatable)");
   run_cmd->add_flag("--trace", run.trace, "Print every executed instruction and the registers it changed");
   run_cmd->add_flag("--timings", run.timings, "Print compile, instantiate and execute times in seconds");
@@ -133,10 +123,6 @@ int main(int argc, char** argv) {
   }
   if (*dis_cmd) return disassemble(dis);
   if (*stats_cmd) return stats(stats_inputs);
-  if (*run_cmd) {
-    run.backend = kBackends.at(backend);
-    if (!metering.empty()) run.gas_metering = kGasMeterings.at(metering);
-    return polkatool::run_command(run);
-  }
+  if (*run_cmd) return polkatool::run_command(run);
   return 1;
 }

@@ -5,25 +5,23 @@
 #include <map>
 
 #include "vector_runner.hpp"
+#include "../common/cli_enums.hpp"
 
 namespace {
 
 using polkavm::BackendKind;
 namespace vectors = polkavm::vectors;
 
-const std::map<std::string, BackendKind> kBackends = {
-    {"interpreter", BackendKind::Interpreter}, {"compiler", BackendKind::Compiler}, {"auto", BackendKind::Auto}};
-
 struct RunArgs {
   std::vector<std::filesystem::path> paths;
-  std::string backend = "interpreter";
+  BackendKind backend = BackendKind::Interpreter;
   std::string isa;
   std::string cost_model = "naive";
 };
 
 int run(const RunArgs& args) {
   vectors::RunnerOptions options;
-  options.backend = kBackends.at(args.backend);
+  options.backend = args.backend;
   options.cost_model = args.cost_model;
   if (!args.isa.empty()) {
     options.isa = polkavm::instruction_set_from_name(args.isa);
@@ -69,9 +67,7 @@ int main(int argc, char** argv) {
   RunArgs args;
   auto* run_cmd = app.add_subcommand("run", "Run test vectors and report every mismatch");
   run_cmd->add_option("paths", args.paths, "Vector files or directories (searched recursively)")->required();
-  run_cmd->add_option("--backend", args.backend, "Backend: interpreter, compiler or auto")
-      ->check(CLI::IsMember({"interpreter", "compiler", "auto"}))
-      ->capture_default_str();
+  polkavm::cli::add_backend_option(run_cmd, args.backend);
   run_cmd->add_option("--isa", args.isa,
                       "Instruction set the programs are decoded with (revive_v1, latest32, latest64, jam_v1); "
                       "default: latest64 for JAM v0.4 vectors, jam_v1 for step vectors");
