@@ -37,6 +37,9 @@ TEST(Conformance, JamV04VectorsArePresent) {
 struct VectorCase {
   fs::path file;
   BackendKind backend;
+  friend void PrintTo(const VectorCase& c, std::ostream* os) {
+    *os << c.file.filename().string() << " on " << polkavm::backend_name(c.backend);
+  }
 };
 
 class JamV04 : public testing::TestWithParam<VectorCase> {};

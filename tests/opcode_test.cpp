@@ -833,6 +833,9 @@ struct OpcodeParam {
   BackendKind backend;
   InstructionSet isa;
   Opcode op;
+  friend void PrintTo(const OpcodeParam& p, std::ostream* os) {
+    *os << backend_name(p.backend) << " " << instruction_set_name(p.isa) << " " << name(p.op);
+  }
 };
 
 std::vector<OpcodeParam> all_opcode_params() {

@@ -20,6 +20,7 @@ namespace polkavm {
 // gtest prints these on assertion failures (found by ADL).
 inline void PrintTo(const Interrupt& interrupt, std::ostream* os) { *os << to_string(interrupt); }
 inline void PrintTo(InstructionSet isa, std::ostream* os) { *os << instruction_set_name(isa); }
+inline void PrintTo(BackendKind kind, std::ostream* os) { *os << backend_name(kind); }
 
 }  // namespace polkavm
 
