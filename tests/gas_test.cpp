@@ -36,6 +36,24 @@ TEST_P(GasTest, NoMeteringChargesNothing) {
   EXPECT_EQ(v.instance.reg(Reg::A0), 666u);
 }
 
+TEST_P(GasTest, ModulesWithoutAChoiceUseTheEngineDefaultMetering) {
+  TwoBlocks p;
+  Config config;
+  config.backend = backend();
+  config.default_gas_metering = GasMeteringKind::Sync;
+  Engine engine = unwrap(Engine::create(config));
+  CodeAndJumpTable code = p.builder.finish().code;
+  Module inherits = unwrap(Module::from_blob(engine, ModuleConfig{}, make_blob(InstructionSet::Latest64, code)));
+  EXPECT_EQ(inherits.gas_metering(), GasMeteringKind::Sync);
+  Module chooses = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::None), make_blob(InstructionSet::Latest64, code)));
+  EXPECT_EQ(chooses.gas_metering(), GasMeteringKind::None);
+
+  RawInstance instance = unwrap(inherits.instantiate());
+  instance.set_gas(10);
+  EXPECT_EQ(call(instance, 0), Interrupt::finished());
+  EXPECT_EQ(instance.gas(), 7);  // blocks of cost 1 and 2
+}
+
 TEST_P(GasTest, NaiveModelChargesOnePerInstructionIncludingTerminators) {
   for (InstructionSet isa : kAllIsas) {
     CodeBuilder b(isa);

@@ -32,6 +32,8 @@ struct Config {
   bool cache_enabled = false;
   uint32_t lru_cache_size = 0;
   bool sandboxing_enabled = true;
+  /// Gas metering for modules that do not choose one.
+  GasMeteringKind default_gas_metering = GasMeteringKind::None;
   /// Default gas model for modules that set none; null = the naive model.
   std::shared_ptr<const GasModel> default_cost_model;
 
@@ -43,7 +45,8 @@ struct Config {
 
 struct ModuleConfig {
   uint32_t page_size = 0x1000;
-  GasMeteringKind gas_metering = GasMeteringKind::None;
+  /// Nothing: the engine's Config::default_gas_metering.
+  std::optional<GasMeteringKind> gas_metering;
   bool strict = false;
   bool step_tracing = false;
   bool dynamic_paging = false;

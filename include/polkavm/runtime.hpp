@@ -72,6 +72,8 @@ class Module {
   const ProgramBlob& blob() const;
   const ModuleConfig& config() const;
   const MemoryMap& memory_map() const;
+  /// The gas metering in force (the module's choice, else the engine's default).
+  GasMeteringKind gas_metering() const;
   InstructionSet isa() const { return blob().isa; }
   bool is_64_bit() const { return blob().is_64_bit(); }
   uint32_t default_sp() const { return memory_map().stack_address_high; }

@@ -110,7 +110,7 @@ class Interpreter final : public InstanceBackend {
       : module_(std::move(module)),
         code_(module_->blob),
         is_64_bit_(module_->blob.is_64_bit()),
-        gas_metering_(module_->config.gas_metering != GasMeteringKind::None) {}
+        gas_metering_(module_->gas_metering != GasMeteringKind::None) {}
 
   Interrupt run(VmState& state, GuestMemory& memory) override;
   void invalidate() override {
@@ -341,7 +341,7 @@ uint32_t Interpreter::step(uint32_t index) {
 }
 
 uint32_t Interpreter::not_enough_gas(uint32_t index, int64_t remaining) {
-  if (module_->config.gas_metering == GasMeteringKind::Async) {
+  if (module_->gas_metering == GasMeteringKind::Async) {
     state_->gas = remaining;
     state_->program_counter.reset();
     state_->next_program_counter.reset();

@@ -19,6 +19,7 @@ struct EngineState {
 struct ModuleState {
   std::shared_ptr<const EngineState> engine;
   ModuleConfig config;
+  GasMeteringKind gas_metering = GasMeteringKind::None;  // resolved
   ProgramBlob blob;
   MemoryMap memory_map;
   std::shared_ptr<const GasModel> gas_model;  // never null

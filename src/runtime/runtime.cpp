@@ -173,6 +173,7 @@ Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& confi
   auto state = std::make_shared<detail::ModuleState>();
   state->engine = engine.state_;
   state->config = config;
+  state->gas_metering = config.gas_metering.value_or(engine.config().default_gas_metering);
   state->memory_map = *map;
   state->gas_model = config.cost_model        ? config.cost_model
                      : engine.config().default_cost_model ? engine.config().default_cost_model
@@ -186,6 +187,7 @@ Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& confi
 const ProgramBlob& Module::blob() const { return state_->blob; }
 const ModuleConfig& Module::config() const { return state_->config; }
 const MemoryMap& Module::memory_map() const { return state_->memory_map; }
+GasMeteringKind Module::gas_metering() const { return state_->gas_metering; }
 
 std::optional<uint32_t> Module::export_pc(std::string_view symbol) const {
   for (const ProgramExport& e : blob().exports)
@@ -241,7 +243,7 @@ RawInstance::~RawInstance() = default;
 Result<Interrupt> RawInstance::run() {
   detail::VmState& state = data_->state;
   if (!state.next_program_counter) return Error("failed to run: next program counter is not set");
-  const bool metered = module_.config().gas_metering != GasMeteringKind::None;
+  const bool metered = module_.gas_metering() != GasMeteringKind::None;
   if (metered && state.gas < 0) return Interrupt::not_enough_gas();
   Interrupt interrupt = data_->backend->run(state, *data_->memory);
   if (metered && state.gas < 0) {
