@@ -38,15 +38,6 @@ constexpr std::array<std::pair<std::string_view, uint64_t>, 3> kWorkloads = {{
     {"fibonacci-recursive", 22},
 }};
 
-std::string_view gas_name(GasMeteringKind kind) {
-  switch (kind) {
-    case GasMeteringKind::None: return "none";
-    case GasMeteringKind::Sync: return "sync";
-    case GasMeteringKind::Async: return "async";
-  }
-  return "?";
-}
-
 struct Session {
   polkavm::RawInstance instance;
   uint32_t main_pc;
@@ -127,7 +118,8 @@ void run_workload(benchmark::State& state, Workload workload, GasMeteringKind ga
   for (const auto& [guest_name, arg] : kWorkloads) {
     const Workload workload{polkavm::guests::find_sample_guest(guest_name), arg};
     for (GasMeteringKind gas : {GasMeteringKind::None, GasMeteringKind::Sync, GasMeteringKind::Async}) {
-      const std::string name = fmt::format("interpreter/{}/{}/gas:{}", guest_name, arg, gas_name(gas));
+      const std::string name =
+          fmt::format("interpreter/{}/{}/gas:{}", guest_name, arg, polkavm::gas_metering_name(gas));
       benchmark::RegisterBenchmark(name.c_str(), run_workload, workload, gas)->Unit(benchmark::kMillisecond);
     }
   }

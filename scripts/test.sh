@@ -14,13 +14,14 @@ esac
 
 "$POLKAVM_ROOT/scripts/setup.sh"
 
-configure_and_build "$POLKAVM_ROOT/build" -DCMAKE_BUILD_TYPE=Release
+configure_and_build "$POLKAVM_ROOT/build" -DCMAKE_BUILD_TYPE=Release -DPOLKAVM_SANITIZE=OFF \
+  -DPOLKAVM_BUILD_TESTS=ON -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=ON
 ctest --test-dir "$POLKAVM_ROOT/build" --output-on-failure --parallel "$POLKAVM_JOBS"
 
 if ((sanitize)); then
-  # Only the library and the tests: tools and benchmarks add build time, not coverage.
+  # The same suite minus the benchmarks (the conformance tests need the tools' vector runner).
   configure_and_build "$POLKAVM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON \
-    -DPOLKAVM_BUILD_TOOLS=OFF -DPOLKAVM_BUILD_BENCH=OFF
+    -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
     ctest --test-dir "$POLKAVM_ROOT/build-asan" --output-on-failure --parallel "$POLKAVM_JOBS"
