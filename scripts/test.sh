@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; then
-# builds the tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and runs them again.
+# Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
+# it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then builds the
+# tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and runs them again.
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -17,6 +18,14 @@ esac
 configure_and_build "$POLKAVM_ROOT/build" -DCMAKE_BUILD_TYPE=Release -DPOLKAVM_SANITIZE=OFF \
   -DPOLKAVM_BUILD_TESTS=ON -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=ON
 ctest --test-dir "$POLKAVM_ROOT/build" --output-on-failure --parallel "$POLKAVM_JOBS"
+
+# The interpreter's other dispatch modes run the same suite: the portable switch, and musttail (clang only).
+configure_and_build "$POLKAVM_ROOT/build-switch" -DCMAKE_BUILD_TYPE=Release -DPOLKAVM_INTERPRETER_DISPATCH=switch \
+  -DPOLKAVM_BUILD_BENCH=OFF
+ctest --test-dir "$POLKAVM_ROOT/build-switch" --output-on-failure --parallel "$POLKAVM_JOBS"
+POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-musttail" -DCMAKE_BUILD_TYPE=Release \
+  -DPOLKAVM_INTERPRETER_DISPATCH=musttail -DPOLKAVM_BUILD_BENCH=OFF
+ctest --test-dir "$POLKAVM_ROOT/build-musttail" --output-on-failure --parallel "$POLKAVM_JOBS"
 
 if ((sanitize)); then
   # The same suite minus the benchmarks (the conformance tests need the tools' vector runner).
