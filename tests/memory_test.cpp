@@ -373,6 +373,51 @@ TEST_P(MemoryTest, DynamicPagingWriteProtection) {
   EXPECT_EQ(call(in, 0), write_fault);
 }
 
+TEST_P(MemoryTest, DynamicPagingTopAndBottomPages) {
+  // a0 = u32 [a1]: the address comes from a register, so one program probes every address.
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_indirect_u32, {Reg::A0, Reg::A1}, {0}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+  RawInstance& in = v.instance;
+  auto load_at = [&](uint32_t address) {
+    in.set_reg(Reg::A1, address);
+    return call(in, 0);
+  };
+
+  // Below 16 KiB a missing page traps (as in the reference's interpreter); above, it faults.
+  EXPECT_EQ(load_at(0x3000), Interrupt::trap());
+  EXPECT_EQ(load_at(0x8000), Interrupt::fault(Segfault{0x8000, kPage, false}));
+  // An access that reaches 4 GiB faults on the top page while it is missing...
+  EXPECT_EQ(load_at(0xFFFFFFFE), Interrupt::fault(Segfault{0xFFFFF000, kPage, false}));
+
+  // ...the host can map, write and read that page (the reference's host view stops one byte short)...
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(0xFFFFF000, kPage, MemoryProtection::ReadWrite).ok());
+  ASSERT_TRUE(in.write_memory(0xFFFFFFF8, std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}).ok());
+  EXPECT_EQ(unwrap(in.read_memory(0xFFFFFFFC, 4)), (std::vector<uint8_t>{5, 6, 7, 8}));
+  EXPECT_EQ(load_at(0xFFFFFFF8), Interrupt::finished());
+  EXPECT_EQ(in.reg(Reg::A0), 0x04030201u);
+  // ...and then an access ending exactly at 4 GiB traps, as the reference's wrap-around check does.
+  EXPECT_EQ(load_at(0xFFFFFFFC), Interrupt::trap());
+  EXPECT_EQ(load_at(0xFFFFFFFE), Interrupt::trap());
+}
+
+TEST_P(MemoryTest, DynamicPagingSbrkTracksTheHeapForTheHost) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::sbrk, {Reg::A0, Reg::A1}));
+  b.emit(insn(Opcode::store_indirect_u8, {Reg::A1, Reg::A2}, {0}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+  RawInstance& in = v.instance;
+  const uint32_t heap_base = v.module.memory_map().heap_base;
+  in.set_reg(Reg::A1, 0x100);
+  in.set_reg(Reg::A2, heap_base);
+  // The heap grows (the new top comes back) but its pages are the host's to map.
+  EXPECT_EQ(call(in, 0), Interrupt::fault(Segfault{heap_base & ~(kPage - 1), kPage, false}));
+  EXPECT_EQ(in.reg(Reg::A0), heap_base + 0x100u);
+  EXPECT_EQ(in.heap_size(), 0x100u);
+}
+
 TEST_P(MemoryTest, DynamicPagingNeedsTheEngineToAllowIt) {
   CodeBuilder b(InstructionSet::Latest64);
   emit_trap(b);
