@@ -305,6 +305,39 @@ TEST_P(GasTest, MemsetChargesOneGasPerByteAndResumes) {
   EXPECT_EQ(v.instance.reg(Reg::A2), 0u);
 }
 
+TEST_P(GasTest, ResumingAfterAPageFaultDoesNotChargeAgain) {
+  // The faulting load is the first instruction of its block.
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {0x10000}));
+  emit_ret(b);
+  VmOptions options{.module_config = gas_config(GasMeteringKind::Sync), .allow_dynamic_paging = true};
+  options.module_config.dynamic_paging = true;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  v.instance.set_gas(10);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::fault(Segfault{0x10000, 0x1000, false}));
+  EXPECT_EQ(v.instance.gas(), 8);
+  ASSERT_TRUE(v.instance.zero_memory_with_memory_protection(0x10000, 0x1000, MemoryProtection::Read).ok());
+  EXPECT_EQ(resume(v.instance), Interrupt::finished());
+  EXPECT_EQ(v.instance.gas(), 8);
+}
+
+TEST_P(GasTest, JumpsResolvedOnFirstUseAreChargedOnce) {
+  // Each block starts with a jump whose target is translated the first time it runs.
+  CodeBuilder b(InstructionSet::Latest64);
+  auto second = b.new_label(), third = b.new_label();
+  b.emit(insn(Opcode::jump), second);
+  b.bind(third);
+  emit_ret(b);
+  b.bind(second);
+  b.emit(insn(Opcode::jump), third);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+  for (int round = 0; round < 2; ++round) {  // the second round runs the resolved jumps
+    v.instance.set_gas(3);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+    EXPECT_EQ(v.instance.gas(), 0);
+  }
+}
+
 // A simple cost model with distinct, non-1 costs.
 CostModel custom_costs() {
   CostModel model = CostModel::naive();

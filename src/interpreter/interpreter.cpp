@@ -2,9 +2,10 @@
 //
 // Code is translated lazily, one chain of basic blocks at a time, into a flat vector of 16-byte Ops with
 // operands already unpacked. Blocks that fall through into each other are laid out back to back, so a
-// not-taken branch is just the next op. Each block (with gas metering) starts with one charge_gas op;
-// step tracing adds a step op before every instruction, so the hot loop pays for neither when they are
-// off. Handler bodies live in handlers.inc and are compiled under one of three dispatch modes:
+// not-taken branch is just the next op. With gas metering, the first op of each block is the "charged"
+// variant of its handler, which pays for the whole block before running its own instruction, so charging
+// costs no extra dispatch. Step tracing adds a step op before every instruction; the hot loop pays for
+// neither when they are off. Handler bodies live in handlers.inc and are compiled under one of three dispatch modes:
 // computed goto (GCC/Clang), tail calls with [[clang::musttail]], or a portable switch.
 #include <algorithm>
 #include <bit>
@@ -52,14 +53,17 @@ enum Handler : uint16_t {
 #undef X
   kHandlerCount
 };
+// Handler ids from kHandlerCount on are the charged variants: charge Op::cost, then run handler id - kHandlerCount.
+constexpr uint16_t kChargedHandlerCount = 2 * kHandlerCount;
+constexpr uint32_t kMaxFoldedCost = (1u << 24) - 1;  // larger block costs get a separate charge_gas op
 
 constexpr Handler handler_for(Opcode op) { return static_cast<Handler>(op); }
 
 struct Op {
   uint16_t handler;
-  uint8_t a, b, c;
-  uint8_t unused;
-  uint16_t resolved_handler;  // for `resolve`: the handler to install once the target is known
+  uint8_t a, b;
+  uint32_t c : 8;
+  uint32_t cost : 24;  // charged variants: the gas of the block this op starts
   uint32_t imm;
   uint32_t target;
 };
@@ -118,6 +122,7 @@ class Interpreter final : public InstanceBackend {
     op_pcs_.clear();
     pc_to_op_.clear();
     djump_.clear();
+    unresolved_.clear();
     resume_ = kNone;
   }
 
@@ -131,7 +136,8 @@ class Interpreter final : public InstanceBackend {
 #undef X
 #endif
 
-  Interrupt execute(uint32_t start);
+  /// Runs from op `start`; `uncharged` runs a charged op without charging (resuming inside a paid block).
+  Interrupt execute(uint32_t start, bool uncharged);
 
   // Translation.
   void ensure_tables();
@@ -168,8 +174,10 @@ class Interpreter final : public InstanceBackend {
   std::vector<uint32_t> op_pcs_;    // guest pc of every op
   std::vector<uint32_t> pc_to_op_;  // guest pc -> first op of its instruction (kNone: not translated)
   std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
+  std::vector<std::pair<uint32_t, uint16_t>> unresolved_;  // `resolve` op -> the handler it becomes
   std::vector<Instruction> block_;  // scratch
   uint32_t resume_ = kNone;         // where an interrupted run continues
+  bool resume_uncharged_ = false;   // the block of op `resume_` is already paid for
   Interrupt pending_;
 
   VmState* state_ = nullptr;  // valid during run()
@@ -187,7 +195,7 @@ void Interpreter::ensure_tables() {
 
 uint32_t Interpreter::emit(uint16_t handler, uint32_t pc, uint8_t a, uint8_t b, uint8_t c, uint32_t imm,
                            uint32_t target) {
-  ops_.push_back(Op{handler, a, b, c, 0, 0, imm, target});
+  ops_.push_back(Op{handler, a, b, c, 0, imm, target});
   op_pcs_.push_back(pc);
   return static_cast<uint32_t>(ops_.size() - 1);
 }
@@ -199,7 +207,7 @@ void Interpreter::emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_
     emit(handler, pc, a, 0, 0, imm, index);
   } else {
     uint32_t at = emit(H_resolve, pc, a, 0, 0, imm, target_pc);
-    ops_[at].resolved_handler = handler;
+    unresolved_.emplace_back(at, handler);
   }
 }
 
@@ -291,8 +299,18 @@ uint32_t Interpreter::compile(uint32_t pc) {
       const Instruction& insn = block_[i];
       if (insn.pc <= code_.size()) pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
       if (state_->step_tracing) emit(H_step, insn.pc);
-      if (i == 0 && gas_metering_) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
+      const bool charge_here = i == 0 && gas_metering_;
+      if (charge_here && cost > kMaxFoldedCost) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
+      const size_t first_op = ops_.size();
       continues = emit_instruction(insn);
+      if (charge_here && cost <= kMaxFoldedCost) {
+        if (ops_.size() == first_op) {  // nothing to fold into (unlikely, fallthrough)
+          emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
+        } else {
+          ops_[first_op].handler += kHandlerCount;
+          ops_[first_op].cost = cost;
+        }
+      }
     }
 
     // Lay out the fall-through successor next, or jump to it if it exists already.
@@ -349,18 +367,21 @@ uint32_t Interpreter::not_enough_gas(uint32_t index, int64_t remaining) {
     state_->program_counter = op_pcs_[index];
     state_->next_program_counter = op_pcs_[index];
     resume_ = index;
+    resume_uncharged_ = false;  // the charge is retried
   }
   return stop(Interrupt::not_enough_gas());
 }
 
 uint32_t Interpreter::resolve(uint32_t index) {
-  const uint32_t target_pc = ops_[index].target;
-  std::optional<uint32_t> target = resolve_jump(target_pc);
+  auto it = std::find_if(unresolved_.begin(), unresolved_.end(), [&](const auto& u) { return u.first == index; });
+  const uint16_t handler = it->second;
+  unresolved_.erase(it);
+  std::optional<uint32_t> target = resolve_jump(ops_[index].target);
   if (!target) return trap(index);  // not reached: targets are validated when translated
   Op& op = ops_[index];
-  op.handler = op.resolved_handler;
+  op.handler = static_cast<uint16_t>(handler + (op.handler >= kHandlerCount ? kHandlerCount : 0));
   op.target = *target;
-  return index;  // run the now-resolved op
+  return index;  // the `resolve` handler runs it next, without charging again
 }
 
 uint32_t Interpreter::dynamic_jump(uint32_t index, uint32_t address) {
@@ -384,6 +405,7 @@ uint32_t Interpreter::memory_fault(uint32_t index, uint32_t address, uint32_t si
   state_->program_counter = op_pcs_[index];
   state_->next_program_counter = op_pcs_[index];
   resume_ = index;
+  resume_uncharged_ = true;
   return stop(Interrupt::fault(fault.segfault));
 }
 
@@ -408,6 +430,7 @@ uint32_t Interpreter::memset(uint32_t index) {
   while (count > 0) {
     if (gas_metering_ && state_->gas == 0) {
       next = not_enough_gas(index, 0);
+      resume_uncharged_ = true;  // memset continues where it stopped; its block is paid for
       break;
     }
     if (!memory_->allows(dst, 1, kPermWrite)) {
@@ -441,48 +464,78 @@ uint32_t Interpreter::memset(uint32_t index) {
     SLOW(self->dynamic_jump(INDEX, address_));                              \
   } while (0)
 
+// The prologue of a charged handler: pay for the block, or stop before it (see not_enough_gas).
+#define CHARGE_BLOCK()                                                         \
+  do {                                                                         \
+    const int64_t remaining_ = GAS - static_cast<int64_t>(op->cost);          \
+    if (POLKAVM_UNLIKELY(remaining_ < 0)) SLOW(self->not_enough_gas(INDEX, remaining_)); \
+    GAS = remaining_;                                                          \
+  } while (0)
+#define NEXT() do { ++op; DISPATCH(); } while (0)
+#define JUMP(i) do { op = OPS + (i); DISPATCH(); } while (0)
+#define DISPATCH() DISPATCH_ID(op->handler)
+// Runs the op at index `call` returns without its charge (or stops).
+#define SLOW_UNCHARGED(call)                                                   \
+  do {                                                                         \
+    SLOW_CALL(call);                                                           \
+    op = OPS + next_;                                                          \
+    DISPATCH_ID(op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler); \
+  } while (0)
+#define SLOW(call)      \
+  do {                  \
+    SLOW_CALL(call);    \
+    JUMP(next_);        \
+  } while (0)
+
 #if defined(POLKAVM_DISPATCH_MUSTTAIL)
 
 #define OPS (self->ops_.data())
 #define PERMS (self->memory_->perms())
 #define GAS (self->state_->gas)
-#define HANDLER(name) [[gnu::noinline]] Interrupt h_##name(POLKAVM_HANDLER_ARGS)
-#define DISPATCH() [[clang::musttail]] return kHandlers[op->handler](self, op, regs, mem)
-#define NEXT() do { ++op; DISPATCH(); } while (0)
-#define JUMP(i) do { op = OPS + (i); DISPATCH(); } while (0)
-#define SLOW(call)                       \
-  do {                                   \
-    uint32_t next_ = (call);             \
-    if (next_ == kNone) return self->pending_; \
-    JUMP(next_);                         \
-  } while (0)
+#define DISPATCH_ID(id) [[clang::musttail]] return kHandlers[id](self, op, regs, mem)
+#define SLOW_CALL(call)                          \
+  const uint32_t next_ = (call);                 \
+  if (next_ == kNone) return self->pending_
+#define HANDLER(name)                                                    \
+  [[gnu::noinline]] Interrupt hc_##name(POLKAVM_HANDLER_ARGS) {          \
+    CHARGE_BLOCK();                                                      \
+    [[clang::musttail]] return h_##name(self, op, regs, mem);            \
+  }                                                                      \
+  [[gnu::noinline]] Interrupt h_##name(POLKAVM_HANDLER_ARGS)
 
-#define X(name, ...) Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+#define X(name, ...) Interrupt h_##name(POLKAVM_HANDLER_ARGS); Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
 #include "polkavm/isa_table.def"
 #undef X
-#define X(name) Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+#define X(name) Interrupt h_##name(POLKAVM_HANDLER_ARGS); Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
 POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
 
-constexpr HandlerFn kHandlers[kHandlerCount] = {
+constexpr HandlerFn kHandlers[kChargedHandlerCount] = {
 #define X(name, ...) &h_##name,
 #include "polkavm/isa_table.def"
 #undef X
 #define X(name) &h_##name,
     POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
+#define X(name, ...) &hc_##name,
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) &hc_##name,
+    POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
 };
 
 #include "interpreter/handlers.inc"
 
-Interrupt Interpreter::execute(uint32_t start) {
+Interrupt Interpreter::execute(uint32_t start, bool uncharged) {
   const Op* op = ops_.data() + start;
-  return kHandlers[op->handler](this, op, state_->regs.data(), memory_->base());
+  const uint16_t id = uncharged && op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler;
+  return kHandlers[id](this, op, state_->regs.data(), memory_->base());
 }
 
 #else  // computed goto or switch: one function, handlers are labels or cases
 
-Interrupt Interpreter::execute(uint32_t start) {
+Interrupt Interpreter::execute(uint32_t start, bool uncharged) {
   Interpreter* self = this;
   const Op* ops = ops_.data();
   const Op* op = ops + start;
@@ -494,38 +547,52 @@ Interrupt Interpreter::execute(uint32_t start) {
 #define OPS ops
 #define PERMS perms
 #define GAS gas
-#define SLOW(call)                                \
-  do {                                            \
-    self->state_->gas = gas;                      \
-    uint32_t next_ = (call);                      \
-    gas = self->state_->gas;                      \
-    if (next_ == kNone) return self->pending_;    \
-    ops = self->ops_.data();                      \
-    JUMP(next_);                                  \
-  } while (0)
-#define NEXT() do { ++op; DISPATCH(); } while (0)
-#define JUMP(i) do { op = ops + (i); DISPATCH(); } while (0)
+#define SLOW_CALL(call)                           \
+  self->state_->gas = gas;                        \
+  const uint32_t next_ = (call);                  \
+  gas = self->state_->gas;                        \
+  if (next_ == kNone) return self->pending_;      \
+  ops = self->ops_.data()
 
 #if defined(POLKAVM_DISPATCH_GOTO)
-  static const void* const kLabels[kHandlerCount] = {
+  static const void* const kLabels[kChargedHandlerCount] = {
 #define X(name, ...) &&L_##name,
 #include "polkavm/isa_table.def"
 #undef X
 #define X(name) &&L_##name,
       POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
+#define X(name, ...) &&LC_##name,
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name) &&LC_##name,
+      POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
   };
-#define HANDLER(name) L_##name:
-#define DISPATCH() goto* kLabels[op->handler]
-  DISPATCH();
+#define HANDLER(name) LC_##name : CHARGE_BLOCK(); L_##name:
+#define DISPATCH_ID(id) goto* kLabels[id]
+#else
+  uint16_t handler;
+#define HANDLER(name)                   \
+  case H_##name + kHandlerCount:        \
+    CHARGE_BLOCK();                     \
+    [[fallthrough]];                    \
+  case H_##name:
+#define DISPATCH_ID(id) \
+  do {                  \
+    handler = (id);     \
+    goto dispatch;      \
+  } while (0)
+#endif
+
+  DISPATCH_ID(uncharged && op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler);
+#if defined(POLKAVM_DISPATCH_GOTO)
 #include "interpreter/handlers.inc"
 #else
-#define HANDLER(name) case H_##name:
-#define DISPATCH() goto dispatch
 dispatch:
-  switch (static_cast<Handler>(op->handler)) {
+  switch (handler) {
 #include "interpreter/handlers.inc"
-    case kHandlerCount: break;
+    default: break;
   }
   __builtin_unreachable();
 #endif
@@ -541,7 +608,9 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
   ensure_tables();
 
   uint32_t start = resume_;
+  bool uncharged = resume_uncharged_;
   if (state.next_pc_changed || start == kNone) {
+    uncharged = false;
     const uint32_t pc = *state.next_program_counter;
     uint32_t index = pc < code_.size() ? pc_to_op_[pc] : kNone;
     if (index == kNone) {
@@ -560,7 +629,7 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
     if (state.next_pc_changed && gas_metering_ && !code_.is_jump_target_valid(pc)) {
       uint32_t head = pc_to_op_[*code_.find_start_of_basic_block(pc)];
       if (ops_[head].handler == H_step) ++head;
-      const Gas cost = ops_[head].imm;
+      const Gas cost = ops_[head].handler == H_charge_gas ? ops_[head].imm : ops_[head].cost;
       if (cost > state.gas) return Interrupt::not_enough_gas();
       state.gas -= cost;
     }
@@ -569,8 +638,9 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
     start = index;
   }
   resume_ = kNone;
+  resume_uncharged_ = false;
   state.next_program_counter.reset();
-  return execute(start);
+  return execute(start, uncharged);
 }
 
 }  // namespace
