@@ -128,10 +128,14 @@ class Interpreter final : public InstanceBackend {
 
  private:
 #if defined(POLKAVM_DISPATCH_MUSTTAIL)
-#define X(name, ...) friend Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+#define X(name, ...) \
+  friend Interrupt h_##name(POLKAVM_HANDLER_ARGS); \
+  friend Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
 #include "polkavm/isa_table.def"
 #undef X
-#define X(name) friend Interrupt h_##name(POLKAVM_HANDLER_ARGS);
+#define X(name) \
+  friend Interrupt h_##name(POLKAVM_HANDLER_ARGS); \
+  friend Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
   POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
 #endif
