@@ -573,7 +573,7 @@ Interrupt Interpreter::execute(uint32_t start, bool uncharged) {
       POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
   };
-#define HANDLER(name) LC_##name : CHARGE_BLOCK(); L_##name:
+#define HANDLER(name) L_##name:
 #define DISPATCH_ID(id) goto* kLabels[id]
 #else
   uint16_t handler;
@@ -592,6 +592,21 @@ Interrupt Interpreter::execute(uint32_t start, bool uncharged) {
   DISPATCH_ID(uncharged && op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler);
 #if defined(POLKAVM_DISPATCH_GOTO)
 #include "interpreter/handlers.inc"
+  // The charged variants live apart from the handlers, which keeps the hot handlers together.
+#define X(name, ...)   \
+  LC_##name : {        \
+    CHARGE_BLOCK();    \
+    goto L_##name;     \
+  }
+#include "polkavm/isa_table.def"
+#undef X
+#define X(name)        \
+  LC_##name : {        \
+    CHARGE_BLOCK();    \
+    goto L_##name;     \
+  }
+  POLKAVM_INTERNAL_HANDLERS(X)
+#undef X
 #else
 dispatch:
   switch (handler) {
