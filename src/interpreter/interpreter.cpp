@@ -105,7 +105,13 @@ class Interpreter;
 
 #if defined(POLKAVM_DISPATCH_MUSTTAIL)
 #define POLKAVM_HANDLER_ARGS Interpreter *self, const Op *op, uint64_t *regs, uint8_t *mem
-using HandlerFn = Interrupt (*)(POLKAVM_HANDLER_ARGS);
+// Handlers only tail-call each other, so no register needs saving across them.
+#if __has_attribute(preserve_none)
+#define POLKAVM_HANDLER_CC __attribute__((preserve_none))
+#else
+#define POLKAVM_HANDLER_CC
+#endif
+using HandlerFn = Interrupt(POLKAVM_HANDLER_CC*)(POLKAVM_HANDLER_ARGS);
 #endif
 
 class Interpreter final : public InstanceBackend {
@@ -129,13 +135,13 @@ class Interpreter final : public InstanceBackend {
  private:
 #if defined(POLKAVM_DISPATCH_MUSTTAIL)
 #define X(name, ...) \
-  friend Interrupt h_##name(POLKAVM_HANDLER_ARGS); \
-  friend Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
+  friend Interrupt POLKAVM_HANDLER_CC h_##name(POLKAVM_HANDLER_ARGS); \
+  friend Interrupt POLKAVM_HANDLER_CC hc_##name(POLKAVM_HANDLER_ARGS);
 #include "polkavm/isa_table.def"
 #undef X
 #define X(name) \
-  friend Interrupt h_##name(POLKAVM_HANDLER_ARGS); \
-  friend Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
+  friend Interrupt POLKAVM_HANDLER_CC h_##name(POLKAVM_HANDLER_ARGS); \
+  friend Interrupt POLKAVM_HANDLER_CC hc_##name(POLKAVM_HANDLER_ARGS);
   POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
 #endif
@@ -501,16 +507,16 @@ uint32_t Interpreter::memset(uint32_t index) {
   const uint32_t next_ = (call);                 \
   if (next_ == kNone) return self->pending_
 #define HANDLER(name)                                                    \
-  [[gnu::noinline]] Interrupt hc_##name(POLKAVM_HANDLER_ARGS) {          \
+  [[gnu::noinline]] Interrupt POLKAVM_HANDLER_CC hc_##name(POLKAVM_HANDLER_ARGS) {          \
     CHARGE_BLOCK();                                                      \
     [[clang::musttail]] return h_##name(self, op, regs, mem);            \
   }                                                                      \
-  [[gnu::noinline]] Interrupt h_##name(POLKAVM_HANDLER_ARGS)
+  [[gnu::noinline]] Interrupt POLKAVM_HANDLER_CC h_##name(POLKAVM_HANDLER_ARGS)
 
-#define X(name, ...) Interrupt h_##name(POLKAVM_HANDLER_ARGS); Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
+#define X(name, ...) Interrupt POLKAVM_HANDLER_CC h_##name(POLKAVM_HANDLER_ARGS); Interrupt POLKAVM_HANDLER_CC hc_##name(POLKAVM_HANDLER_ARGS);
 #include "polkavm/isa_table.def"
 #undef X
-#define X(name) Interrupt h_##name(POLKAVM_HANDLER_ARGS); Interrupt hc_##name(POLKAVM_HANDLER_ARGS);
+#define X(name) Interrupt POLKAVM_HANDLER_CC h_##name(POLKAVM_HANDLER_ARGS); Interrupt POLKAVM_HANDLER_CC hc_##name(POLKAVM_HANDLER_ARGS);
 POLKAVM_INTERNAL_HANDLERS(X)
 #undef X
 
