@@ -652,7 +652,8 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
     // Entering in the middle of a block from the host pays for the whole block first, as the
     // reference does; resuming after an interrupt does not.
     if (state.next_pc_changed && gas_metering_ && !code_.is_jump_target_valid(pc)) {
-      uint32_t head = pc_to_op_[*code_.find_start_of_basic_block(pc)];
+      // Every translated instruction has a block start (that is how it was reached).
+      uint32_t head = pc_to_op_[code_.find_start_of_basic_block(pc).value_or(pc)];
       if (ops_[head].handler == H_step) ++head;
       const Gas cost = ops_[head].handler == H_charge_gas ? ops_[head].imm : ops_[head].cost;
       if (cost > state.gas) return Interrupt::not_enough_gas();
