@@ -36,6 +36,54 @@ TEST_P(ControlFlowTest, LoopWithBackwardBranch) {
   }
 }
 
+// An add right before a two-register branch is a loop idiom the interpreter may run as one op; every way in
+// must still see two instructions.
+TEST_P(ControlFlowTest, AddThenBranchLoopsBehaveAsTwoInstructions) {
+  const Instruction adds[] = {insn(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {3}),
+                              insn(Opcode::add_imm_32, {Reg::A0, Reg::A0}, {3}),
+                              insn(Opcode::add_64, {Reg::A0, Reg::A0, Reg::A2})};
+  for (const Instruction& add : adds) {
+    CodeBuilder b(InstructionSet::Latest64);
+    auto loop = b.new_label(), add_at = b.new_label(), branch = b.new_label();
+    emit_load_imm(b, Reg::A2, 3);
+    b.emit(insn(Opcode::fallthrough));
+    b.bind(loop);
+    emit_load_imm(b, Reg::A3, 1);  // something before the add, so the add is not the block's first op
+    b.bind(add_at);
+    b.emit(add);
+    b.bind(branch);
+    b.emit(insn(Opcode::branch_less_unsigned, {Reg::A0, Reg::A1}), loop);
+    emit_ret(b);
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+    RawInstance& in = v.instance;
+
+    // a0 counts up by 3 (a2) while a0 < 10: 0 -> 12, four loop blocks of 3 instructions.
+    in.set_reg(Reg::A1, 10);
+    in.set_gas(100);
+    EXPECT_EQ(call(in, 0), Interrupt::finished()) << name(add.opcode);
+    EXPECT_EQ(in.reg(Reg::A0), 12u);
+    EXPECT_EQ(in.gas(), 100 - 2 - 4 * 3 - 1);
+
+    // The host enters at the branch itself: the add must not run, and the whole block is paid.
+    in.set_reg(Reg::A0, 9);
+    in.set_gas(100);
+    in.set_reg(Reg::RA, kReturnToHost);
+    in.set_next_program_counter(v.at(branch));
+    EXPECT_EQ(resume(in), Interrupt::finished());
+    EXPECT_EQ(in.reg(Reg::A0), 12u);  // 9 < 10: one more iteration, 9 + 3
+    EXPECT_EQ(in.gas(), 100 - 3 - 3 - 1);
+
+    // Step tracing sees both instructions.
+    in.set_step_tracing(true);
+    in.set_reg(Reg::A0, 0);
+    in.set_next_program_counter(v.at(loop));
+    std::vector<uint32_t> pcs;
+    for (Interrupt i = resume(in); i == Interrupt::step() && pcs.size() < 4; i = resume(in))
+      pcs.push_back(*in.program_counter());
+    EXPECT_EQ(pcs, (std::vector<uint32_t>{v.at(loop), v.at(add_at), v.at(branch), v.at(loop)}));
+  }
+}
+
 TEST_P(ControlFlowTest, StaticJumpIntoTheMiddleOfABlockTraps) {
   for (Opcode jump : {Opcode::jump, Opcode::load_imm_and_jump}) {
     CodeBuilder b(InstructionSet::Latest64);

@@ -34,15 +34,28 @@
 namespace polkavm::detail {
 namespace {
 
-// Ops that are not ISA instructions (or are width-specific variants of one).
-#define POLKAVM_INTERNAL_HANDLERS(X) \
-  X(charge_gas)                      \
-  X(step)                            \
-  X(resolve)                         \
-  X(reverse_byte_32)                 \
-  X(mul_upper_signed_signed_32)      \
-  X(mul_upper_unsigned_unsigned_32)  \
-  X(mul_upper_signed_unsigned_32)
+// An add that feeds the two-register branch closing its block (a loop counter and its test) runs as one
+// fused op: `alu##__##branch`.
+#define POLKAVM_FUSED_WITH(X, alu)          \
+  X(alu##__branch_eq)                       \
+  X(alu##__branch_not_eq)                   \
+  X(alu##__branch_less_unsigned)            \
+  X(alu##__branch_less_signed)              \
+  X(alu##__branch_greater_or_equal_unsigned) \
+  X(alu##__branch_greater_or_equal_signed)
+
+// Ops that are not ISA instructions (or are width-specific variants or fusions of some).
+#define POLKAVM_INTERNAL_HANDLERS(X)      \
+  X(charge_gas)                           \
+  X(step)                                 \
+  X(resolve)                              \
+  X(reverse_byte_32)                      \
+  X(mul_upper_signed_signed_32)           \
+  X(mul_upper_unsigned_unsigned_32)       \
+  X(mul_upper_signed_unsigned_32)         \
+  POLKAVM_FUSED_WITH(X, add_imm_64)       \
+  POLKAVM_FUSED_WITH(X, add_imm_32)       \
+  POLKAVM_FUSED_WITH(X, add_64)
 
 enum Handler : uint16_t {
 #define X(name, ...) H_##name,
@@ -55,15 +68,15 @@ enum Handler : uint16_t {
 };
 // Handler ids from kHandlerCount on are the charged variants: charge Op::cost, then run handler id - kHandlerCount.
 constexpr uint16_t kChargedHandlerCount = 2 * kHandlerCount;
-constexpr uint32_t kMaxFoldedCost = (1u << 24) - 1;  // larger block costs get a separate charge_gas op
+constexpr uint32_t kMaxFoldedCost = UINT16_MAX;  // larger block costs get a separate charge_gas op
 
 constexpr Handler handler_for(Opcode op) { return static_cast<Handler>(op); }
 
 struct Op {
   uint16_t handler;
   uint8_t a, b;
-  uint32_t c : 8;
-  uint32_t cost : 24;  // charged variants: the gas of the block this op starts
+  uint8_t c, d;
+  uint16_t cost;  // charged variants: the gas of the block this op starts
   uint32_t imm;
   uint32_t target;
 };
@@ -156,6 +169,9 @@ class Interpreter final : public InstanceBackend {
                 uint32_t target = 0);
   bool emit_instruction(const Instruction& insn);
   void emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_t imm, uint32_t target_pc);
+  void fuse_branch(uint32_t add_index, const Instruction& branch);
+  /// Step tracing needs an op per instruction; a host entry may start at any instruction.
+  bool can_fuse() const { return fuse_ && !state_->step_tracing; }
   std::optional<uint32_t> resolve_jump(uint32_t pc);
 
   // Slow paths called from handlers. They return the op index to continue at, or kNone to stop with
@@ -186,6 +202,8 @@ class Interpreter final : public InstanceBackend {
   std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
   std::vector<std::pair<uint32_t, uint16_t>> unresolved_;  // `resolve` op -> the handler it becomes
   std::vector<Instruction> block_;  // scratch
+  uint32_t fusible_ = kNone;        // the op of the previous instruction, when an add that can fuse
+  bool fuse_ = true;                // off while translating for a host entry (it may enter at any pc)
   uint32_t resume_ = kNone;         // where an interrupted run continues
   bool resume_uncharged_ = false;   // the block of op `resume_` is already paid for
   Interrupt pending_;
@@ -205,7 +223,7 @@ void Interpreter::ensure_tables() {
 
 uint32_t Interpreter::emit(uint16_t handler, uint32_t pc, uint8_t a, uint8_t b, uint8_t c, uint32_t imm,
                            uint32_t target) {
-  ops_.push_back(Op{handler, a, b, c, 0, imm, target});
+  ops_.push_back(Op{handler, a, b, c, 0, 0, imm, target});
   op_pcs_.push_back(pc);
   return static_cast<uint32_t>(ops_.size() - 1);
 }
@@ -224,6 +242,7 @@ void Interpreter::emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_
 // Emits the ops of one instruction. Returns whether execution can continue at insn.next_pc().
 bool Interpreter::emit_instruction(const Instruction& insn) {
   const uint32_t pc = insn.pc;
+  const uint32_t fusible = std::exchange(fusible_, kNone);
   if (!insn.valid) {
     emit(H_trap, pc);
     return false;
@@ -274,14 +293,26 @@ bool Interpreter::emit_instruction(const Instruction& insn) {
         emit(H_trap, pc);
         return false;
       }
+      if (format(opc) == Format::RegRegOffset) {
+        if (fusible != kNone) {
+          fuse_branch(fusible, insn);
+          return true;
+        }
+        emit_jump_to(h, pc, r0, 0, insn.target);
+        ops_.back().b = r1;
+        return true;
+      }
       emit_jump_to(h, pc, r0, insn.imm[0], insn.target);
-      if (format(opc) == Format::RegRegOffset) ops_.back().b = r1;
       return true;
     case Format::RegReg:
       if (!is_64_bit_ && opc == Opcode::reverse_byte) emit(H_reverse_byte_32, pc, r0, r1);
       else emit(h, pc, r0, r1);
       return true;
-    case Format::RegRegImm: emit(h, pc, r0, r1, 0, insn.imm[0]); return true;
+    case Format::RegRegImm: {
+      const uint32_t at = emit(h, pc, r0, r1, 0, insn.imm[0]);
+      if (can_fuse() && (opc == Opcode::add_imm_64 || opc == Opcode::add_imm_32)) fusible_ = at;
+      return true;
+    }
     case Format::RegRegReg: {
       uint16_t handler = h;
       if (!is_64_bit_) {
@@ -289,12 +320,44 @@ bool Interpreter::emit_instruction(const Instruction& insn) {
         if (opc == Opcode::mul_upper_unsigned_unsigned) handler = H_mul_upper_unsigned_unsigned_32;
         if (opc == Opcode::mul_upper_signed_unsigned) handler = H_mul_upper_signed_unsigned_32;
       }
-      emit(handler, pc, r0, r1, r2);
+      const uint32_t at = emit(handler, pc, r0, r1, r2);
+      if (can_fuse() && opc == Opcode::add_64 && r0 == r1) fusible_ = at;  // d = d + s
       return true;
     }
     case Format::RegRegImmImm: emit(h, pc, r0, r1, 0, insn.imm[0], insn.imm[1]); return false;
   }
   return false;
+}
+
+// Turns the add at `add_index` and the two-register `branch` right after it into one fused op.
+void Interpreter::fuse_branch(uint32_t add_index, const Instruction& branch) {
+  static_assert(H_add_imm_64__branch_greater_or_equal_signed - H_add_imm_64__branch_eq ==
+                    static_cast<int>(Opcode::branch_greater_or_equal_signed) - static_cast<int>(Opcode::branch_eq),
+                "the fused handlers follow the order of the two-register branches");
+  Op& op = ops_[add_index];
+  const uint16_t charged = op.handler >= kHandlerCount ? kHandlerCount : 0;
+  uint16_t first;
+  switch (op.handler - charged) {
+    case H_add_imm_64: first = H_add_imm_64__branch_eq; break;
+    case H_add_imm_32: first = H_add_imm_32__branch_eq; break;
+    default:  // add_64 d, d, s: keep d in `a` and s in `b`
+      first = H_add_64__branch_eq;
+      op.b = op.c;
+      break;
+  }
+  const uint16_t fused = static_cast<uint16_t>(first + static_cast<int>(branch.opcode) - static_cast<int>(Opcode::branch_eq));
+  op.c = branch.reg[0];
+  op.d = branch.reg[1];
+  // No op starts at the branch: a host entry there translates the block again, unfused.
+  pc_to_op_[branch.pc] = kNone;
+  if (const uint32_t target = pc_to_op_[branch.target]; target != kNone) {
+    op.handler = static_cast<uint16_t>(fused + charged);
+    op.target = target;
+  } else {
+    op.handler = static_cast<uint16_t>(H_resolve + charged);
+    op.target = branch.target;
+    unresolved_.emplace_back(add_index, fused);
+  }
 }
 
 // Translates the block at `pc` and every block it falls into, back to back. Returns the first op.
@@ -646,7 +709,9 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
         trap_at_pc(pc);
         return pending_;
       }
+      fuse_ = *block == pc;  // entering mid-block may mean entering at a branch that would be fused
       compile(*block);
+      fuse_ = true;
       index = pc_to_op_[pc];
     }
     // Entering in the middle of a block from the host pays for the whole block first, as the
