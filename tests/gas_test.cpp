@@ -321,6 +321,24 @@ TEST_P(GasTest, ResumingAfterAPageFaultDoesNotChargeAgain) {
   EXPECT_EQ(v.instance.gas(), 8);
 }
 
+TEST_P(GasTest, SwitchingStepTracingBeforeAResumeDoesNotChargeAgain) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {0x10000}));
+  emit_ret(b);
+  VmOptions options{.module_config = gas_config(GasMeteringKind::Sync), .allow_dynamic_paging = true};
+  options.module_config.dynamic_paging = true;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  v.instance.set_gas(10);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::fault(Segfault{0x10000, 0x1000, false}));
+  ASSERT_TRUE(v.instance.zero_memory_with_memory_protection(0x10000, 0x1000, MemoryProtection::Read).ok());
+  v.instance.set_step_tracing(true);
+  EXPECT_EQ(resume(v.instance), Interrupt::step());
+  EXPECT_EQ(v.instance.program_counter(), 0u);
+  EXPECT_EQ(resume(v.instance), Interrupt::step());
+  EXPECT_EQ(resume(v.instance), Interrupt::finished());
+  EXPECT_EQ(v.instance.gas(), 8);  // the block (2) was paid once, before the fault
+}
+
 TEST_P(GasTest, JumpsResolvedOnFirstUseAreChargedOnce) {
   // Each block starts with a jump whose target is translated the first time it runs.
   CodeBuilder b(InstructionSet::Latest64);

@@ -265,7 +265,7 @@ TEST_P(MemoryTest, ResetMemoryRestoresTheInitialState) {
   ASSERT_TRUE(in.write_memory(m.stack_address_high - 6, junk).ok());
   ASSERT_TRUE(in.sbrk(0x3000).has_value());
 
-  in.reset_memory();
+  ASSERT_TRUE(in.reset_memory().ok());
   EXPECT_EQ(unwrap(in.read_memory(m.rw_data_address, 6)), (std::vector<uint8_t>{5, 6, 7, 8, 0, 0}));
   EXPECT_EQ(unwrap(in.read_memory(m.ro_data_address, 4)), (std::vector<uint8_t>{1, 2, 3, 4}));
   EXPECT_EQ(unwrap(in.read_memory(m.stack_address_high - 6, 6)), std::vector<uint8_t>(6, 0));
@@ -416,6 +416,29 @@ TEST_P(MemoryTest, DynamicPagingSbrkTracksTheHeapForTheHost) {
   EXPECT_EQ(call(in, 0), Interrupt::fault(Segfault{heap_base & ~(kPage - 1), kPage, false}));
   EXPECT_EQ(in.reg(Reg::A0), heap_base + 0x100u);
   EXPECT_EQ(in.heap_size(), 0x100u);
+}
+
+TEST_P(MemoryTest, HostReadOfAHugeRangeFailsWithoutAllocating) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.data = {.rw_data_size = 0x1000}});
+  const uint32_t rw = v.module.memory_map().rw_data_address;
+  EXPECT_FALSE(v.instance.read_memory(rw, 0xFFFFFFFFu).ok());
+  EXPECT_FALSE(v.instance.read_memory(rw, 0x1001).ok());
+  EXPECT_TRUE(v.instance.read_memory(rw, 0x1000).ok());
+}
+
+TEST_P(MemoryTest, ResetEmptiesTheHeapWithDynamicPaging) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_trap(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+  const uint32_t heap_base = v.module.memory_map().heap_base;
+  EXPECT_EQ(v.instance.sbrk(0x2000), heap_base + 0x2000u);
+  ASSERT_TRUE(v.instance.zero_memory_with_memory_protection(0x20000, kPage, MemoryProtection::ReadWrite).ok());
+  ASSERT_TRUE(v.instance.reset_memory().ok());
+  EXPECT_EQ(v.instance.heap_size(), 0u);
+  EXPECT_EQ(v.instance.sbrk(0), heap_base);
+  EXPECT_FALSE(v.instance.is_memory_accessible(0x20000, 1, MemoryProtection::Read));
 }
 
 TEST_P(MemoryTest, DynamicPagingNeedsTheEngineToAllowIt) {

@@ -72,6 +72,11 @@ class CodeView {
   bool is_instruction_boundary(uint32_t pc) const {
     return pc < code_.size() && ((bitmask_[pc >> 3] >> (pc & 7)) & 1);
   }
+  /// The first instruction start at or after `pc`, or size() when there is none.
+  uint32_t next_instruction_start(uint32_t pc) const {
+    while (pc < size() && !is_instruction_boundary(pc)) ++pc;
+    return pc;
+  }
   /// Number of zero bits after `pc` before the next set bit, capped at 24 and at the end of code.
   uint32_t skip(uint32_t pc) const;
   /// Decodes the instruction at `pc`. For pc >= size() it returns the implicit trap at the end of code

@@ -131,8 +131,8 @@ class RawInstance {
   Result<void> protect_memory(uint32_t address, uint32_t length);
   Result<void> unprotect_memory(uint32_t address, uint32_t length);
   Result<void> free_pages(uint32_t address, uint32_t length);
-  /// Restores the initial RO/RW data and empties heap and stack.
-  void reset_memory();
+  /// Restores the initial RO/RW data and empties heap and stack (fails only if the kernel refuses pages).
+  Result<void> reset_memory();
 
   uint32_t heap_size() const;
   /// Grows the heap by `size` bytes; returns the new heap top, or nothing when it cannot grow.

@@ -380,11 +380,6 @@ Instruction invalid_instruction(uint32_t pc, uint32_t next_pc) {
 }
 
 // The first instruction start at or after `pc`, or the end of code.
-uint32_t next_boundary(const CodeView& code, uint32_t pc) {
-  while (pc < code.size() && !code.is_instruction_boundary(pc)) ++pc;
-  return pc;
-}
-
 }  // namespace
 
 std::string disassemble_instruction(const Instruction& insn, const InstructionFormat& format) {
@@ -402,7 +397,7 @@ std::vector<Instruction> list_instructions(const CodeView& code) {
   uint32_t size = code.size();
   uint32_t pc = 0;
   if (size > 0 && !code.is_instruction_boundary(0)) {
-    pc = next_boundary(code, 0);
+    pc = code.next_instruction_start(0);
     out.push_back(invalid_instruction(0, pc));
   }
   while (pc < size) {
@@ -416,7 +411,7 @@ std::vector<Instruction> list_instructions(const CodeView& code) {
       continue;
     }
     // No instruction starts where this one ends (end of code, or a gap longer than the bitmask allows).
-    uint32_t resume = next_boundary(code, next);
+    uint32_t resume = code.next_instruction_start(next);
     if (insn.valid && can_fallthrough(insn.opcode)) out.push_back(invalid_instruction(next, resume));
     pc = resume;
   }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "polkavm/code.hpp"
@@ -68,6 +69,7 @@ enum Handler : uint16_t {
 };
 // Handler ids from kHandlerCount on are the charged variants: charge Op::cost, then run handler id - kHandlerCount.
 constexpr uint16_t kChargedHandlerCount = 2 * kHandlerCount;
+constexpr uint16_t uncharged_id(uint16_t id) { return id >= kHandlerCount ? id - kHandlerCount : id; }
 constexpr uint32_t kMaxFoldedCost = UINT16_MAX;  // larger block costs get a separate charge_gas op
 
 constexpr Handler handler_for(Opcode op) { return static_cast<Handler>(op); }
@@ -142,7 +144,7 @@ class Interpreter final : public InstanceBackend {
     pc_to_op_.clear();
     djump_.clear();
     unresolved_.clear();
-    resume_ = kNone;
+    resume_ = kNone;  // run() finds its way back from the next program counter
   }
 
  private:
@@ -200,7 +202,7 @@ class Interpreter final : public InstanceBackend {
   std::vector<uint32_t> op_pcs_;    // guest pc of every op
   std::vector<uint32_t> pc_to_op_;  // guest pc -> first op of its instruction (kNone: not translated)
   std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
-  std::vector<std::pair<uint32_t, uint16_t>> unresolved_;  // `resolve` op -> the handler it becomes
+  std::unordered_map<uint32_t, uint16_t> unresolved_;  // `resolve` op -> the handler it becomes
   std::vector<Instruction> block_;  // scratch
   uint32_t fusible_ = kNone;        // the op of the previous instruction, when an add that can fuse
   bool fuse_ = true;                // off while translating for a host entry (it may enter at any pc)
@@ -235,7 +237,7 @@ void Interpreter::emit_jump_to(uint16_t handler, uint32_t pc, uint8_t a, uint32_
     emit(handler, pc, a, 0, 0, imm, index);
   } else {
     uint32_t at = emit(H_resolve, pc, a, 0, 0, imm, target_pc);
-    unresolved_.emplace_back(at, handler);
+    unresolved_.emplace(at, handler);
   }
 }
 
@@ -335,9 +337,9 @@ void Interpreter::fuse_branch(uint32_t add_index, const Instruction& branch) {
                     static_cast<int>(Opcode::branch_greater_or_equal_signed) - static_cast<int>(Opcode::branch_eq),
                 "the fused handlers follow the order of the two-register branches");
   Op& op = ops_[add_index];
-  const uint16_t charged = op.handler >= kHandlerCount ? kHandlerCount : 0;
+  const uint16_t charged = op.handler - uncharged_id(op.handler);
   uint16_t first;
-  switch (op.handler - charged) {
+  switch (uncharged_id(op.handler)) {
     case H_add_imm_64: first = H_add_imm_64__branch_eq; break;
     case H_add_imm_32: first = H_add_imm_32__branch_eq; break;
     default:  // add_64 d, d, s: keep d in `a` and s in `b`
@@ -356,7 +358,7 @@ void Interpreter::fuse_branch(uint32_t add_index, const Instruction& branch) {
   } else {
     op.handler = static_cast<uint16_t>(H_resolve + charged);
     op.target = branch.target;
-    unresolved_.emplace_back(add_index, fused);
+    unresolved_.emplace(add_index, fused);
   }
 }
 
@@ -370,7 +372,7 @@ uint32_t Interpreter::compile(uint32_t pc) {
     bool continues = false;
     for (size_t i = 0; i < block_.size(); ++i) {
       const Instruction& insn = block_[i];
-      if (insn.pc <= code_.size()) pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
+      pc_to_op_[insn.pc] = static_cast<uint32_t>(ops_.size());
       if (state_->step_tracing) emit(H_step, insn.pc);
       const bool charge_here = i == 0 && gas_metering_;
       if (charge_here && cost > kMaxFoldedCost) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
@@ -446,13 +448,13 @@ uint32_t Interpreter::not_enough_gas(uint32_t index, int64_t remaining) {
 }
 
 uint32_t Interpreter::resolve(uint32_t index) {
-  auto it = std::find_if(unresolved_.begin(), unresolved_.end(), [&](const auto& u) { return u.first == index; });
+  const auto it = unresolved_.find(index);
   const uint16_t handler = it->second;
   unresolved_.erase(it);
   std::optional<uint32_t> target = resolve_jump(ops_[index].target);
   if (!target) return trap(index);  // not reached: targets are validated when translated
   Op& op = ops_[index];
-  op.handler = static_cast<uint16_t>(handler + (op.handler >= kHandlerCount ? kHandlerCount : 0));
+  op.handler = static_cast<uint16_t>(handler + op.handler - uncharged_id(op.handler));
   op.target = *target;
   return index;  // the `resolve` handler runs it next, without charging again
 }
@@ -485,8 +487,9 @@ uint32_t Interpreter::memory_fault(uint32_t index, uint32_t address, uint32_t si
 uint32_t Interpreter::sbrk(uint32_t index) {
   const Op& op = ops_[index];
   const uint64_t requested = state_->regs[op.b];
-  // The reference's interpreter: a 64-bit size that does not fit in u32 fails; 32-bit programs
-  // use the low half. The result (the new heap top, 0 on failure) is sign-extended.
+  // The reference's interpreter: a 64-bit size that does not fit in u32 counts as 0 (so the current top
+  // comes back); 32-bit programs use the low half. The result (the new heap top, 0 on failure) is
+  // sign-extended.
   const uint32_t size = is_64_bit_ && requested > UINT32_MAX ? 0 : static_cast<uint32_t>(requested);
   const uint32_t result = memory_->sbrk(size).value_or(0);
   state_->regs[op.a] = sx(result);
@@ -537,13 +540,15 @@ uint32_t Interpreter::memset(uint32_t index) {
     SLOW(self->dynamic_jump(INDEX, address_));                              \
   } while (0)
 
-// The prologue of a charged handler: pay for the block, or stop before it (see not_enough_gas).
-#define CHARGE_BLOCK()                                                         \
-  do {                                                                         \
-    const int64_t remaining_ = GAS - static_cast<int64_t>(op->cost);          \
+// Pays `amount` for the block, or stops before it (see not_enough_gas).
+#define CHARGE(amount)                                                                   \
+  do {                                                                                   \
+    const int64_t remaining_ = GAS - static_cast<int64_t>(amount);                      \
     if (POLKAVM_UNLIKELY(remaining_ < 0)) SLOW(self->not_enough_gas(INDEX, remaining_)); \
-    GAS = remaining_;                                                          \
+    GAS = remaining_;                                                                    \
   } while (0)
+// The prologue of a charged handler.
+#define CHARGE_BLOCK() CHARGE(op->cost)
 #define NEXT() do { ++op; DISPATCH(); } while (0)
 #define JUMP(i) do { op = OPS + (i); DISPATCH(); } while (0)
 #define DISPATCH() DISPATCH_ID(op->handler)
@@ -552,7 +557,7 @@ uint32_t Interpreter::memset(uint32_t index) {
   do {                                                                         \
     SLOW_CALL(call);                                                           \
     op = OPS + next_;                                                          \
-    DISPATCH_ID(op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler); \
+    DISPATCH_ID(uncharged_id(op->handler));                                    \
   } while (0)
 #define SLOW(call)      \
   do {                  \
@@ -602,7 +607,7 @@ constexpr HandlerFn kHandlers[kChargedHandlerCount] = {
 
 Interrupt Interpreter::execute(uint32_t start, bool uncharged) {
   const Op* op = ops_.data() + start;
-  const uint16_t id = uncharged && op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler;
+  const uint16_t id = uncharged ? uncharged_id(op->handler) : op->handler;
   return kHandlers[id](this, op, state_->regs.data(), memory_->base());
 }
 
@@ -658,7 +663,7 @@ Interrupt Interpreter::execute(uint32_t start, bool uncharged) {
   } while (0)
 #endif
 
-  DISPATCH_ID(uncharged && op->handler >= kHandlerCount ? op->handler - kHandlerCount : op->handler);
+  DISPATCH_ID(uncharged ? uncharged_id(op->handler) : op->handler);
 #if defined(POLKAVM_DISPATCH_GOTO)
 #include "interpreter/handlers.inc"
   // The charged variants live apart from the handlers, which keeps the hot handlers together.
@@ -696,9 +701,9 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
   ensure_tables();
 
   uint32_t start = resume_;
-  bool uncharged = resume_uncharged_;
+  // A resume inside a paid block stays uncharged even when the translation was dropped meanwhile.
+  bool uncharged = resume_uncharged_ && !state.next_pc_changed;
   if (state.next_pc_changed || start == kNone) {
-    uncharged = false;
     const uint32_t pc = *state.next_program_counter;
     uint32_t index = pc < code_.size() ? pc_to_op_[pc] : kNone;
     if (index == kNone) {
@@ -729,7 +734,9 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
     start = index;
   }
   resume_ = kNone;
-  resume_uncharged_ = false;
+  // Entering uncharged at a step op (tracing was just switched on): the step stops at once, and the
+  // instruction after it must still not charge.
+  resume_uncharged_ = uncharged && ops_[start].handler == H_step;
   state.next_program_counter.reset();
   return execute(start, uncharged);
 }

@@ -138,9 +138,7 @@ Instruction CodeView::decode(uint32_t pc) const {
   if (!is_instruction_boundary(pc)) [[unlikely]] {
     // Reached by falling through a gap of more than 24 bits; as in the reference's unbounded iterator, the
     // invalid instruction spans up to the next instruction start.
-    uint32_t next = pc + 1;
-    while (next < size() && !is_instruction_boundary(next)) ++next;
-    insn.length = next - pc;
+    insn.length = next_instruction_start(pc + 1) - pc;
     return insn;
   }
 

@@ -23,7 +23,6 @@ struct ModuleState {
   ProgramBlob blob;
   MemoryMap memory_map;
   std::shared_ptr<const GasModel> gas_model;  // never null
-  std::vector<std::pair<uint32_t, Gas>> block_costs;  // sorted by pc
 };
 
 /// Registers, gas and program counters, as the host sees them between runs.

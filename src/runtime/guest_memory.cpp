@@ -35,7 +35,7 @@ Result<void> GuestMemory::init() {
   }
   base_ = static_cast<uint8_t*>(p);
   perms_ = std::make_unique<uint8_t[]>(kGranuleCount);  // zeroed: nothing accessible
-  if (!dynamic_paging_) map_standard_regions();
+  if (!dynamic_paging_) return map_standard_regions();
   return {};
 }
 
@@ -43,33 +43,40 @@ GuestMemory::~GuestMemory() {
   if (base_) munmap(base_, reservation_);
 }
 
-void GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
-  if (begin >= end) return;
-  mprotect(base_ + begin, end - begin, PROT_READ | PROT_WRITE);
+bool GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
+  if (begin >= end) return true;
+  // Without backing pages the permission table must not grant access (e.g. vm.max_map_count reached).
+  if (mprotect(base_ + begin, end - begin, PROT_READ | PROT_WRITE) != 0) return false;
   std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), perm);
+  return true;
 }
 
 void GuestMemory::unmap_range(uint64_t begin, uint64_t end) {
   if (begin >= end) return;
-  // Dropping the pages gives zeroes the next time they are mapped.
+  // The permission table goes first: whatever the kernel says below, the guest cannot reach these pages.
+  std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
+  // Dropping the pages gives zeroes the next time they are mapped. Failures leave the pages mapped
+  // but unreachable, which is safe.
   madvise(base_ + begin, end - begin, MADV_DONTNEED);
   mprotect(base_ + begin, end - begin, PROT_NONE);
-  std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
 }
 
-void GuestMemory::map_standard_regions() {
+Result<void> GuestMemory::map_standard_regions() {
   const MemoryMap& m = map_;
-  map_range(m.ro_data_address, uint64_t(m.ro_data_address) + m.ro_data_size, kPermRead);
-  map_range(m.rw_data_address, uint64_t(m.rw_data_address) + m.rw_data_size, kPermReadWrite);
-  map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite);
-  map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
+  const bool mapped =
+      map_range(m.ro_data_address, uint64_t(m.ro_data_address) + m.ro_data_size, kPermRead) &&
+      map_range(m.rw_data_address, uint64_t(m.rw_data_address) + m.rw_data_size, kPermReadWrite) &&
+      map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite) &&
+      map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
+  if (!mapped) return Error(fmt::format("failed to map guest memory (errno {})", errno));
   std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
   std::copy(blob_->rw_data.begin(), blob_->rw_data.end(), base_ + m.rw_data_address);
   rw_mapped_end_ = m.rw_data_address + m.rw_data_size;
-  heap_size_ = 0;
+  return {};
 }
 
-void GuestMemory::reset() {
+Result<void> GuestMemory::reset() {
+  heap_size_ = 0;
   // Unmapping everything that may be mapped is one madvise per region; fresh pages read as zero.
   for (uint64_t page = 0; page < kGranuleCount;) {
     if (perms_[page] == kPermNone) {
@@ -81,7 +88,8 @@ void GuestMemory::reset() {
     unmap_range(page << kGranuleShift, end << kGranuleShift);
     page = end;
   }
-  if (!dynamic_paging_) map_standard_regions();
+  if (!dynamic_paging_) return map_standard_regions();
+  return {};
 }
 
 AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is_write) const {
@@ -170,7 +178,8 @@ Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryPro
   uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
   // Pages already mapped are zeroed too, as the reference does.
   unmap_range(address, end);
-  map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead);
+  if (!map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead))
+    return Error(fmt::format("failed to map guest pages at 0x{:x} (errno {})", address, errno));
   return {};
 }
 
@@ -194,14 +203,14 @@ Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
 std::optional<uint32_t> GuestMemory::sbrk(uint32_t size) {
   uint64_t new_heap_size = uint64_t(heap_size_) + size;
   if (new_heap_size > map_.max_heap_size) return std::nullopt;
-  heap_size_ = static_cast<uint32_t>(new_heap_size);
-  uint64_t heap_top = uint64_t(map_.heap_base) + heap_size_;
+  uint64_t heap_top = uint64_t(map_.heap_base) + new_heap_size;
   // With dynamic paging the host maps heap pages on demand, so only the size is tracked.
   if (!dynamic_paging_ && heap_top > rw_mapped_end_) {
     uint64_t new_end = align_up(heap_top, map_.page_size);
-    map_range(rw_mapped_end_, new_end, kPermReadWrite);
+    if (!map_range(rw_mapped_end_, new_end, kPermReadWrite)) return std::nullopt;
     rw_mapped_end_ = static_cast<uint32_t>(new_end);
   }
+  heap_size_ = static_cast<uint32_t>(new_heap_size);
   return static_cast<uint32_t>(heap_top);
 }
 

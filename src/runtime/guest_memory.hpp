@@ -63,6 +63,7 @@ class GuestMemory {
   AccessFault classify_fault(uint32_t address, uint32_t size, bool is_write) const;
 
   // Host-side access (RawInstance). Addresses below 0x10000 and ranges past 4 GiB are rejected.
+  Result<void> check_host_access(uint32_t address, uint64_t length, uint8_t need) const;
   Result<void> read(uint32_t address, std::span<uint8_t> out) const;
   Result<void> write(uint32_t address, std::span<const uint8_t> data);
   Result<void> zero(uint32_t address, uint32_t length);
@@ -74,7 +75,7 @@ class GuestMemory {
   Result<void> free_pages(uint32_t address, uint32_t length);
 
   /// Restores the initial state (data re-copied, heap emptied, dynamic pages freed).
-  void reset();
+  Result<void> reset();
 
   uint32_t heap_size() const { return heap_size_; }
   /// Grows the heap by `size`; the new heap top, or nothing when it would pass the maximum.
@@ -84,11 +85,10 @@ class GuestMemory {
   GuestMemory(const MemoryMap& map, const ProgramBlob& blob, bool dynamic_paging)
       : map_(map), blob_(&blob), dynamic_paging_(dynamic_paging) {}
   Result<void> init();
-  void map_range(uint64_t begin, uint64_t end, uint8_t perm);  // granule-aligned
+  bool map_range(uint64_t begin, uint64_t end, uint8_t perm);  // granule-aligned; false if the kernel refused
   void unmap_range(uint64_t begin, uint64_t end);
-  void map_standard_regions();
+  Result<void> map_standard_regions();
   bool has_perm(uint32_t address, uint32_t length, uint8_t need) const;
-  Result<void> check_host_access(uint32_t address, uint64_t length, uint8_t need) const;
   Result<void> check_dynamic_range(uint32_t address, uint32_t length) const;
 
   MemoryMap map_;

@@ -291,6 +291,9 @@ Result<void> RawInstance::read_memory_into(uint32_t address, std::span<uint8_t> 
 }
 
 Result<std::vector<uint8_t>> RawInstance::read_memory(uint32_t address, uint32_t length) const {
+  // Checked before allocating: a bad length must not cost gigabytes.
+  if (length != 0)
+    if (auto r = data_->memory->check_host_access(address, length, detail::kPermRead); !r) return r.error();
   std::vector<uint8_t> out(length);
   if (auto r = data_->memory->read(address, out); !r) return r.error();
   return out;
@@ -323,7 +326,7 @@ Result<void> RawInstance::free_pages(uint32_t address, uint32_t length) {
   return data_->memory->free_pages(address, length);
 }
 
-void RawInstance::reset_memory() { data_->memory->reset(); }
+Result<void> RawInstance::reset_memory() { return data_->memory->reset(); }
 uint32_t RawInstance::heap_size() const { return data_->memory->heap_size(); }
 std::optional<uint32_t> RawInstance::sbrk(uint32_t size) { return data_->memory->sbrk(size); }
 

@@ -163,7 +163,6 @@ Result<CallOutcome> call_once(const polkavm::Engine& engine, const polkavm::Prog
 
   if (auto r = instance->prepare_call(*pc, plan.args); !r) return r.error();
   if (plan.metering != GasMeteringKind::None) instance->set_gas(plan.gas);
-  instance->set_step_tracing(trace);
 
   std::optional<Tracer> tracer;
   if (trace) tracer.emplace(*instance);

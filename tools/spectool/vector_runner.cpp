@@ -238,9 +238,7 @@ Result<RawInstance> VectorRun::instantiate(InstructionSet default_isa, bool stri
   config.step_tracing = step_tracing;
   auto module = Module::from_blob(engine_, config, std::move(blob).value());
   if (!module) return module.error();
-  auto instance = module->instantiate();
-  if (instance) instance->set_step_tracing(step_tracing);
-  return instance;
+  return module->instantiate();
 }
 
 Result<RawInstance> VectorRun::prepare_jam_v04(bool step_tracing) const {
