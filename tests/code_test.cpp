@@ -4,16 +4,13 @@
 #include <climits>
 
 #include "polkavm/code.hpp"
+#include "test_util.hpp"
 
 using namespace polkavm;
 
 namespace {
 
-std::vector<uint8_t> bytes(std::initializer_list<int> values) {
-  std::vector<uint8_t> out;
-  for (int v : values) out.push_back(static_cast<uint8_t>(v));
-  return out;
-}
+using polkavm::test::bytes;
 
 std::vector<uint8_t> bitmask_with(size_t code_size, std::initializer_list<uint32_t> bits) {
   std::vector<uint8_t> mask((code_size + 7) / 8, 0);

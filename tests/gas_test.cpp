@@ -305,32 +305,30 @@ TEST_P(GasTest, MemsetChargesOneGasPerByteAndResumes) {
   EXPECT_EQ(v.instance.reg(Reg::A2), 0u);
 }
 
-TEST_P(GasTest, ResumingAfterAPageFaultDoesNotChargeAgain) {
-  // The faulting load is the first instruction of its block.
+// [a0 = u32 [0x10000]; ret] with dynamic paging and 10 gas, run until the load (the first instruction of
+// its block, cost 2) faults; then the page is mapped.
+Vm faulted_first_load(BackendKind backend) {
   CodeBuilder b(InstructionSet::Latest64);
   b.emit(insn(Opcode::load_u32, {Reg::A0}, {0x10000}));
   emit_ret(b);
   VmOptions options{.module_config = gas_config(GasMeteringKind::Sync), .allow_dynamic_paging = true};
   options.module_config.dynamic_paging = true;
-  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  Vm v = make_vm(backend, InstructionSet::Latest64, b, options);
   v.instance.set_gas(10);
   EXPECT_EQ(call(v.instance, 0), Interrupt::fault(Segfault{0x10000, 0x1000, false}));
   EXPECT_EQ(v.instance.gas(), 8);
-  ASSERT_TRUE(v.instance.zero_memory_with_memory_protection(0x10000, 0x1000, MemoryProtection::Read).ok());
+  unwrap(v.instance.zero_memory_with_memory_protection(0x10000, 0x1000, MemoryProtection::Read));
+  return v;
+}
+
+TEST_P(GasTest, ResumingAfterAPageFaultDoesNotChargeAgain) {
+  Vm v = faulted_first_load(backend());
   EXPECT_EQ(resume(v.instance), Interrupt::finished());
   EXPECT_EQ(v.instance.gas(), 8);
 }
 
 TEST_P(GasTest, SwitchingStepTracingBeforeAResumeDoesNotChargeAgain) {
-  CodeBuilder b(InstructionSet::Latest64);
-  b.emit(insn(Opcode::load_u32, {Reg::A0}, {0x10000}));
-  emit_ret(b);
-  VmOptions options{.module_config = gas_config(GasMeteringKind::Sync), .allow_dynamic_paging = true};
-  options.module_config.dynamic_paging = true;
-  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
-  v.instance.set_gas(10);
-  EXPECT_EQ(call(v.instance, 0), Interrupt::fault(Segfault{0x10000, 0x1000, false}));
-  ASSERT_TRUE(v.instance.zero_memory_with_memory_protection(0x10000, 0x1000, MemoryProtection::Read).ok());
+  Vm v = faulted_first_load(backend());
   v.instance.set_step_tracing(true);
   EXPECT_EQ(resume(v.instance), Interrupt::step());
   EXPECT_EQ(v.instance.program_counter(), 0u);

@@ -364,35 +364,24 @@ void run_trap(const Ctx& c) {
   EXPECT_EQ(vm.instance.reg(Reg::A0), 5u);
 }
 
-void run_fallthrough(const Ctx& c) {
+// `no_op` between two instructions changes nothing but the block structure: fallthrough ends a block (two
+// blocks of two instructions), unlikely does not (one block of four). Either way, four gas.
+void run_block_structure_no_op(const Ctx& c, Opcode no_op, size_t blocks) {
   CodeBuilder b(c.isa);
   emit_load_imm(b, Reg::A0, 1);
-  b.emit(insn(Opcode::fallthrough));
+  b.emit(insn(no_op));
   emit_add_imm_32(b, Reg::A0, Reg::A0, 2);
   emit_ret(b);
-  // fallthrough ends the block: 2 blocks of 2 instructions each.
   Vm vm = make_vm(c.backend, c.isa, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
-  EXPECT_EQ(vm.module.block_gas_costs().size(), 2u);
+  EXPECT_EQ(vm.module.block_gas_costs().size(), blocks);
   vm.instance.set_gas(10);
   ASSERT_TRUE(run_to_finish(vm));
   EXPECT_EQ(vm.instance.reg(Reg::A0), 3u);
   EXPECT_EQ(vm.instance.gas(), 6);
 }
 
-void run_unlikely(const Ctx& c) {
-  CodeBuilder b(c.isa);
-  emit_load_imm(b, Reg::A0, 1);
-  b.emit(insn(Opcode::unlikely));
-  emit_add_imm_32(b, Reg::A0, Reg::A0, 2);
-  emit_ret(b);
-  // A no-op that does not end the block: one block of 4 instructions.
-  Vm vm = make_vm(c.backend, c.isa, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
-  EXPECT_EQ(vm.module.block_gas_costs().size(), 1u);
-  vm.instance.set_gas(10);
-  ASSERT_TRUE(run_to_finish(vm));
-  EXPECT_EQ(vm.instance.reg(Reg::A0), 3u);
-  EXPECT_EQ(vm.instance.gas(), 6);
-}
+void run_fallthrough(const Ctx& c) { run_block_structure_no_op(c, Opcode::fallthrough, 2); }
+void run_unlikely(const Ctx& c) { run_block_structure_no_op(c, Opcode::unlikely, 1); }
 
 void run_memset(const Ctx& c) {
   CodeBuilder b(c.isa);

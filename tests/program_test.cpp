@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "polkavm/code.hpp"
+#include "test_util.hpp"
 #include "polkavm/memory_map.hpp"
 #include "polkavm/program.hpp"
 
@@ -13,11 +14,7 @@ using namespace polkavm;
 
 namespace {
 
-std::vector<uint8_t> bytes(std::initializer_list<int> values) {
-  std::vector<uint8_t> out;
-  for (int v : values) out.push_back(static_cast<uint8_t>(v));
-  return out;
-}
+using polkavm::test::bytes;
 
 std::vector<uint8_t> encode_varint(uint32_t value) {
   std::vector<uint8_t> out;

@@ -139,6 +139,13 @@ inline Interrupt call(RawInstance& instance, uint32_t pc) {
 
 inline Interrupt resume(RawInstance& instance) { return unwrap(instance.run(), "run"); }
 
+/// Byte literals: bytes({0x50, 0x56, 0x4D, 0}).
+inline std::vector<uint8_t> bytes(std::initializer_list<int> values) {
+  std::vector<uint8_t> out;
+  for (int v : values) out.push_back(static_cast<uint8_t>(v));
+  return out;
+}
+
 inline uint64_t sext32(uint32_t v) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))); }
 
 /// How a register holding `value` reads back on `isa` (Latest32 registers are 32 bits wide).
