@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
-# it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then builds the
-# tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and runs them again.
+# it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes the
+# interpreter for 30 s (build-fuzz/) and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -28,6 +29,19 @@ POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-musttail" -DCMAK
 ctest --test-dir "$POLKAVM_ROOT/build-musttail" --output-on-failure --parallel "$POLKAVM_JOBS"
 
 if ((sanitize)); then
+  # A short libFuzzer run: random programs must never crash the host (clang, ASan + UBSan).
+  POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPOLKAVM_SANITIZE=ON -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=OFF \
+    -DPOLKAVM_BUILD_BENCH=OFF -- run_program_fuzz
+  fuzz_log="$POLKAVM_ROOT/build-fuzz/fuzz.log"
+  if ! "$POLKAVM_ROOT/build-fuzz/fuzz/run_program_fuzz" -max_total_time=30 -detect_leaks=0 -print_final_stats=1 \
+    -artifact_prefix="$POLKAVM_ROOT/build-fuzz/" >"$fuzz_log" 2>&1; then
+    tail -n 60 "$fuzz_log"
+    echo "fuzzing found a crash; the input is in build-fuzz/" >&2
+    exit 1
+  fi
+  grep -E "^(Done|stat::new_units_added)" "$fuzz_log"
+
   # The same suite minus the benchmarks (the conformance tests need the tools' vector runner).
   configure_and_build "$POLKAVM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON \
     -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF

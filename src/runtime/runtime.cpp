@@ -254,11 +254,13 @@ Result<Interrupt> RawInstance::run() {
 }
 
 uint64_t RawInstance::reg(Reg r) const {
+  if (static_cast<size_t>(r) >= kRegCount) return 0;  // not a register: nothing to read
   uint64_t value = data_->state.regs[static_cast<size_t>(r)];
   return module_.is_64_bit() ? value : value & 0xFFFFFFFFu;
 }
 
 void RawInstance::set_reg(Reg r, uint64_t value) {
+  if (static_cast<size_t>(r) >= kRegCount) return;  // not a register: never write past the register file
   // 32-bit programs keep registers sign-extended, as the reference's interpreter does.
   if (!module_.is_64_bit()) value = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(value)));
   data_->state.regs[static_cast<size_t>(r)] = value;
