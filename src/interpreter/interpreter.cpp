@@ -4,15 +4,17 @@
 // operands already unpacked. Blocks that fall through into each other are laid out back to back, so a
 // not-taken branch is just the next op. With gas metering, the first op of each block is the "charged"
 // variant of its handler, which pays for the whole block before running its own instruction, so charging
-// costs no extra dispatch. Step tracing adds a step op before every instruction; the hot loop pays for
-// neither when they are off. Handler bodies live in handlers.inc and are compiled under one of three dispatch modes:
-// computed goto (GCC/Clang), tail calls with [[clang::musttail]], or a portable switch.
+// costs no extra dispatch. An add that feeds the branch closing its block is fused with it. Step tracing
+// adds a step op before every instruction (and turns fusion off), so the hot loop never pays for it.
+// Handler bodies live in handlers.inc and are compiled under one of three dispatch modes: computed goto
+// (GCC/Clang), tail calls with [[clang::musttail]], or a portable switch.
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "polkavm/code.hpp"
