@@ -1,4 +1,5 @@
-// Every JAM PVM v0.4 vector is its own test case, on every backend in kBackends.
+// Every conformance vector (the JAM PVM v0.4 set and the reference spectool's set) is its own test case,
+// on every backend in kBackends.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -15,26 +16,40 @@ namespace fs = std::filesystem;
 // Add BackendKind::Compiler here once the compiler exists.
 constexpr BackendKind kBackends[] = {BackendKind::Interpreter};
 
-constexpr size_t kJamV04VectorCount = 307;
+struct VectorSet {
+  const char* directory;  // under conformance/
+  const char* tag;        // prefixes the test names
+  size_t count;
+};
 
-fs::path jam_v04_dir() { return fs::path(POLKAVM_SHARED_DIR) / "conformance" / "jam-pvm-v0.4" / "programs"; }
+constexpr VectorSet kVectorSets[] = {
+    {"jam-pvm-v0.4", "jam_v04", 307},          // Latest64, naive gas
+    {"polkavm-spec-e88d5b4", "spec", 363},     // JamV1, the full gas model (L2 hit), block gas costs
+};
 
-std::vector<fs::path> jam_v04_files() {
-  fs::path dir = jam_v04_dir();
+fs::path vector_dir(const VectorSet& set) {
+  return fs::path(POLKAVM_SHARED_DIR) / "conformance" / set.directory / "programs";
+}
+
+std::vector<fs::path> vector_files(const VectorSet& set) {
+  fs::path dir = vector_dir(set);
   if (!fs::is_directory(dir)) return {};
   std::vector<fs::path> inputs{dir};
   auto files = vectors::collect_vector_files(inputs);
   return files ? *files : std::vector<fs::path>{};
 }
 
-TEST(Conformance, JamV04VectorsArePresent) {
-  ASSERT_TRUE(fs::is_directory(jam_v04_dir()))
-      << "conformance vectors not found at " << jam_v04_dir()
-      << "; point the CMake cache variable POLKAVM_SHARED_DIR at the directory holding conformance/";
-  EXPECT_EQ(jam_v04_files().size(), kJamV04VectorCount);
+TEST(Conformance, VectorSetsArePresent) {
+  for (const VectorSet& set : kVectorSets) {
+    EXPECT_TRUE(fs::is_directory(vector_dir(set)))
+        << "conformance vectors not found at " << vector_dir(set)
+        << "; point the CMake cache variable POLKAVM_SHARED_DIR at the directory holding conformance/";
+    EXPECT_EQ(vector_files(set).size(), set.count) << set.directory;
+  }
 }
 
 struct VectorCase {
+  const VectorSet* set;
   fs::path file;
   BackendKind backend;
   friend void PrintTo(const VectorCase& c, std::ostream* os) {
@@ -42,9 +57,9 @@ struct VectorCase {
   }
 };
 
-class JamV04 : public testing::TestWithParam<VectorCase> {};
+class ConformanceVector : public testing::TestWithParam<VectorCase> {};
 
-TEST_P(JamV04, Passes) {
+TEST_P(ConformanceVector, Passes) {
   const VectorCase& c = GetParam();
   vectors::RunnerOptions options;
   options.backend = c.backend;
@@ -56,21 +71,23 @@ TEST_P(JamV04, Passes) {
 
 std::vector<VectorCase> all_cases() {
   std::vector<VectorCase> cases;
-  for (const auto& file : jam_v04_files())
-    for (BackendKind backend : kBackends) cases.push_back({file, backend});
+  for (const VectorSet& set : kVectorSets)
+    for (const auto& file : vector_files(set))
+      for (BackendKind backend : kBackends) cases.push_back({&set, file, backend});
   return cases;
 }
 
 std::string case_name(const testing::TestParamInfo<VectorCase>& info) {
-  std::string name = info.param.file.stem().string() + "_" + std::string(backend_name(info.param.backend));
+  std::string name = std::string(info.param.set->tag) + "_" + info.param.file.stem().string() + "_" +
+                     std::string(backend_name(info.param.backend));
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Vectors, JamV04, testing::ValuesIn(all_cases()), case_name);
-// Without the vectors the suite is empty; JamV04VectorsArePresent reports why.
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(JamV04);
+INSTANTIATE_TEST_SUITE_P(Vectors, ConformanceVector, testing::ValuesIn(all_cases()), case_name);
+// Without the vectors the suite is empty; VectorSetsArePresent reports why.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConformanceVector);
 
 }  // namespace
 }  // namespace polkavm

@@ -34,12 +34,14 @@ struct Config {
   bool sandboxing_enabled = true;
   /// Gas metering for modules that do not choose one.
   GasMeteringKind default_gas_metering = GasMeteringKind::None;
-  /// Default gas model for modules that set none; null = the naive model.
+  /// Default gas model for modules that set none; null = the naive model. Setting a simple model here
+  /// (naive included) needs allow_experimental, as in the reference; the full model does not.
   std::shared_ptr<const GasModel> default_cost_model;
 
   /// Defaults, overridden by POLKAVM_BACKEND, POLKAVM_SANDBOX, POLKAVM_CROSSCHECK,
   /// POLKAVM_ALLOW_EXPERIMENTAL, POLKAVM_WORKER_COUNT, POLKAVM_CACHE_ENABLED, POLKAVM_LRU_CACHE_SIZE,
-  /// POLKAVM_SANDBOXING_ENABLED and POLKAVM_DEFAULT_COST_MODEL (naive). Bad values are errors.
+  /// POLKAVM_SANDBOXING_ENABLED and POLKAVM_DEFAULT_COST_MODEL (naive, full-l1-hit, full-l2-hit,
+  /// full-l3-hit, or the path of a file holding a serialised simple cost model). Bad values are errors.
   static Result<Config> from_env();
 };
 

@@ -47,7 +47,8 @@ struct DisassemblyOptions {
 };
 
 /// The whole program in the reference's `polkatool disassemble` layout: one "@N" label line per basic block,
-/// then one line per instruction. Every line ends with '\n'.
+/// then one line per instruction. Every line ends with '\n'. assemble() reads it back into the same code and
+/// jump table (a repeated jump-table entry shows as "[@dyn 1] [@dyn 2]", where the reference would panic).
 std::string disassemble(const ProgramBlob& blob, const DisassemblyOptions& options = {});
 
 }  // namespace polkavm

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -30,7 +31,16 @@ struct CostModel {
   static CostModel naive();  // every instruction costs 1
   uint32_t operator[](Opcode op) const { return cost[static_cast<size_t>(op)]; }
   bool operator==(const CostModel&) const = default;
+
+  /// The reference's byte form (version 2): little-endian u32s, the version, then every opcode's cost in
+  /// the order of the reference's opcode names sorted alphabetically, then `invalid`.
+  std::vector<uint8_t> serialize() const;
+  /// Reads the form serialize() writes; nullopt if the length or version is wrong.
+  static std::optional<CostModel> deserialize(std::span<const uint8_t> bytes);
 };
+
+/// Where the full model assumes memory accesses hit (the reference's CacheModel).
+enum class CacheModel : uint8_t { L1Hit, L2Hit, L3Hit };
 
 /// Computes the gas cost of basic blocks. The interpreter and the module call it with the decoded
 /// instructions of one block (terminator included; an implicit trap appears as an invalid instruction
@@ -39,8 +49,13 @@ class GasModel {
  public:
   virtual ~GasModel() = default;
   virtual uint32_t block_cost(const CodeView& code, std::span<const Instruction> block) const = 0;
+  /// The per-opcode table when this is a simple model; nullptr for the full model.
+  virtual const CostModel* simple_cost_model() const { return nullptr; }
 };
 
 std::shared_ptr<const GasModel> make_simple_gas_model(CostModel model);
+/// The reference's full cost model: each block's cost comes from a simulation of an out-of-order
+/// pipeline (decode width, reorder buffer, execution units, latencies) under `cache`.
+std::shared_ptr<const GasModel> make_full_gas_model(CacheModel cache);
 
 }  // namespace polkavm

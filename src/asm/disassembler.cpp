@@ -379,7 +379,6 @@ Instruction invalid_instruction(uint32_t pc, uint32_t next_pc) {
   return insn;
 }
 
-// The first instruction start at or after `pc`, or the end of code.
 }  // namespace
 
 std::string disassemble_instruction(const Instruction& insn, const InstructionFormat& format) {
@@ -476,7 +475,9 @@ class ProgramPrinter {
 
   void label(uint32_t pc, uint32_t block) {
     std::string text = fmt::format("@{}", block);
-    if (auto entry = jump_table_.find(pc); entry != jump_table_.end()) text += fmt::format(" [@dyn {}]", entry->second);
+    // The reference allows no duplicate entries; listing every one keeps such a table re-assemblable.
+    auto [first_entry, last_entry] = jump_table_.equal_range(pc);
+    for (auto entry = first_entry; entry != last_entry; ++entry) text += fmt::format(" [@dyn {}]", entry->second);
     if (options_.emit_exports) {
       auto [begin, end] = exports_.equal_range(pc);
       for (auto it = begin; it != end; ++it)
@@ -520,7 +521,7 @@ class ProgramPrinter {
   std::vector<Instruction> instructions_;
   std::map<uint32_t, uint32_t> block_index_;  // code offset -> basic block number
   std::multimap<uint32_t, size_t> exports_;   // code offset -> export index
-  std::map<uint32_t, size_t> jump_table_;     // code offset -> first jump-table index (1-based)
+  std::multimap<uint32_t, size_t> jump_table_;  // code offset -> jump-table indices (1-based)
   InstructionFormat format_;
   std::string out_;
 };

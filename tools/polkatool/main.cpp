@@ -1,4 +1,4 @@
-// polkatool: inspect and run PolkaVM program blobs.
+// polkatool: assemble, inspect and run PolkaVM program blobs.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "assemble.hpp"
 #include "blob_file.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
@@ -86,7 +87,7 @@ int stats(const std::vector<std::filesystem::path>& inputs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"polkatool: inspect and run PolkaVM program blobs"};
+  CLI::App app{"polkatool: assemble, inspect and run PolkaVM program blobs"};
   app.require_subcommand(1);
 
   DisassembleArgs dis;
@@ -96,6 +97,14 @@ int main(int argc, char** argv) {
   dis_cmd->add_flag("--show-raw-bytes", dis.show_raw_bytes, "Show each instruction's bytes");
   dis_cmd->add_flag("--no-show-offsets", dis.no_show_offsets, "Hide code offsets");
   dis_cmd->add_flag("--display-gas", dis.display_gas, "Show each basic block's gas cost");
+
+  polkatool::AssembleArgs assemble_args;
+  auto* asm_cmd = app.add_subcommand("assemble", "Assemble text (the reference's syntax) into a program blob");
+  asm_cmd->add_option("input", assemble_args.input, "Assembler source")->required();
+  asm_cmd->add_option("-o,--output", assemble_args.output, "Program blob (.polkavm) to write")->required();
+  polkavm::cli::add_enum_option(asm_cmd, "-i,--isa", assemble_args.isa, polkatool::kInstructionSets,
+                                polkavm::instruction_set_name,
+                                "Instruction set, unless the text has an '%isa = ...' line");
 
   std::vector<std::filesystem::path> stats_inputs;
   auto* stats_cmd = app.add_subcommand("stats", "Count instructions by opcode");
@@ -122,6 +131,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;  // --help exits 0; every usage error exits 1
   }
   if (*dis_cmd) return disassemble(dis);
+  if (*asm_cmd) return polkatool::assemble_command(assemble_args);
   if (*stats_cmd) return stats(stats_inputs);
   if (*run_cmd) return polkatool::run_command(run);
   return 1;

@@ -1,10 +1,14 @@
-// spectool: runs PolkaVM JSON test vectors (the JAM v0.4 set and the reference's step vectors).
+// spectool: runs PolkaVM JSON test vectors (the JAM v0.4 set and the reference's step vectors) and
+// generates step vectors from spec sources.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <fstream>
 #include <map>
 
+#include "generate.hpp"
 #include "vector_runner.hpp"
+#include "vector_state.hpp"
 #include "../common/cli_enums.hpp"
 
 namespace {
@@ -16,13 +20,13 @@ struct RunArgs {
   std::vector<std::filesystem::path> paths;
   BackendKind backend = BackendKind::Interpreter;
   std::string isa;
-  std::string cost_model = "naive";
+  std::string cost_model;
 };
 
 int run(const RunArgs& args) {
   vectors::RunnerOptions options;
   options.backend = args.backend;
-  options.cost_model = args.cost_model;
+  if (!args.cost_model.empty()) options.cost_model = args.cost_model;
   if (!args.isa.empty()) {
     options.isa = polkavm::instruction_set_from_name(args.isa);
     if (!options.isa) {
@@ -58,6 +62,72 @@ int run(const RunArgs& args) {
   return failed == 0 ? 0 : 1;
 }
 
+struct GenerateArgs {
+  std::vector<std::filesystem::path> sources;
+  std::filesystem::path output;
+};
+
+/// The spec sources named by `inputs`: files as given, directories' *.txt files; sorted by name.
+std::optional<std::vector<std::filesystem::path>> collect_sources(std::span<const std::filesystem::path> inputs) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(input, ec))
+        if (entry.is_regular_file() && entry.path().extension() == ".txt") files.push_back(entry.path());
+    } else if (std::filesystem::exists(input, ec)) {
+      files.push_back(input);
+    } else {
+      fmt::print(stderr, "error: no such file or directory: {}\n", input.string());
+      return std::nullopt;
+    }
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.stem() < b.stem(); });
+  return files;
+}
+
+int generate(const GenerateArgs& args) {
+  auto sources = collect_sources(args.sources);
+  if (!sources) return 1;
+  auto generator = vectors::VectorGenerator::create();
+  if (!generator) {
+    fmt::print(stderr, "error: {}\n", generator.error().message());
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.output, ec);
+  if (ec) {
+    fmt::print(stderr, "error: cannot create {}: {}\n", args.output.string(), ec.message());
+    return 1;
+  }
+  size_t written = 0, unchanged = 0, failed = 0;
+  for (const auto& path : *sources) {
+    std::string name = path.stem().string();
+    auto text = vectors::read_text(path);
+    auto vector = text ? generator->generate(name, *text) : polkavm::Result<std::string>(text.error());
+    if (!vector) {
+      fmt::print(stderr, "{}: {}\n", path.string(), vector.error().message());
+      ++failed;
+      continue;
+    }
+    auto output = args.output / (name + ".json");
+    if (auto old = vectors::read_text(output); old && *old == *vector) {
+      ++unchanged;
+      continue;
+    }
+    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    file << *vector;
+    if (!file.flush()) {
+      fmt::print(stderr, "{}: cannot write {}\n", path.string(), output.string());
+      ++failed;
+      continue;
+    }
+    ++written;
+  }
+  fmt::print("{} written, {} unchanged, {} failed\n", written, unchanged, failed);
+  return failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,7 +141,15 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--isa", args.isa,
                       "Instruction set the programs are decoded with (revive_v1, latest32, latest64, jam_v1); "
                       "default: latest64 for JAM v0.4 vectors, jam_v1 for step vectors");
-  run_cmd->add_option("--cost-model", args.cost_model, "Gas cost model: naive")->capture_default_str();
+  run_cmd->add_option("--cost-model", args.cost_model,
+                      "Gas cost model: naive, full-l1-hit, full-l2-hit or full-l3-hit; "
+                      "default: naive for JAM v0.4 vectors, full-l2-hit for step vectors");
+
+  GenerateArgs generate_args;
+  auto* generate_cmd = app.add_subcommand("generate", "Assemble spec sources into step vectors (JSON)");
+  generate_cmd->add_option("sources", generate_args.sources, "Spec source files or directories of *.txt files")
+      ->required();
+  generate_cmd->add_option("-o,--output", generate_args.output, "Directory the vectors are written to")->required();
 
   try {
     app.parse(argc, argv);
@@ -79,5 +157,6 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;  // --help exits 0; every usage error exits 1
   }
   if (*run_cmd) return run(args);
+  if (*generate_cmd) return generate(generate_args);
   return 1;
 }

@@ -1,5 +1,7 @@
 #include "vector_runner.hpp"
 
+#include "vector_state.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,29 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-constexpr uint32_t kPageSize = 0x1000;
-
-struct Page {
-  uint32_t address = 0;
-  uint32_t length = 0;
-  bool is_writable = false;
-};
-
-struct Chunk {
-  uint32_t address = 0;
-  std::vector<uint8_t> contents;
-};
-
-/// What a run left behind, in the vectors' vocabulary.
-struct Observed {
-  std::string status;  // empty until the first run
-  std::optional<uint32_t> page_fault_address;
-  std::optional<uint32_t> hostcall;
-  std::optional<uint32_t> pc;
-  Gas gas = 0;
-  std::array<uint64_t, kRegCount> regs{};
-};
 
 std::string hex(uint64_t value) { return fmt::format("0x{:x}", value); }
 
@@ -66,64 +45,6 @@ std::vector<Chunk> parse_chunks(const json& list) {
   std::vector<Chunk> chunks;
   for (const json& chunk : list) chunks.push_back(parse_chunk(chunk));
   return chunks;
-}
-
-std::string_view status_of(Interrupt::Kind kind) {
-  switch (kind) {
-    case Interrupt::Kind::Finished: return "halt";
-    case Interrupt::Kind::Trap: return "panic";
-    case Interrupt::Kind::Ecalli: return "ecalli";
-    case Interrupt::Kind::Segfault: return "page-fault";
-    case Interrupt::Kind::NotEnoughGas: return "out-of-gas";
-    case Interrupt::Kind::Step: return "step";
-  }
-  return "unknown";
-}
-
-/// Runs until an interrupt other than Step. Step interrupts (when tracing) record the pc, which is how the
-/// pc of a halting jump is known: after Finished the instance reports no program counter.
-Result<void> execute(RawInstance& instance, Observed& observed) {
-  while (true) {
-    auto interrupt = instance.run();
-    if (!interrupt) return interrupt.error();
-    if (interrupt->kind == Interrupt::Kind::Step) {
-      observed.pc = instance.program_counter();
-      continue;
-    }
-    observed.status = status_of(interrupt->kind);
-    observed.page_fault_address.reset();
-    observed.hostcall.reset();
-    if (interrupt->kind == Interrupt::Kind::Segfault) observed.page_fault_address = interrupt->segfault.page_address;
-    if (interrupt->kind == Interrupt::Kind::Ecalli) observed.hostcall = interrupt->hostcall;
-    if (auto pc = instance.program_counter()) observed.pc = pc;
-    observed.gas = instance.gas();
-    for (int i = 0; i < kRegCount; ++i) observed.regs[i] = instance.reg(static_cast<Reg>(i));
-    return {};
-  }
-}
-
-Result<void> map_page(RawInstance& instance, const Page& page) {
-  auto protection = page.is_writable ? MemoryProtection::ReadWrite : MemoryProtection::Read;
-  return instance.zero_memory_with_memory_protection(page.address, page.length, protection);
-}
-
-/// Writes `chunk` even into read-only pages (lifting the protection for the write), as the vectors expect.
-Result<void> write_chunk(RawInstance& instance, const Chunk& chunk) {
-  if (chunk.contents.empty()) return {};
-  uint64_t first = chunk.address / kPageSize * kPageSize;
-  uint64_t end = uint64_t(chunk.address) + chunk.contents.size();
-  std::vector<uint32_t> read_only;
-  for (uint64_t page = first; page < end; page += kPageSize) {
-    auto address = static_cast<uint32_t>(page);
-    if (!instance.is_memory_accessible(address, kPageSize, MemoryProtection::ReadWrite)) {
-      if (auto r = instance.unprotect_memory(address, kPageSize); !r) return r;
-      read_only.push_back(address);
-    }
-  }
-  auto written = instance.write_memory(chunk.address, chunk.contents);
-  for (uint32_t address : read_only)
-    if (auto r = instance.protect_memory(address, kPageSize); !r) return r;
-  return written;
 }
 
 class Checker {
@@ -227,7 +148,13 @@ class VectorRun {
 
 Result<RawInstance> VectorRun::instantiate(InstructionSet default_isa, bool strict, bool step_tracing) const {
   auto program = vector_.at("program").get<std::vector<uint8_t>>();
-  auto blob = ProgramBlob::from_code_and_jump_table(program, options_.isa.value_or(default_isa));
+  InstructionSet isa = default_isa;
+  if (auto it = vector_.find("isa"); it != vector_.end()) {
+    auto named = instruction_set_from_name(it->get<std::string>());
+    if (!named) return Error(fmt::format("unknown instruction set '{}'", it->get<std::string>()));
+    isa = *named;
+  }
+  auto blob = ProgramBlob::from_code_and_jump_table(program, options_.isa.value_or(isa));
   if (!blob) return blob.error();
   ModuleConfig config;
   config.page_size = kPageSize;
@@ -353,20 +280,14 @@ std::vector<Failure> VectorRun::run_steps() {
   return check.failures;
 }
 
-Result<std::string> read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Error(fmt::format("cannot open {}", path.string()));
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) return Error(fmt::format("cannot read {}", path.string()));
-  return text.str();
-}
-
 }  // namespace
 
 Result<std::shared_ptr<const GasModel>> cost_model_from_name(std::string_view name) {
   if (name == "naive") return make_simple_gas_model(CostModel::naive());
-  return Error(fmt::format("unknown cost model '{}' (available: naive)", name));
+  if (name == "full-l1-hit") return make_full_gas_model(CacheModel::L1Hit);
+  if (name == "full-l2-hit") return make_full_gas_model(CacheModel::L2Hit);
+  if (name == "full-l3-hit") return make_full_gas_model(CacheModel::L3Hit);
+  return Error(fmt::format("unknown cost model '{}' (available: naive, full-l1-hit, full-l2-hit, full-l3-hit)", name));
 }
 
 Result<std::vector<fs::path>> collect_vector_files(std::span<const fs::path> inputs) {
@@ -388,15 +309,17 @@ Result<std::vector<fs::path>> collect_vector_files(std::span<const fs::path> inp
 }
 
 Result<VectorRunner> VectorRunner::create(const RunnerOptions& options) {
-  auto gas_model = cost_model_from_name(options.cost_model);
-  if (!gas_model) return gas_model.error();
+  auto jam_v04 = cost_model_from_name(options.cost_model.value_or("naive"));
+  if (!jam_v04) return jam_v04.error();
+  auto steps = cost_model_from_name(options.cost_model.value_or("full-l2-hit"));
+  if (!steps) return steps.error();
   Config config;
   config.backend = options.backend;
   config.allow_dynamic_paging = true;
   config.allow_experimental = true;
   auto engine = Engine::create(config);
   if (!engine) return engine.error();
-  return VectorRunner(options, std::move(engine).value(), std::move(gas_model).value());
+  return VectorRunner(options, std::move(engine).value(), {std::move(jam_v04).value(), std::move(steps).value()});
 }
 
 Outcome VectorRunner::run_file(const fs::path& path) const {
@@ -410,8 +333,9 @@ Outcome VectorRunner::run_file(const fs::path& path) const {
   try {
     json vector = json::parse(*text);
     outcome.name = vector.value("name", outcome.name);
-    VectorRun run(engine_, options_, gas_model_, vector);
-    outcome.failures = vector.contains("steps") ? run.run_steps() : run.run_jam_v04();
+    bool steps = vector.contains("steps");
+    VectorRun run(engine_, options_, steps ? gas_models_.steps : gas_models_.jam_v04, vector);
+    outcome.failures = steps ? run.run_steps() : run.run_jam_v04();
   } catch (const std::exception& e) {
     outcome.failures.push_back({"error", "a well-formed vector", e.what()});
   }

@@ -36,13 +36,15 @@ struct Outcome {
 
 struct RunnerOptions {
   BackendKind backend = BackendKind::Interpreter;
-  /// The numbering the program is decoded with; unset = the vector set's own (v0.4: latest64, steps: jam_v1).
+  /// The numbering the program is decoded with; unset = the vector's "isa" key, else its set's own
+  /// (v0.4: latest64, steps: jam_v1).
   std::optional<InstructionSet> isa;
-  /// A name accepted by cost_model_from_name().
-  std::string cost_model = "naive";
+  /// A name accepted by cost_model_from_name(); unset = the vector set's own (v0.4: naive, steps: full-l2-hit).
+  std::optional<std::string> cost_model;
 };
 
-/// The gas models selectable by name: "naive" (every instruction costs 1).
+/// The gas models selectable by name: "naive" (every instruction costs 1) and the full pipeline model
+/// "full-l1-hit", "full-l2-hit" or "full-l3-hit".
 Result<std::shared_ptr<const GasModel>> cost_model_from_name(std::string_view name);
 
 /// The .json files named by `inputs` (files as given, directories searched recursively), sorted by path.
@@ -58,12 +60,16 @@ class VectorRunner {
   Outcome run_file(const std::filesystem::path& path) const;
 
  private:
-  VectorRunner(RunnerOptions options, Engine engine, std::shared_ptr<const GasModel> gas_model)
-      : options_(std::move(options)), engine_(std::move(engine)), gas_model_(std::move(gas_model)) {}
+  struct GasModels {
+    std::shared_ptr<const GasModel> jam_v04;
+    std::shared_ptr<const GasModel> steps;
+  };
+  VectorRunner(RunnerOptions options, Engine engine, GasModels gas_models)
+      : options_(std::move(options)), engine_(std::move(engine)), gas_models_(std::move(gas_models)) {}
 
   RunnerOptions options_;
   Engine engine_;
-  std::shared_ptr<const GasModel> gas_model_;
+  GasModels gas_models_;
 };
 
 /// The line printed for one failure: "<vector>: <field>: expected <e>, actual <a>".
