@@ -12,6 +12,7 @@
 
 #include "polkavm/assembler.hpp"
 #include "polkavm/disassembler.hpp"
+#include "test_util.hpp"
 
 namespace polkavm {
 namespace {
@@ -67,14 +68,8 @@ TEST_P(AsmRoundTrip, EveryProgramComesBackByteForByte) {
     const std::string plain = disassemble(program.blob);
     ending_in_invalid += plain.ends_with("invalid\n");
     with_jump_table += !program.blob.jump_table().empty();
-    for (int options = 0; options < 32; ++options) {
-      DisassemblyOptions format;
-      format.prefer_non_abi_reg_names = options & 1;
-      format.prefer_unaliased = options & 2;
-      format.prefer_offset_jump_targets = options & 4;
-      format.show_raw_bytes = options & 8;
-      format.show_offsets = !(options & 16);
-      const std::string text = options == 0 ? plain : disassemble(program.blob, format);
+    for (int options = 0; options < test::kDisassemblyVariants; ++options) {
+      const std::string text = options == 0 ? plain : disassemble(program.blob, test::disassembly_variant(options));
       auto back = assemble_blob(text, GetParam().isa);
       if (!back) {
         ADD_FAILURE() << program.name << " (options " << options << "): " << back.error().message();

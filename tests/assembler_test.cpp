@@ -11,6 +11,7 @@
 
 #include "polkavm/code.hpp"
 #include "polkavm/disassembler.hpp"
+#include "test_util.hpp"
 
 namespace polkavm {
 namespace {
@@ -101,14 +102,8 @@ class EveryInstruction : public ::testing::TestWithParam<InstructionSet> {};
 
 TEST_P(EveryInstruction, RoundTripsInEveryDisassemblyFormat) {
   const ProgramBlob blob = every_instruction(GetParam());
-  for (int options = 0; options < 32; ++options) {
-    DisassemblyOptions format;
-    format.prefer_non_abi_reg_names = options & 1;
-    format.prefer_unaliased = options & 2;
-    format.prefer_offset_jump_targets = options & 4;
-    format.show_raw_bytes = options & 8;
-    format.show_offsets = !(options & 16);
-    const std::string text = disassemble(blob, format);
+  for (int options = 0; options < test::kDisassemblyVariants; ++options) {
+    const std::string text = disassemble(blob, test::disassembly_variant(options));
     auto back = assemble_blob(text, GetParam());
     ASSERT_TRUE(back.ok()) << "options " << options << ": " << back.error().message();
     EXPECT_EQ(back->code_and_jump_table, blob.code_and_jump_table) << "options " << options;

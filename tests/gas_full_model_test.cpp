@@ -38,6 +38,49 @@ struct ReferenceCase {
   const char* source;
 };
 
+// One long block the reference times under two cache models.
+constexpr const char* kSuperComplex = R"(
+      @0:
+      unlikely
+      t1 = u8 [s0]
+      a1 = u8 [s0 + 0x11]
+      a2 = 0x172d0
+      a3 = u8 [s0 + 0x16]
+      t0 = sp + 0x58
+      a1 = a1 << 0x3
+      a1 = a1 + a2
+      a2 = u8 [a1]
+      a5 = u8 [a1 + 0x1]
+      s1 = u8 [a1 + 0x2]
+      a4 = u8 [a1 + 0x3]
+      a3 = a3 + t0
+      a5 = a5 << 0x8
+      s1 = s1 << 0x10
+      a4 = a4 << 0x18
+      a2 = a2 | a5
+      a5 = u8 [a1 + 0x4]
+      a0 = u8 [a1 + 0x5]
+      a4 = a4 | s1
+      s1 = u8 [a1 + 0x6]
+      a1 = u8 [a1 + 0x7]
+      a0 = a0 << 0x8
+      a0 = a0 | a5
+      s1 = s1 << 0x10
+      a1 = a1 << 0x18
+      a1 = a1 | s1
+      a2 = a2 | a4
+      a0 = a0 | a1
+      a1 = s0 - t1
+      a0 = a0 << 0x20
+      a0 = a0 | a2
+      u64 [sp + 0x58] = a0
+      a0 = u8 [a3]
+      a1 = u8 [a1 + 0x4]
+      a0 = a1 * a0
+      a1 = u8 [s0 + 0x23]
+      jump @0 if a1 != 0
+    )";
+
 constexpr ReferenceCase kReferenceCases[] = {
     {"parallel_simple", L1Hit, 2, R"(
       a0 = a1 + a2
@@ -124,88 +167,8 @@ constexpr ReferenceCase kReferenceCases[] = {
       ra = 0x24
       jump @0
     )"},
-    {"super_complex_l1", L1Hit, 68, R"(
-      @0:
-      unlikely
-      t1 = u8 [s0]
-      a1 = u8 [s0 + 0x11]
-      a2 = 0x172d0
-      a3 = u8 [s0 + 0x16]
-      t0 = sp + 0x58
-      a1 = a1 << 0x3
-      a1 = a1 + a2
-      a2 = u8 [a1]
-      a5 = u8 [a1 + 0x1]
-      s1 = u8 [a1 + 0x2]
-      a4 = u8 [a1 + 0x3]
-      a3 = a3 + t0
-      a5 = a5 << 0x8
-      s1 = s1 << 0x10
-      a4 = a4 << 0x18
-      a2 = a2 | a5
-      a5 = u8 [a1 + 0x4]
-      a0 = u8 [a1 + 0x5]
-      a4 = a4 | s1
-      s1 = u8 [a1 + 0x6]
-      a1 = u8 [a1 + 0x7]
-      a0 = a0 << 0x8
-      a0 = a0 | a5
-      s1 = s1 << 0x10
-      a1 = a1 << 0x18
-      a1 = a1 | s1
-      a2 = a2 | a4
-      a0 = a0 | a1
-      a1 = s0 - t1
-      a0 = a0 << 0x20
-      a0 = a0 | a2
-      u64 [sp + 0x58] = a0
-      a0 = u8 [a3]
-      a1 = u8 [a1 + 0x4]
-      a0 = a1 * a0
-      a1 = u8 [s0 + 0x23]
-      jump @0 if a1 != 0
-    )"},
-    {"super_complex_l2", L2Hit, 109, R"(
-      @0:
-      unlikely
-      t1 = u8 [s0]
-      a1 = u8 [s0 + 0x11]
-      a2 = 0x172d0
-      a3 = u8 [s0 + 0x16]
-      t0 = sp + 0x58
-      a1 = a1 << 0x3
-      a1 = a1 + a2
-      a2 = u8 [a1]
-      a5 = u8 [a1 + 0x1]
-      s1 = u8 [a1 + 0x2]
-      a4 = u8 [a1 + 0x3]
-      a3 = a3 + t0
-      a5 = a5 << 0x8
-      s1 = s1 << 0x10
-      a4 = a4 << 0x18
-      a2 = a2 | a5
-      a5 = u8 [a1 + 0x4]
-      a0 = u8 [a1 + 0x5]
-      a4 = a4 | s1
-      s1 = u8 [a1 + 0x6]
-      a1 = u8 [a1 + 0x7]
-      a0 = a0 << 0x8
-      a0 = a0 | a5
-      s1 = s1 << 0x10
-      a1 = a1 << 0x18
-      a1 = a1 | s1
-      a2 = a2 | a4
-      a0 = a0 | a1
-      a1 = s0 - t1
-      a0 = a0 << 0x20
-      a0 = a0 | a2
-      u64 [sp + 0x58] = a0
-      a0 = u8 [a3]
-      a1 = u8 [a1 + 0x4]
-      a0 = a1 * a0
-      a1 = u8 [s0 + 0x23]
-      jump @0 if a1 != 0
-    )"},
+    {"super_complex_l1", L1Hit, 68, kSuperComplex},
+    {"super_complex_l2", L2Hit, 109, kSuperComplex},
     {"l3_loads", L3Hit, 148, R"(
       a0 = u64 [a0]
       a0 = u64 [a0]
@@ -282,10 +245,8 @@ TEST(FullGasModel, MatchesTheReferenceTimelines) {
 // ---- Rules derived by hand ----------------------------------------------------------------------
 
 TEST(FullGasModel, LoadsCostMoreFurtherFromTheCore) {
-  const ReferenceCase& super_complex = kReferenceCases[12];
-  ASSERT_STREQ(super_complex.name, "super_complex_l1");
-  EXPECT_LT(cost(super_complex.source, L1Hit), cost(super_complex.source, L2Hit));
-  EXPECT_LT(cost(super_complex.source, L2Hit), cost(super_complex.source, L3Hit));
+  EXPECT_LT(cost(kSuperComplex, L1Hit), cost(kSuperComplex, L2Hit));
+  EXPECT_LT(cost(kSuperComplex, L2Hit), cost(kSuperComplex, L3Hit));
 
   // Four dependent loads cost four load latencies, unless the independent 22-cycle return (decoded in
   // cycle 1, executing in cycles 2..23, retiring in cycle 25) takes longer.

@@ -146,6 +146,19 @@ inline std::vector<uint8_t> bytes(std::initializer_list<int> values) {
   return out;
 }
 
+/// The disassembler's formatting options, numbered 0..kDisassemblyVariants-1 by their bits: every listing
+/// the disassembler can print must assemble back.
+inline constexpr int kDisassemblyVariants = 32;
+inline DisassemblyOptions disassembly_variant(int bits) {
+  DisassemblyOptions format;
+  format.prefer_non_abi_reg_names = bits & 1;
+  format.prefer_unaliased = bits & 2;
+  format.prefer_offset_jump_targets = bits & 4;
+  format.show_raw_bytes = bits & 8;
+  format.show_offsets = !(bits & 16);
+  return format;
+}
+
 inline uint64_t sext32(uint32_t v) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))); }
 
 /// How a register holding `value` reads back on `isa` (Latest32 registers are 32 bits wide).

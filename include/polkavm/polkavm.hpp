@@ -1,8 +1,10 @@
 // Umbrella header.
 #pragma once
 
+#include "polkavm/assembler.hpp"
 #include "polkavm/code.hpp"
 #include "polkavm/config.hpp"
+#include "polkavm/disassembler.hpp"
 #include "polkavm/error.hpp"
 #include "polkavm/gas.hpp"
 #include "polkavm/isa.hpp"
