@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
 # it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes the
-# interpreter for 30 s (build-fuzz/) and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
-# (build-asan/).
+# interpreter for 30 s and the assembler for 20 s (build-fuzz/) and runs the tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -32,15 +32,27 @@ if ((sanitize)); then
   # A short libFuzzer run: random programs must never crash the host (clang, ASan + UBSan).
   POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPOLKAVM_SANITIZE=ON -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=OFF \
-    -DPOLKAVM_BUILD_BENCH=OFF -- run_program_fuzz
-  fuzz_log="$POLKAVM_ROOT/build-fuzz/fuzz.log"
-  if ! "$POLKAVM_ROOT/build-fuzz/fuzz/run_program_fuzz" -max_total_time=30 -detect_leaks=0 -print_final_stats=1 \
-    -artifact_prefix="$POLKAVM_ROOT/build-fuzz/" >"$fuzz_log" 2>&1; then
-    tail -n 60 "$fuzz_log"
-    echo "fuzzing found a crash; the input is in build-fuzz/" >&2
-    exit 1
-  fi
-  grep -E "^(Done|stat::new_units_added)" "$fuzz_log"
+    -DPOLKAVM_BUILD_BENCH=OFF -- run_program_fuzz assemble_fuzz
+  # The assembler starts from our spec sources (first byte: the instruction set; directive lines dropped).
+  seeds="$POLKAVM_ROOT/build-fuzz/assemble-seeds"
+  rm -rf "$seeds" && mkdir -p "$seeds"
+  for source in "$POLKAVM_ROOT"/tests/spec/*.txt; do
+    { printf '\000'; grep -v -E '^(pre|post|step):' "$source"; } >"$seeds/$(basename "$source" .txt)"
+  done
+  for target in run_program_fuzz:30 assemble_fuzz:20; do
+    name="${target%%:*}"
+    fuzz_log="$POLKAVM_ROOT/build-fuzz/$name.log"
+    corpus=()
+    [[ $name == assemble_fuzz ]] && corpus=("$seeds")
+    if ! "$POLKAVM_ROOT/build-fuzz/fuzz/$name" "${corpus[@]}" -max_total_time="${target##*:}" -detect_leaks=0 \
+      -print_final_stats=1 -artifact_prefix="$POLKAVM_ROOT/build-fuzz/" >"$fuzz_log" 2>&1; then
+      tail -n 60 "$fuzz_log"
+      echo "fuzzing $name found a crash; the input is in build-fuzz/" >&2
+      exit 1
+    fi
+    echo "$name:"
+    grep -E "^(Done|stat::new_units_added)" "$fuzz_log"
+  done
 
   # The same suite minus the benchmarks (the conformance tests need the tools' vector runner).
   configure_and_build "$POLKAVM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON \

@@ -194,6 +194,9 @@ TEST(Assembler, NumbersAndRegisterNames) {
   const ProgramBlob wide = must_assemble("a0 = i64 5\n");
   EXPECT_EQ(CodeView(wide).decode(0).opcode, Opcode::load_imm64);
   EXPECT_EQ(CodeView(must_assemble("a0 = 5\n")).decode(0).opcode, Opcode::load_imm);
+  // ...and the disassembler marks such a value, so the listing keeps the long encoding.
+  EXPECT_EQ(listing(wide), (Lines{"a0 = i64 0x5"}));
+  EXPECT_EQ(listing_of("a0 = i64 -1\na0 = i64 0x80000000\n"), (Lines{"a0 = i64 0xffffffffffffffff", "a0 = 0x80000000"}));
 }
 
 TEST(Assembler, ThirtyTwoBitIsasTakeUnprefixedOperationsAsThe32BitOnes) {
@@ -383,6 +386,10 @@ const BadInput kBadInputs[] = {
     {"a0 = 1\n@l: %no_fallthrough\njump @l",
      "line 3, column 6: label @l is in the middle of a basic block (after %no_fallthrough), so it cannot be a jump "
      "target"},
+    {"a0 = @end\njump [a0]\n@end:", "line 1, column 6: label @end has no instruction after it, so it cannot be a "
+                                       "jump target"},
+    {"trap\npub @end:", "line 2, column 1: label @end has no instruction after it, so it cannot be exported or be a "
+                         "jump-table entry"},
     {"trap\ninvalid",
      "line 2, column 1: 'invalid' can only follow the last instruction when that one can fall through (it stands "
      "for the implicit trap at the end of the code)"},

@@ -244,6 +244,22 @@ Result<LaidOut> Layout::run() {
                                       "cannot be a jump target",
                                       std::get<LabelLine>(statements_[use.label_statement].body).name));
   }
+  // A label after the last instruction names the end of the code, where nothing runs: it can be neither
+  // a jump target nor an export (the disassembly could not show it either).
+  auto past_the_end = [&](size_t statement) { return last_instruction == statements_.size() || statement > last_instruction; };
+  for (const LabelUse& use : uses_) {
+    if (past_the_end(use.label_statement))
+      return syntax_error(use.line, use.column,
+                          fmt::format("label @{} has no instruction after it, so it cannot be a jump target",
+                                      std::get<LabelLine>(statements_[use.label_statement].body).name));
+  }
+  for (size_t i = last_instruction == statements_.size() ? 0 : last_instruction + 1; i < statements_.size(); ++i) {
+    const LabelLine& label = std::get<LabelLine>(statements_[i].body);
+    if (label.exported || !label.exports.empty() || !label.jump_table_indices.empty())
+      return syntax_error(statements_[i].line, statements_[i].column,
+                          fmt::format("label @{} has no instruction after it, so it cannot be exported or be a "
+                                      "jump-table entry", label.name));
+  }
   for (std::string_view name : declarations_.numbered_entries)
     builder_.add_jump_table_entry(statement_labels_[declarations_.labels.find(name)->second]);
   for (CodeBuilder::Label entry : loaded_entries_) builder_.add_jump_table_entry(entry);

@@ -70,7 +70,12 @@ std::string Printer::print() const {
     case Format::Imm: return fmt::format("ecalli {}", insn_.imm[0]);
     case Format::Offset: return fmt::format("jump {}", target());
     case Format::RegImm: return reg_imm();
-    case Format::RegImm64: return fmt::format("{} = 0x{:x}", reg(0), insn_.imm64);
+    case Format::RegImm64: {
+      // A value that load_imm could hold gets the assembler's "i64" marker, so that the listing assembles back
+      // to this (longer) encoding; the reference prints it bare.
+      const bool fits_load_imm = static_cast<int64_t>(insn_.imm64) == static_cast<int32_t>(insn_.imm64);
+      return fmt::format("{} = {}0x{:x}", reg(0), fits_load_imm ? "i64 " : "", insn_.imm64);
+    }
     case Format::ImmImm: return imm_imm();
     case Format::RegImmImm: return reg_imm_imm();
     case Format::RegImmOffset: return reg_imm_offset();

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "differential.hpp"
 #include "generate.hpp"
 #include "vector_runner.hpp"
 #include "vector_state.hpp"
@@ -128,6 +129,64 @@ int generate(const GenerateArgs& args) {
   return failed == 0 ? 0 : 1;
 }
 
+struct FuzzArgs {
+  uint64_t iterations = 1000;
+  uint64_t seed = 0;
+  bool verbose = false;
+};
+
+std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
+  using Kind = polkavm::Interrupt::Kind;
+  switch (kind) {
+    case Kind::Finished: return "finished";
+    case Kind::Trap: return "trap";
+    case Kind::Ecalli: return "ecalli";
+    case Kind::Segfault: return "segfault";
+    case Kind::NotEnoughGas: return "not-enough-gas";
+    case Kind::Step: return "step";
+  }
+  return "?";
+}
+
+/// Program i is generated from seed + i, so `--seed <that> --iterations 1` replays it alone.
+int fuzz(const FuzzArgs& args) {
+  namespace fuzz = polkavm::fuzz;
+  auto runner = fuzz::DifferentialRunner::create(fuzz::ConfigPair{});
+  if (!runner) {
+    fmt::print(stderr, "error: {}\n", runner.error().message());
+    return 1;
+  }
+  uint64_t divergences = 0;
+  std::map<std::string, uint64_t> exits;  // how the agreeing runs stopped: shows what the fuzzer reaches
+  for (uint64_t i = 0; i < args.iterations; ++i) {
+    const fuzz::ProgramSpec spec = fuzz::generate_program(args.seed + i);
+    auto result = runner->run(spec);
+    if (result)
+      for (const auto& interrupt : result->interrupts) ++exits[std::string(interrupt_kind_name(interrupt.kind))];
+    if (args.verbose)
+      fmt::print("seed {}: {}, {} items, {} interrupts: {}\n", spec.seed, polkavm::instruction_set_name(spec.isa),
+                 spec.items.size(), result ? result->interrupts.size() : 0,
+                 !result ? "error" : result->divergence ? "DIVERGES" : "agree");
+    if (result && !result->divergence) continue;
+    ++divergences;
+    if (!result) {
+      fmt::print("seed {}: cannot run the program: {}\n", spec.seed, result.error().message());
+    } else if (divergences == 1) {  // only the first is worth shrinking and printing in full
+      const fuzz::ProgramSpec small = runner->shrink(spec);
+      auto again = runner->run(small);
+      const auto& divergence = again && again->divergence ? *again->divergence : *result->divergence;
+      fmt::print("{}", fuzz::describe_reproducer(runner->configs(), small, divergence));
+    } else {
+      fmt::print("seed {}: {} differs\n", spec.seed, result->divergence->field);
+    }
+  }
+  std::string summary;
+  for (const auto& [kind, count] : exits) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", count, kind);
+  fmt::print("interrupts: {}\n", summary);
+  fmt::print("{} programs, {} divergences\n", args.iterations, divergences);
+  return divergences == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,6 +210,13 @@ int main(int argc, char** argv) {
       ->required();
   generate_cmd->add_option("-o,--output", generate_args.output, "Directory the vectors are written to")->required();
 
+  FuzzArgs fuzz_args;
+  auto* fuzz_cmd = app.add_subcommand("fuzz", "Run random programs under two configurations and compare them");
+  fuzz_cmd->add_option("--iterations", fuzz_args.iterations, "How many programs to generate")->capture_default_str();
+  fuzz_cmd->add_option("--seed", fuzz_args.seed, "Seed of the first program (program i uses seed + i)")
+      ->capture_default_str();
+  fuzz_cmd->add_flag("-v,--verbose", fuzz_args.verbose, "Print one line per program");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,5 +224,6 @@ int main(int argc, char** argv) {
   }
   if (*run_cmd) return run(args);
   if (*generate_cmd) return generate(generate_args);
+  if (*fuzz_cmd) return fuzz(fuzz_args);
   return 1;
 }

@@ -1,0 +1,77 @@
+// Differential execution: one generated program under two configurations that must agree on everything
+// the host can observe. Today the pair is "interpreter" vs "interpreter with step tracing"; once the
+// compiler exists, "interpreter" vs "compiler" is ConfigPair{interpreter(), compiler()}.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "polkavm/runtime.hpp"
+#include "program_generator.hpp"
+
+namespace polkavm::fuzz {
+
+/// How one side runs a program.
+struct ExecutionConfig {
+  std::string name;
+  BackendKind backend = BackendKind::Interpreter;
+  bool step_tracing = false;  // Step interrupts are resumed by the runner, never compared
+  /// Applied to the instance after its initial state is set. Lets tests prove that a real difference is
+  /// caught; fuzzing leaves it empty.
+  std::function<void(RawInstance&)> perturb;
+
+  static ExecutionConfig interpreter() { return {"interpreter", BackendKind::Interpreter, false, {}}; }
+  static ExecutionConfig interpreter_step_tracing() {
+    return {"interpreter+step-tracing", BackendKind::Interpreter, true, {}};
+  }
+};
+
+struct ConfigPair {
+  ExecutionConfig a = ExecutionConfig::interpreter();
+  ExecutionConfig b = ExecutionConfig::interpreter_step_tracing();
+};
+
+/// The first observable difference.
+struct Divergence {
+  size_t exit_index = 0;  // how many interrupts both sides had agreed on before
+  std::string field;      // "interrupt", "pc", "next pc", "a0", "gas", "memory 0x20010", ...
+  std::string value_a, value_b;
+};
+
+/// What one differential run saw.
+struct RunOutcome {
+  std::optional<Divergence> divergence;
+  std::vector<Interrupt> interrupts;  // the interrupts both sides agreed on, in order
+};
+
+struct RunLimits {
+  uint32_t max_exits = 32;        // interrupts answered (ecalli, sync out-of-gas) before giving up
+  uint64_t max_steps = 1u << 20;  // Step interrupts per run, a guard against a backend that never stops
+};
+
+class DifferentialRunner {
+ public:
+  static Result<DifferentialRunner> create(ConfigPair configs, RunLimits limits = {});
+
+  /// Runs `spec` on both sides; an error when a side cannot even load it.
+  Result<RunOutcome> run(const ProgramSpec& spec) const;
+  /// A smaller spec that still diverges: drops items one at a time while the divergence stays.
+  ProgramSpec shrink(ProgramSpec spec) const;
+
+  const ConfigPair& configs() const { return configs_; }
+
+ private:
+  DifferentialRunner(ConfigPair configs, RunLimits limits, Engine a, Engine b)
+      : configs_(std::move(configs)), limits_(limits), engine_a_(std::move(a)), engine_b_(std::move(b)) {}
+  ConfigPair configs_;
+  RunLimits limits_;
+  Engine engine_a_, engine_b_;
+};
+
+/// A self-contained report: seed, ISA, gas setup, entry, initial registers, disassembly and the
+/// differing field.
+std::string describe_reproducer(const ConfigPair& configs, const ProgramSpec& spec, const Divergence& divergence);
+
+}  // namespace polkavm::fuzz
