@@ -301,6 +301,17 @@ TEST(Assembler, ListedOffsetsNameTheirLinesWhereverTheyEndUp) {
   EXPECT_EQ(listing_of("jump 3\ntrap\ntrap\n"), (Lines{"jump 3", "trap", "trap"}));
 }
 
+TEST(Assembler, RawOffsetTargetsGetTheShortestEncoding) {
+  // Each jump names an offset near itself; measured from a first guess that puts everything at 0 they would
+  // look far away and keep long immediates, and the listing would then not assemble to the same bytes.
+  const ProgramBlob blob = must_assemble("jump 1\njump 2\njump 3\na0 = 1\njump 0\n");
+  const std::vector<Instruction> insns = list_instructions(CodeView(blob));
+  ASSERT_GE(insns.size(), 5u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_LE(insns[i].length, 2u) << i;  // opcode + one offset byte at most
+  const ProgramBlob back = must_assemble(disassemble(blob));
+  EXPECT_EQ(back.code_and_jump_table, blob.code_and_jump_table);
+}
+
 TEST(Assembler, AFinalInvalidIsTheImplicitTrapAtTheEnd) {
   const ProgramBlob blob = must_assemble("a0 = 1\ninvalid\n");
   EXPECT_EQ(blob.code().size(), 3u);

@@ -190,7 +190,12 @@ CodeBuilder::Output CodeBuilder::finish() const {
   std::vector<uint32_t> offsets(count + 1, 0);  // offsets[count] = code size
   std::vector<uint32_t> target_lengths(count, 0);
   std::vector<Encoded> encoded(count);
-  for (bool moved = true; moved;) {
+  // Immediates only ever grow, so the layout settles. A raw target (an absolute offset, no label) is the
+  // exception for the first passes: measured from the all-zero first guess it looks far away, so its length
+  // is recomputed freely until the layout has had a few passes to approach its final offsets.
+  constexpr int kFreePasses = 8;
+  for (int pass = 0, moved = true; moved; ++pass) {
+    const bool raw_targets_settle = pass >= kFreePasses;
     std::vector<uint32_t> next_offsets(count + 1, 0);
     for (size_t i = 0; i < count; ++i) {
       const Item& item = items_[i];
@@ -199,8 +204,11 @@ CodeBuilder::Output CodeBuilder::finish() const {
         Instruction insn = item.insn;
         insn.pc = offsets[i];
         if (item.label >= 0) insn.target = offsets[static_cast<size_t>(label_items_[static_cast<size_t>(item.label)])];
-        if (has_target(format(insn.opcode)))
-          target_lengths[i] = std::max(target_lengths[i], detail::imm_length(insn.target - insn.pc));
+        if (has_target(format(insn.opcode))) {
+          const uint32_t needed = detail::imm_length(insn.target - insn.pc);
+          const bool sticky = item.label >= 0 || raw_targets_settle;
+          target_lengths[i] = sticky ? std::max(target_lengths[i], needed) : needed;
+        }
         encoded[i] = encode(isa_, insn, target_lengths[i]);
         size = encoded[i].size;
       }
