@@ -12,6 +12,7 @@
 
 #include "polkavm/assembler.hpp"
 #include "polkavm/disassembler.hpp"
+#include "sample_guests.hpp"
 #include "test_util.hpp"
 
 namespace polkavm {
@@ -93,6 +94,33 @@ INSTANTIATE_TEST_SUITE_P(Vectors, AsmRoundTrip,
                          ::testing::Values(VectorSet{"jam-pvm-v0.4", InstructionSet::Latest64, 307},
                                            VectorSet{"polkavm-spec-e88d5b4", InstructionSet::JamV1, 363}),
                          [](const auto& info) { return std::string(instruction_set_name(info.param.isa)); });
+
+// With directives the listing carries the memory layout too, so the whole blob comes back (the sample guests
+// have RO/RW data, a stack, exports and a jump table).
+TEST(AsmRoundTrip, ListingsWithDirectivesRebuildTheWholeBlob) {
+  for (const guests::SampleGuest& guest : guests::sample_guests()) {
+    const ProgramBlob blob = guest.build();
+    for (int options : {0, 1 | 2 | 4, 8 | 16}) {
+      DisassemblyOptions format = test::disassembly_variant(options);
+      format.emit_directives = true;
+      const std::string text = disassemble(blob, format);
+      auto back = assemble_blob(text);  // no ISA argument: %isa says it
+      ASSERT_TRUE(back.ok()) << guest.name << ": " << back.error().message();
+      EXPECT_EQ(*back, blob) << guest.name << " (options " << options << ")";
+    }
+  }
+  ProgramBlob with_data = guests::sample_guests()[0].build();
+  with_data.ro_data = {0, 1, 0xff};
+  with_data.ro_data_size = 4096;
+  with_data.rw_data = {0x7f};
+  with_data.rw_data_size = 3;
+  with_data.stack_size = 0;
+  DisassemblyOptions format;
+  format.emit_directives = true;
+  auto back = assemble_blob(disassemble(with_data, format));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(*back, with_data);
+}
 
 }  // namespace
 }  // namespace polkavm

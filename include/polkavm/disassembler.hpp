@@ -38,6 +38,10 @@ struct DisassemblyOptions {
   bool show_offsets = true;
   bool show_raw_bytes = false;
   bool emit_header = true;   // the "// RO data = ..." summary
+  /// The memory layout as assembler directives (%isa, %ro_data_size, %ro_data, %rw_data_size, %rw_data,
+  /// %stack_size), so that the listing assembles back to the whole program, not just its code. Imports and
+  /// debug or custom sections have no syntax and are left out.
+  bool emit_directives = false;
   bool emit_exports = true;  // "[export #0: 'main']" on block labels
   bool prefer_non_abi_reg_names = false;
   bool prefer_unaliased = false;

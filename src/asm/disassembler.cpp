@@ -443,6 +443,7 @@ class ProgramPrinter {
 
   std::string print() {
     if (options_.emit_header) header();
+    if (options_.emit_directives) directives();
     bool pending_label = true;
     uint32_t block = 0;
     for (size_t i = 0; i < instructions_.size(); ++i) {
@@ -476,6 +477,20 @@ class ProgramPrinter {
     out_ += fmt::format("// Stack size = {} bytes\n\n", blob_.stack_size);
     out_ += fmt::format("// Instructions = {}\n", instructions_.size());
     out_ += fmt::format("// Code size = {} bytes\n\n", blob_.code().size());
+  }
+
+  void directives() {
+    auto hex = [](const std::vector<uint8_t>& bytes) {
+      std::string text;
+      for (uint8_t byte : bytes) text += fmt::format("{}{:02x}", text.empty() ? "" : " ", byte);
+      return text;
+    };
+    out_ += fmt::format("%isa = {}\n", instruction_set_name(blob_.isa));
+    out_ += fmt::format("%ro_data_size = {}\n", blob_.ro_data_size);
+    if (!blob_.ro_data.empty()) out_ += fmt::format("%ro_data = {}\n", hex(blob_.ro_data));
+    out_ += fmt::format("%rw_data_size = {}\n", blob_.rw_data_size);
+    if (!blob_.rw_data.empty()) out_ += fmt::format("%rw_data = {}\n", hex(blob_.rw_data));
+    out_ += fmt::format("%stack_size = {}\n\n", blob_.stack_size);
   }
 
   void label(uint32_t pc, uint32_t block) {

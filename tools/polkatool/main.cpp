@@ -28,6 +28,7 @@ struct DisassembleArgs {
   bool show_raw_bytes = false;
   bool no_show_offsets = false;
   bool display_gas = false;
+  bool directives = false;
 };
 
 int disassemble(const DisassembleArgs& args) {
@@ -37,6 +38,7 @@ int disassemble(const DisassembleArgs& args) {
   polkavm::DisassemblyOptions options;
   options.show_raw_bytes = args.show_raw_bytes;
   options.show_offsets = !args.no_show_offsets;
+  options.emit_directives = args.directives;
   // Gas is shown per block from the cost model of the environment's engine (POLKAVM_DEFAULT_COST_MODEL).
   std::optional<polkavm::Module> module;
   if (args.display_gas) {
@@ -97,6 +99,8 @@ int main(int argc, char** argv) {
   dis_cmd->add_flag("--show-raw-bytes", dis.show_raw_bytes, "Show each instruction's bytes");
   dis_cmd->add_flag("--no-show-offsets", dis.no_show_offsets, "Hide code offsets");
   dis_cmd->add_flag("--display-gas", dis.display_gas, "Show each basic block's gas cost");
+  dis_cmd->add_flag("--directives", dis.directives,
+                    "Write the memory layout as assembler directives, so that `assemble` rebuilds the whole blob");
 
   polkatool::AssembleArgs assemble_args;
   auto* asm_cmd = app.add_subcommand("assemble", "Assemble text (the reference's syntax) into a program blob");
