@@ -8,6 +8,12 @@
 
 namespace polkavm::fuzz {
 
+std::optional<ExecutionConfig> ExecutionConfig::from_name(std::string_view name) {
+  for (ExecutionConfig config : {interpreter(), interpreter_step_tracing(), compiler(), compiler_step_tracing()})
+    if (config.name == name) return config;
+  return std::nullopt;
+}
+
 namespace {
 
 constexpr uint32_t kMaxComparedHeapPages = 16;  // a huge sbrk must not make every comparison read gigabytes

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "polkavm/runtime.hpp"
@@ -26,6 +27,10 @@ struct ExecutionConfig {
   static ExecutionConfig interpreter_step_tracing() {
     return {"interpreter+step-tracing", BackendKind::Interpreter, true, {}};
   }
+  static ExecutionConfig compiler() { return {"compiler", BackendKind::Compiler, false, {}}; }
+  static ExecutionConfig compiler_step_tracing() { return {"compiler+step-tracing", BackendKind::Compiler, true, {}}; }
+  /// One of the names above ("interpreter", "interpreter+step-tracing", "compiler", "compiler+step-tracing").
+  static std::optional<ExecutionConfig> from_name(std::string_view name);
 };
 
 struct ConfigPair {

@@ -133,6 +133,7 @@ struct FuzzArgs {
   uint64_t iterations = 1000;
   uint64_t seed = 0;
   bool verbose = false;
+  std::string compare = "interpreter,interpreter+step-tracing";  // until the compiler passes everything
 };
 
 std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
@@ -151,7 +152,18 @@ std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
 /// Program i is generated from seed + i, so `--seed <that> --iterations 1` replays it alone.
 int fuzz(const FuzzArgs& args) {
   namespace fuzz = polkavm::fuzz;
-  auto runner = fuzz::DifferentialRunner::create(fuzz::ConfigPair{});
+  fuzz::ConfigPair pair;
+  const size_t comma = args.compare.find(',');
+  auto a = fuzz::ExecutionConfig::from_name(args.compare.substr(0, comma));
+  auto b = comma == std::string::npos ? std::nullopt : fuzz::ExecutionConfig::from_name(args.compare.substr(comma + 1));
+  if (!a || !b) {
+    fmt::print(stderr, "error: --compare takes two of interpreter, interpreter+step-tracing, compiler, "
+                       "compiler+step-tracing, separated by a comma\n");
+    return 1;
+  }
+  pair.a = *a;
+  pair.b = *b;
+  auto runner = fuzz::DifferentialRunner::create(pair);
   if (!runner) {
     fmt::print(stderr, "error: {}\n", runner.error().message());
     return 1;
@@ -214,6 +226,8 @@ int main(int argc, char** argv) {
   auto* fuzz_cmd = app.add_subcommand("fuzz", "Run random programs under two configurations and compare them");
   fuzz_cmd->add_option("--iterations", fuzz_args.iterations, "How many programs to generate")->capture_default_str();
   fuzz_cmd->add_option("--seed", fuzz_args.seed, "Seed of the first program (program i uses seed + i)")
+      ->capture_default_str();
+  fuzz_cmd->add_option("--compare", fuzz_args.compare, "The two configurations compared, e.g. interpreter,compiler")
       ->capture_default_str();
   fuzz_cmd->add_flag("-v,--verbose", fuzz_args.verbose, "Print one line per program");
 
