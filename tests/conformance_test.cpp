@@ -1,11 +1,13 @@
 // Every conformance vector (the JAM PVM v0.4 set and the reference spectool's set) is its own test case,
-// on every backend in kBackends.
+// on every backend in backends().
 #include <gtest/gtest.h>
 
 #include <cctype>
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "polkavm/runtime.hpp"
 #include "vector_runner.hpp"
 
 namespace polkavm {
@@ -13,8 +15,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Add BackendKind::Compiler here once the compiler exists.
-constexpr BackendKind kBackends[] = {BackendKind::Interpreter};
+// The compiler runs the vectors too where the host supports it.
+std::vector<BackendKind> backends() {
+  std::vector<BackendKind> kinds = {BackendKind::Interpreter};
+  Config config;
+  config.backend = BackendKind::Compiler;
+  if (Engine::create(config).ok()) kinds.push_back(BackendKind::Compiler);
+  return kinds;
+}
 
 struct VectorSet {
   const char* directory;  // under conformance/
@@ -73,7 +81,7 @@ std::vector<VectorCase> all_cases() {
   std::vector<VectorCase> cases;
   for (const VectorSet& set : kVectorSets)
     for (const auto& file : vector_files(set))
-      for (BackendKind backend : kBackends) cases.push_back({&set, file, backend});
+      for (BackendKind backend : backends()) cases.push_back({&set, file, backend});
   return cases;
 }
 

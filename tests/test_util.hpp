@@ -26,9 +26,20 @@ inline void PrintTo(BackendKind kind, std::ostream* os) { *os << backend_name(ki
 
 namespace polkavm::test {
 
-/// The backends every behavioural suite is instantiated for. Adding the recompiler is one entry here.
+/// Whether this host runs the compiler backend (x86-64 with BMI2 and friends).
+inline bool compiler_available() {
+  Config config;
+  config.backend = BackendKind::Compiler;
+  return Engine::create(config).ok();
+}
+
+/// The backends every behavioural suite is instantiated for: the compiler too where the host runs it.
 inline const std::vector<BackendKind>& backends() {
-  static const std::vector<BackendKind> kBackends = {BackendKind::Interpreter};
+  static const std::vector<BackendKind> kBackends = [] {
+    std::vector<BackendKind> kinds = {BackendKind::Interpreter};
+    if (compiler_available()) kinds.push_back(BackendKind::Compiler);
+    return kinds;
+  }();
   return kBackends;
 }
 

@@ -11,6 +11,7 @@
 
 namespace polkavm {
 
+/// Auto: the compiler where it runs (Linux on x86-64 with BMI1, BMI2, LZCNT and POPCNT), else the interpreter.
 enum class BackendKind : uint8_t { Auto, Interpreter, Compiler };
 enum class SandboxKind : uint8_t { Auto, Linux, Generic };
 

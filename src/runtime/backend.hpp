@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "polkavm/runtime.hpp"
 #include "runtime/guest_memory.hpp"
@@ -16,6 +17,10 @@ struct EngineState {
   BackendKind backend = BackendKind::Interpreter;
 };
 
+namespace compiler {
+class CompiledCode;
+}
+
 struct ModuleState {
   std::shared_ptr<const EngineState> engine;
   ModuleConfig config;
@@ -23,6 +28,8 @@ struct ModuleState {
   ProgramBlob blob;
   MemoryMap memory_map;
   std::shared_ptr<const GasModel> gas_model;  // never null
+  /// The compiler backend: the module's machine code (shared by its instances), null otherwise.
+  std::shared_ptr<const compiler::CompiledCode> compiled_code;
 };
 
 /// Registers, gas and program counters, as the host sees them between runs.
@@ -45,5 +52,12 @@ class InstanceBackend {
 };
 
 std::unique_ptr<InstanceBackend> make_interpreter(std::shared_ptr<const ModuleState> module);
+
+/// Why the compiler backend cannot run on this host (not x86-64, or a CPU feature missing), or nothing.
+std::optional<std::string> compiler_unsupported_reason();
+/// Translates the module's code to machine code (sets `module.compiled_code`).
+Result<void> compile_module(ModuleState& module);
+/// An instance running the module's compiled code.
+std::unique_ptr<InstanceBackend> make_compiler(std::shared_ptr<const ModuleState> module);
 
 }  // namespace polkavm::detail

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -11,11 +12,15 @@ namespace polkavm::detail {
 namespace {
 
 constexpr uint64_t kAddressSpace = uint64_t(1) << 32;
-// Loads and stores touch at most 8 bytes past a checked address; a guard keeps even a wrong check
-// inside the reservation.
-constexpr uint64_t kGuard = 0x10000;
 
 uint64_t align_up(uint64_t value, uint64_t align) { return (value + align - 1) & ~(align - 1); }
+
+/// The hardware protection matching a permission: the compiler backend relies on it (a guest store to a
+/// read-only page must fault), the interpreter checks the table anyway.
+int prot_for(uint8_t perm) {
+  if (perm & kPermWrite) return PROT_READ | PROT_WRITE;
+  return perm == kPermNone ? PROT_NONE : PROT_READ;
+}
 
 }  // namespace
 
@@ -27,7 +32,7 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const MemoryMap& map, c
 }
 
 Result<void> GuestMemory::init() {
-  reservation_ = kAddressSpace + kGuard;
+  reservation_ = kAddressSpace + kGuardSize;
   void* p = mmap(nullptr, reservation_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     reservation_ = 0;
@@ -46,7 +51,7 @@ GuestMemory::~GuestMemory() {
 bool GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
   if (begin >= end) return true;
   // Without backing pages the permission table must not grant access (e.g. vm.max_map_count reached).
-  if (mprotect(base_ + begin, end - begin, PROT_READ | PROT_WRITE) != 0) return false;
+  if (mprotect(base_ + begin, end - begin, prot_for(perm)) != 0) return false;
   std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), perm);
   return true;
 }
@@ -69,7 +74,9 @@ Result<void> GuestMemory::map_standard_regions() {
       map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite) &&
       map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
   if (!mapped) return Error(fmt::format("failed to map guest memory (errno {})", errno));
-  std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
+  if (!blob_->ro_data.empty())
+    with_host_access(m.ro_data_address, blob_->ro_data.size(),
+                     [&] { std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address); });
   std::copy(blob_->rw_data.begin(), blob_->rw_data.end(), base_ + m.rw_data_address);
   rw_mapped_end_ = m.rw_data_address + m.rw_data_size;
   return {};
@@ -124,6 +131,26 @@ AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is
   return {true, Segfault{page, page_size, write_protected}};
 }
 
+void GuestMemory::with_host_access(uint32_t address, uint64_t length, const std::function<void()>& write) {
+  // Pages the guest may not write (read-only data, aux data) are writable by the host only meanwhile.
+  if (has_perm(address, static_cast<uint32_t>(length), kPermWrite)) {
+    write();
+    return;
+  }
+  const uint64_t begin = address & ~uint64_t(kGranule - 1);
+  const uint64_t end = align_up(uint64_t(address) + length, kGranule);
+  mprotect(base_ + begin, end - begin, PROT_READ | PROT_WRITE);
+  write();
+  // Back to what the permission table says, one run of equal permissions at a time.
+  for (uint64_t run = begin; run < end;) {
+    const uint8_t perm = perms_[run >> kGranuleShift];
+    uint64_t run_end = run + kGranule;
+    while (run_end < end && perms_[run_end >> kGranuleShift] == perm) run_end += kGranule;
+    mprotect(base_ + run, run_end - run, prot_for(perm));
+    run = run_end;
+  }
+}
+
 bool GuestMemory::has_perm(uint32_t address, uint32_t length, uint8_t need) const {
   if (length == 0) return true;
   if (uint64_t(address) + length > kAddressSpace) return false;
@@ -154,14 +181,14 @@ Result<void> GuestMemory::write(uint32_t address, std::span<const uint8_t> data)
   if (data.empty()) return {};
   // Read-only data is not writable from the host either; aux data is (the guest only reads it).
   if (auto r = check_host_access(address, data.size(), kPermHostWrite); !r) return r;
-  std::memcpy(base_ + address, data.data(), data.size());
+  with_host_access(address, data.size(), [&] { std::memcpy(base_ + address, data.data(), data.size()); });
   return {};
 }
 
 Result<void> GuestMemory::zero(uint32_t address, uint32_t length) {
   if (length == 0) return {};
   if (auto r = check_host_access(address, length, kPermHostWrite); !r) return r;
-  std::memset(base_ + address, 0, length);
+  with_host_access(address, length, [&] { std::memset(base_ + address, 0, length); });
   return {};
 }
 
@@ -190,7 +217,10 @@ Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool
   for (uint64_t page = first; page < end; ++page)
     if (perms_[page] == kPermNone)
       return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift));
-  std::fill(perms_.get() + first, perms_.get() + end, read_only ? kPermRead : kPermReadWrite);
+  const uint8_t perm = read_only ? kPermRead : kPermReadWrite;
+  std::fill(perms_.get() + first, perms_.get() + end, perm);
+  if (mprotect(base_ + (first << kGranuleShift), (end - first) << kGranuleShift, prot_for(perm)) != 0)
+    return Error(fmt::format("failed to change the protection of guest pages at 0x{:x} (errno {})", address, errno));
   return {};
 }
 

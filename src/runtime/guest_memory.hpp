@@ -1,12 +1,14 @@
 // Guest memory: one 4 GiB reservation per instance plus a 4 KiB-granular permission table.
 //
-// Backing pages are mmap'ed read-write only where the guest may access them; everything else stays
-// PROT_NONE, so a missed check in a backend faults instead of touching the wrong memory. The interpreter
-// checks the permission table on every access (two byte loads), so it needs no signal handling.
+// Backing pages are mapped only where the guest may access them (read-write, or read-only where the guest
+// may only read); everything else stays PROT_NONE, so a missed check in a backend faults instead of
+// touching the wrong memory. The interpreter checks the permission table on every access (two byte
+// loads), so it needs no signal handling; the compiler relies on the hardware protection and faults.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +40,8 @@ class GuestMemory {
   static constexpr uint32_t kGranuleShift = 12;
   static constexpr uint32_t kGranule = 1u << kGranuleShift;
   static constexpr uint32_t kGranuleCount = 1u << (32 - kGranuleShift);
+  /// Inaccessible bytes after the 4 GiB: an access starting below 4 GiB cannot leave the reservation.
+  static constexpr uint64_t kGuardSize = 0x10000;
 
   /// Reserves the address space and, without dynamic paging, maps the standard regions of `map`
   /// with the blob's initial data.
@@ -89,6 +93,9 @@ class GuestMemory {
   void unmap_range(uint64_t begin, uint64_t end);
   Result<void> map_standard_regions();
   bool has_perm(uint32_t address, uint32_t length, uint8_t need) const;
+  /// Runs `write` on [address, address + length), which the host may write, with the pages made
+  /// writable in hardware for the duration.
+  void with_host_access(uint32_t address, uint64_t length, const std::function<void()>& write);
   Result<void> check_dynamic_range(uint32_t address, uint32_t length) const;
 
   MemoryMap map_;

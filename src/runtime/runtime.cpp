@@ -139,9 +139,16 @@ Result<Engine> Engine::create(const Config& config) {
   auto state = std::make_shared<detail::EngineState>();
   state->config = config;
   switch (config.backend) {
+    // Auto: the compiler where the CPU runs it, else the interpreter.
     case BackendKind::Auto:
+      state->backend = detail::compiler_unsupported_reason() ? BackendKind::Interpreter : BackendKind::Compiler;
+      break;
     case BackendKind::Interpreter: state->backend = BackendKind::Interpreter; break;
-    case BackendKind::Compiler: return Error("the 'compiler' backend is not supported on this build");
+    case BackendKind::Compiler:
+      if (std::optional<std::string> reason = detail::compiler_unsupported_reason())
+        return Error("the 'compiler' backend is not supported on this host: " + *reason);
+      state->backend = BackendKind::Compiler;
+      break;
   }
   Engine engine;
   engine.state_ = std::move(state);
@@ -198,6 +205,8 @@ Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& confi
                      : engine.config().default_cost_model ? engine.config().default_cost_model
                                                           : make_simple_gas_model(CostModel::naive());
   state->blob = std::move(blob);
+  if (engine.backend() == BackendKind::Compiler)
+    if (Result<void> compiled = detail::compile_module(*state); !compiled) return compiled.error();
   Module module;
   module.state_ = std::move(state);
   return module;
@@ -246,7 +255,8 @@ Result<RawInstance> Module::instantiate() const {
   if (!memory) return memory.error();
   data->memory = std::move(memory).value();
   data->state.step_tracing = state_->config.step_tracing;
-  data->backend = detail::make_interpreter(state_);
+  data->backend = state_->engine->backend == BackendKind::Compiler ? detail::make_compiler(state_)
+                                                                    : detail::make_interpreter(state_);
   return RawInstance(*this, std::move(data));
 }
 

@@ -133,7 +133,7 @@ struct FuzzArgs {
   uint64_t iterations = 1000;
   uint64_t seed = 0;
   bool verbose = false;
-  std::string compare = "interpreter,interpreter+step-tracing";  // until the compiler passes everything
+  std::string compare;  // empty: interpreter,compiler where the compiler runs, else interpreter with/without tracing
 };
 
 std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
@@ -153,9 +153,15 @@ std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
 int fuzz(const FuzzArgs& args) {
   namespace fuzz = polkavm::fuzz;
   fuzz::ConfigPair pair;
-  const size_t comma = args.compare.find(',');
-  auto a = fuzz::ExecutionConfig::from_name(args.compare.substr(0, comma));
-  auto b = comma == std::string::npos ? std::nullopt : fuzz::ExecutionConfig::from_name(args.compare.substr(comma + 1));
+  std::string compare = args.compare;
+  if (compare.empty()) {
+    polkavm::Config compiler;
+    compiler.backend = BackendKind::Compiler;
+    compare = polkavm::Engine::create(compiler) ? "interpreter,compiler" : "interpreter,interpreter+step-tracing";
+  }
+  const size_t comma = compare.find(',');
+  auto a = fuzz::ExecutionConfig::from_name(compare.substr(0, comma));
+  auto b = comma == std::string::npos ? std::nullopt : fuzz::ExecutionConfig::from_name(compare.substr(comma + 1));
   if (!a || !b) {
     fmt::print(stderr, "error: --compare takes two of interpreter, interpreter+step-tracing, compiler, "
                        "compiler+step-tracing, separated by a comma\n");
@@ -195,7 +201,7 @@ int fuzz(const FuzzArgs& args) {
   std::string summary;
   for (const auto& [kind, count] : exits) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", count, kind);
   fmt::print("interrupts: {}\n", summary);
-  fmt::print("{} programs, {} divergences\n", args.iterations, divergences);
+  fmt::print("{} programs, {} divergences ({} vs {})\n", args.iterations, divergences, pair.a.name, pair.b.name);
   return divergences == 0 ? 0 : 1;
 }
 
@@ -227,8 +233,9 @@ int main(int argc, char** argv) {
   fuzz_cmd->add_option("--iterations", fuzz_args.iterations, "How many programs to generate")->capture_default_str();
   fuzz_cmd->add_option("--seed", fuzz_args.seed, "Seed of the first program (program i uses seed + i)")
       ->capture_default_str();
-  fuzz_cmd->add_option("--compare", fuzz_args.compare, "The two configurations compared, e.g. interpreter,compiler")
-      ->capture_default_str();
+  fuzz_cmd->add_option("--compare", fuzz_args.compare,
+                       "The two configurations compared: two of interpreter, interpreter+step-tracing, compiler, "
+                       "compiler+step-tracing; default: interpreter,compiler where the compiler runs");
   fuzz_cmd->add_flag("-v,--verbose", fuzz_args.verbose, "Print one line per program");
 
   try {

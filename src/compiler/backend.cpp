@@ -1,0 +1,357 @@
+// Running compiled code in this process (the "generic sandbox"): entering and leaving guest code, the
+// host side of ecalli, sbrk, memset, steps and gas, and the SIGSEGV/SIGBUS handler for guest faults.
+#include <signal.h>
+#include <ucontext.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+#include "compiler/compiler.hpp"
+#include "polkavm/code.hpp"
+
+namespace polkavm::detail {
+
+namespace compiler {
+namespace {
+
+// ------------------------------------------------------------------------------------------------
+// Signals
+
+/// The VmCtx of the guest code running on this thread, if any.
+thread_local VmCtx* t_running = nullptr;
+
+struct sigaction g_previous_segv, g_previous_bus;
+
+void chain(int signal, siginfo_t* info, void* context) {
+  const struct sigaction& previous = signal == SIGBUS ? g_previous_bus : g_previous_segv;
+  if (previous.sa_flags & SA_SIGINFO) {
+    previous.sa_sigaction(signal, info, context);
+    return;
+  }
+  if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(signal);
+    return;
+  }
+  // Default action: let the fault happen again without us.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(signal, &dfl, nullptr);
+}
+
+void on_fault(int signal, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  VmCtx* ctx = t_running;
+  const uintptr_t rip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  if (ctx == nullptr || rip < ctx->code_begin || rip >= ctx->code_end) {
+    chain(signal, info, context);
+    return;
+  }
+  // Guest code faulted on guest memory: leave through the fault stub, which saves the guest state.
+  ctx->exit = Exit::Fault;
+  ctx->fault_rip = rip;
+  ctx->fault_address = reinterpret_cast<uintptr_t>(info->si_addr);
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(ctx->fault_stub);
+}
+
+void install_signal_handlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_fault;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &g_previous_segv);
+    sigaction(SIGBUS, &action, &g_previous_bus);
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+
+uint64_t sx(uint32_t v) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))); }
+
+/// A guest memory access, as the interpreter checks it.
+struct Access {
+  uint32_t address, size;
+  bool is_write;
+};
+
+std::optional<Access> access_of(const Instruction& insn, const uint64_t* regs) {
+  auto indirect = [&](int r, uint32_t offset) { return static_cast<uint32_t>(regs[r] + sx(offset)); };
+  const uint32_t imm = insn.imm[0];
+  switch (insn.opcode) {
+    case Opcode::load_u8: case Opcode::load_i8: return Access{imm, 1, false};
+    case Opcode::load_u16: case Opcode::load_i16: return Access{imm, 2, false};
+    case Opcode::load_u32: case Opcode::load_i32: return Access{imm, 4, false};
+    case Opcode::load_u64: return Access{imm, 8, false};
+    case Opcode::load_indirect_u8: case Opcode::load_indirect_i8: return Access{indirect(insn.reg[1], imm), 1, false};
+    case Opcode::load_indirect_u16: case Opcode::load_indirect_i16: return Access{indirect(insn.reg[1], imm), 2, false};
+    case Opcode::load_indirect_u32: case Opcode::load_indirect_i32: return Access{indirect(insn.reg[1], imm), 4, false};
+    case Opcode::load_indirect_u64: return Access{indirect(insn.reg[1], imm), 8, false};
+    case Opcode::store_u8: case Opcode::store_imm_u8: return Access{imm, 1, true};
+    case Opcode::store_u16: case Opcode::store_imm_u16: return Access{imm, 2, true};
+    case Opcode::store_u32: case Opcode::store_imm_u32: return Access{imm, 4, true};
+    case Opcode::store_u64: case Opcode::store_imm_u64: return Access{imm, 8, true};
+    case Opcode::store_indirect_u8: return Access{indirect(insn.reg[1], imm), 1, true};
+    case Opcode::store_indirect_u16: return Access{indirect(insn.reg[1], imm), 2, true};
+    case Opcode::store_indirect_u32: return Access{indirect(insn.reg[1], imm), 4, true};
+    case Opcode::store_indirect_u64: return Access{indirect(insn.reg[1], imm), 8, true};
+    case Opcode::store_imm_indirect_u8: return Access{indirect(insn.reg[0], imm), 1, true};
+    case Opcode::store_imm_indirect_u16: return Access{indirect(insn.reg[0], imm), 2, true};
+    case Opcode::store_imm_indirect_u32: return Access{indirect(insn.reg[0], imm), 4, true};
+    case Opcode::store_imm_indirect_u64: return Access{indirect(insn.reg[0], imm), 8, true};
+    default: return std::nullopt;
+  }
+}
+
+/// Where the next run continues, as a guest pc and which of its native addresses.
+struct Resume {
+  enum class At : uint8_t { None, Entry, Charge, Body } at = At::None;
+  uint32_t pc = 0;
+};
+
+class CompilerBackend final : public InstanceBackend {
+ public:
+  explicit CompilerBackend(std::shared_ptr<const ModuleState> module)
+      : module_(std::move(module)),
+        view_(module_->blob),
+        code_(module_->compiled_code),
+        compiled_tracing_(module_->config.step_tracing) {}
+
+  Interrupt run(VmState& state, GuestMemory& memory) override;
+  void invalidate() override { code_.reset(); }
+
+ private:
+  /// Enters at native offset `target` and runs until an exit that needs the embedder.
+  Interrupt execute(uint32_t target);
+  Interrupt stop_at(uint32_t pc, Resume::At at, Interrupt interrupt) {
+    state_->program_counter = pc;
+    state_->next_program_counter = pc;
+    resume_ = {at, pc};
+    return interrupt;
+  }
+  Interrupt trap_at(uint32_t pc) {
+    state_->program_counter = pc;
+    state_->next_program_counter.reset();
+    return Interrupt::trap();
+  }
+  Interrupt out_of_gas(uint32_t pc, Resume::At at);
+  Interrupt memory_fault(uint32_t pc, uint32_t address, uint32_t size, bool is_write);
+  Interrupt on_fault();
+  /// Runs memset on the host: nothing when it completed, else the interrupt that stopped it.
+  std::optional<Interrupt> memset(uint32_t pc);
+  void sbrk(uint32_t pc);
+  uint32_t native(Resume r) const {
+    switch (r.at) {
+      case Resume::At::Charge: return code_->charge(r.pc);
+      case Resume::At::Body: return code_->body(r.pc);
+      default: return code_->entry(r.pc);
+    }
+  }
+
+  std::shared_ptr<const ModuleState> module_;
+  CodeView view_;
+  std::shared_ptr<const CompiledCode> code_;
+  bool compiled_tracing_;
+  Resume resume_;
+  bool step_skips_charge_ = false;  // the next step stop resumes at the instruction's body
+  VmCtx ctx_{};
+  VmState* state_ = nullptr;
+  GuestMemory* memory_ = nullptr;
+};
+
+Interrupt CompilerBackend::run(VmState& state, GuestMemory& memory) {
+  state_ = &state;
+  memory_ = &memory;
+  if (!code_ || compiled_tracing_ != state.step_tracing) {
+    // Step tracing was switched: this instance needs the other variant of the code.
+    code_.reset();
+    if (state.step_tracing == module_->config.step_tracing) {
+      code_ = module_->compiled_code;
+    } else {
+      Result<std::unique_ptr<CompiledCode>> compiled = CompiledCode::compile(*module_, state.step_tracing);
+      if (!compiled) {
+        // Only running out of memory gets here (the module's code compiled already).
+        std::fprintf(stderr, "polkavm: %s\n", compiled.error().message().c_str());
+        std::abort();
+      }
+      code_ = std::move(compiled).value();
+    }
+    compiled_tracing_ = state.step_tracing;
+    // Resuming an instruction whose block is paid for (after a fault) under tracing stops before it
+    // first, and still does not charge.
+    if (state.step_tracing && resume_.at == Resume::At::Body) {
+      resume_.at = Resume::At::Entry;
+      step_skips_charge_ = true;
+    }
+  }
+
+  Resume start = resume_;
+  if (state.next_pc_changed || start.at == Resume::At::None) {
+    const uint32_t pc = *state.next_program_counter;
+    if (!view_.is_instruction_boundary(pc) || !code_->has_code(pc) || !view_.find_start_of_basic_block(pc)) {
+      state.next_pc_changed = false;
+      return trap_at(pc);
+    }
+    // Entering in the middle of a block from the host pays for the whole block first, as the
+    // reference does; resuming after an interrupt does not.
+    if (state.next_pc_changed && module_->gas_metering != GasMeteringKind::None && !view_.is_jump_target_valid(pc)) {
+      std::vector<Instruction> block;
+      view_.decode_block(*view_.find_start_of_basic_block(pc), block);
+      const Gas cost = module_->gas_model->block_cost(view_, block);
+      if (cost > state.gas) return Interrupt::not_enough_gas();
+      state.gas -= cost;
+    }
+    state.next_pc_changed = false;
+    state.program_counter = pc;
+    step_skips_charge_ = false;
+    start = {Resume::At::Entry, pc};
+  }
+  resume_ = {};
+  state.next_program_counter.reset();
+  return execute(native(start));
+}
+
+Interrupt CompilerBackend::execute(uint32_t target) {
+  VmState& state = *state_;
+  install_signal_handlers();
+  ctx_.memory_base = memory_->base();
+  ctx_.djump_table = code_->djump_table();
+  ctx_.code_begin = code_->base();
+  ctx_.code_end = code_->base() + code_->size();
+  ctx_.fault_stub = code_->fault_stub();
+  std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
+  ctx_.gas = state.gas;
+  const auto enter = reinterpret_cast<void (*)(VmCtx*)>(code_->enter_fn());
+  for (;;) {
+    ctx_.target = code_->base() + target;
+    t_running = &ctx_;
+    enter(&ctx_);
+    t_running = nullptr;
+    std::memcpy(state.regs.data(), ctx_.regs, sizeof(ctx_.regs));
+    state.gas = ctx_.gas;
+    const uint32_t pc = static_cast<uint32_t>(ctx_.arg);
+    switch (ctx_.exit) {
+      case Exit::Trap: return trap_at(pc);
+      case Exit::Halt:
+        state.program_counter.reset();
+        state.next_program_counter.reset();
+        return Interrupt::finished();
+      case Exit::Ecalli: {
+        const uint32_t next = pc + 1 + view_.skip(pc);
+        state.program_counter = pc;
+        state.next_program_counter = next;
+        resume_ = {Resume::At::Entry, next};
+        return Interrupt::ecalli(static_cast<uint32_t>(ctx_.arg >> 32));
+      }
+      case Exit::Step:
+        return stop_at(pc, std::exchange(step_skips_charge_, false) ? Resume::At::Body : Resume::At::Charge,
+                       Interrupt::step());
+      case Exit::OutOfGas: return out_of_gas(pc, Resume::At::Charge);
+      case Exit::Fault: return on_fault();
+      case Exit::Access: {
+        const std::optional<Access> access = access_of(view_.decode(pc), state.regs.data());
+        return access ? memory_fault(pc, access->address, access->size, access->is_write) : trap_at(pc);
+      }
+      case Exit::Sbrk:
+        sbrk(pc);
+        target = code_->entry(view_.decode(pc).next_pc());
+        break;
+      case Exit::Memset:
+        if (std::optional<Interrupt> interrupt = memset(pc)) return *interrupt;
+        target = code_->entry(view_.decode(pc).next_pc());
+        break;
+    }
+    std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
+    ctx_.gas = state.gas;
+  }
+}
+
+Interrupt CompilerBackend::out_of_gas(uint32_t pc, Resume::At at) {
+  if (module_->gas_metering == GasMeteringKind::Async) {
+    state_->program_counter.reset();
+    state_->next_program_counter.reset();
+    return Interrupt::not_enough_gas();
+  }
+  return stop_at(pc, at, Interrupt::not_enough_gas());  // sync: nothing was charged; the block is retried
+}
+
+Interrupt CompilerBackend::memory_fault(uint32_t pc, uint32_t address, uint32_t size, bool is_write) {
+  const AccessFault fault = memory_->classify_fault(address, size, is_write);
+  if (!fault.is_segfault) return trap_at(pc);
+  // The instruction runs again once the host has mapped the page; its block is already paid for.
+  return stop_at(pc, Resume::At::Body, Interrupt::fault(fault.segfault));
+}
+
+Interrupt CompilerBackend::on_fault() {
+  const uintptr_t rip = ctx_.fault_rip;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(memory_->base());
+  const bool in_guest_memory =
+      ctx_.fault_address >= base && ctx_.fault_address - base < (uint64_t(1) << 32) + GuestMemory::kGuardSize;
+  const uint32_t pc = code_->pc_at(static_cast<uint32_t>(rip - code_->base()));
+  const Instruction insn = view_.decode(pc);
+  const std::optional<Access> access = access_of(insn, state_->regs.data());
+  if (!in_guest_memory || !access) {
+    // Not a guest memory access: a bug in the generated code. Nothing sensible can continue.
+    std::fprintf(stderr, "polkavm: unexpected fault in compiled code at pc %u (native offset 0x%zx, address 0x%zx)\n",
+                 pc, static_cast<size_t>(rip - code_->base()), static_cast<size_t>(ctx_.fault_address));
+    std::abort();
+  }
+  return memory_fault(pc, access->address, access->size, access->is_write);
+}
+
+void CompilerBackend::sbrk(uint32_t pc) {
+  const Instruction insn = view_.decode(pc);
+  const uint64_t requested = state_->regs[insn.reg[1]];
+  // As the interpreter: a 64-bit size that does not fit in u32 counts as 0; the result is sign-extended.
+  const uint32_t size = module_->blob.is_64_bit() && requested > UINT32_MAX ? 0 : static_cast<uint32_t>(requested);
+  state_->regs[insn.reg[0]] = sx(memory_->sbrk(size).value_or(0));
+}
+
+std::optional<Interrupt> CompilerBackend::memset(uint32_t pc) {
+  uint64_t* regs = state_->regs.data();
+  const bool metered = module_->gas_metering != GasMeteringKind::None;
+  const uint8_t value = static_cast<uint8_t>(regs[static_cast<int>(Reg::A1)]);
+  const uint64_t a0 = regs[static_cast<int>(Reg::A0)];
+  uint32_t dst = static_cast<uint32_t>(a0);
+  uint64_t count = static_cast<uint32_t>(regs[static_cast<int>(Reg::A2)]);
+  std::optional<Interrupt> interrupt;
+  while (count > 0) {
+    if (metered && state_->gas == 0) {
+      // memset continues where it stopped; its block is paid for.
+      interrupt = out_of_gas(pc, Resume::At::Body);
+      break;
+    }
+    if (!memory_->allows(dst, 1, kPermWrite)) {
+      interrupt = memory_fault(pc, dst, 1, true);
+      break;
+    }
+    memory_->base()[dst] = value;
+    if (metered) --state_->gas;
+    ++dst;
+    --count;
+  }
+  regs[static_cast<int>(Reg::A0)] = a0 + static_cast<uint32_t>(dst - static_cast<uint32_t>(a0));
+  regs[static_cast<int>(Reg::A2)] = count;
+  return interrupt;
+}
+
+}  // namespace
+}  // namespace compiler
+
+Result<void> compile_module(ModuleState& module) {
+  Result<std::unique_ptr<compiler::CompiledCode>> code =
+      compiler::CompiledCode::compile(module, module.config.step_tracing);
+  if (!code) return code.error();
+  module.compiled_code = std::move(code).value();
+  return {};
+}
+
+std::unique_ptr<InstanceBackend> make_compiler(std::shared_ptr<const ModuleState> module) {
+  return std::make_unique<compiler::CompilerBackend>(std::move(module));
+}
+
+}  // namespace polkavm::detail

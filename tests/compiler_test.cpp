@@ -1,0 +1,170 @@
+// What the compiler backend adds over the interpreter: hardware memory faults caught by a signal
+// handler (thread-safe, chained to the previous handler), hostile programs that must never reach the
+// host, and backend selection. The behavioural suites run on the compiler through test_util's backends().
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace polkavm::test {
+namespace {
+
+class CompilerTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  BackendKind backend() const { return GetParam(); }
+};
+
+// Stores to ro data fault in hardware on the compiler; both backends must trap at the store.
+// Label 0 is the store.
+CodeBuilder store_then_load_program(uint32_t address) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.new_label();
+  emit_load_imm(b, Reg::A1, 7);
+  b.bind(0);
+  b.emit(insn(Opcode::store_u32, {Reg::A1}, {address}));
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {address}));
+  emit_ret(b);
+  return b;
+}
+
+TEST_P(CompilerTest, GuestStoresToReadOnlyDataTrapAtTheStore) {
+  const VmOptions options{.data = {.ro_data_size = 0x1000, .ro_data = {1, 2, 3, 4}}};
+  Vm v = make_vm(backend(), InstructionSet::Latest64, store_then_load_program(kAddressSpaceBottom), options);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::trap());
+  EXPECT_EQ(v.instance.program_counter(), v.at(0));
+  EXPECT_EQ(unwrap(v.instance.read_memory(kAddressSpaceBottom, 4)), bytes({1, 2, 3, 4}));
+}
+
+TEST_P(CompilerTest, AccessesAcrossTheWholeAddressSpaceNeverReachTheHost) {
+  // Every high address, with and without wrap-around in the address computation, traps.
+  for (uint32_t address : {0u, 0xFFFFu, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFF8u, 0xFFFFFFFFu}) {
+    CodeBuilder b(InstructionSet::Latest64);
+    emit_load_imm(b, Reg::A1, address);
+    b.emit(insn(Opcode::load_indirect_u64, {Reg::A0, Reg::A1}, {0x10}));  // wraps past 4 GiB for the top ones
+    b.emit(insn(Opcode::store_u64, {Reg::A0}, {address}));
+    emit_ret(b);
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::trap()) << std::hex << address;
+  }
+}
+
+TEST_P(CompilerTest, WildDynamicJumpsTrapAtTheJump) {
+  for (uint32_t address : {1u, 3u, 0u, 0xFFFFFFFEu, 0x7FFFFFFFu, 0xFFFF0002u, 6u}) {
+    CodeBuilder b(InstructionSet::Latest64);
+    auto jump = b.new_label(), target = b.new_label();
+    emit_load_imm(b, Reg::A0, address);
+    b.bind(jump);
+    b.emit(insn(Opcode::jump_indirect, {Reg::A0}, {0}));
+    b.bind(target);
+    b.add_jump_table_entry(target);
+    emit_ret(b);
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::trap()) << address;
+    EXPECT_EQ(v.instance.program_counter(), v.at(jump)) << address;
+  }
+}
+
+TEST_P(CompilerTest, EndlessLoopRunsOutOfGasAndResumes) {
+  CodeBuilder b(InstructionSet::Latest64);
+  auto loop = b.new_label();
+  b.bind(loop);
+  emit_add_imm_32(b, Reg::A0, Reg::A0, 1);
+  b.emit(insn(Opcode::jump), loop);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+  v.instance.set_gas(1000);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::not_enough_gas());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 500u);  // two instructions per block, naive costs
+  EXPECT_EQ(v.instance.gas(), 0);
+  v.instance.set_gas(10);
+  EXPECT_EQ(resume(v.instance), Interrupt::not_enough_gas());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 505u);
+}
+
+TEST_P(CompilerTest, DeepRecursionThroughTheStackTrapsWhenTheStackEnds) {
+  // f: sp -= 16; store ra; call f — until the store leaves the stack.
+  CodeBuilder b(InstructionSet::Latest64);
+  auto f = b.new_label(), store = b.new_label(), after = b.new_label();
+  b.bind(f);
+  b.emit(insn(Opcode::add_imm_64, {Reg::SP, Reg::SP}, {static_cast<uint32_t>(-16)}));
+  b.bind(store);
+  b.emit(insn(Opcode::store_indirect_u64, {Reg::RA, Reg::SP}, {8}));
+  b.emit(insn(Opcode::load_imm_and_jump, {Reg::RA}, {2, 0}), f);
+  b.bind(after);
+  b.add_jump_table_entry(after);
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.data = {.stack_size = 0x2000}});
+  unwrap(v.instance.prepare_call(0, {}));
+  EXPECT_EQ(resume(v.instance), Interrupt::trap());
+  EXPECT_EQ(v.instance.program_counter(), v.at(store));
+  EXPECT_EQ(v.instance.reg(Reg::SP), v.module.default_sp() - 0x2000 - 16);
+}
+
+TEST_P(CompilerTest, InstancesOnSeveralThreadsFaultIndependently) {
+  // Each thread alternates a faulting run and a finishing run on its own instance.
+  constexpr int kThreads = 4, kRounds = 200;
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_indirect_u32, {Reg::A0, Reg::A1}, {0}));
+  b.emit(insn(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {1}));
+  emit_ret(b);
+  const VmOptions options{.data = {.rw_data_size = 0x1000, .rw_data = {41}}};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+      const uint32_t good = v.module.memory_map().rw_data_address;
+      for (int i = 0; i < kRounds; ++i) {
+        v.instance.set_reg(Reg::A1, 0x1000);
+        if (call(v.instance, 0) != Interrupt::trap() || v.instance.program_counter() != 0u) ++failures;
+        v.instance.set_reg(Reg::A1, good);
+        if (call(v.instance, 0) != Interrupt::finished() || v.instance.reg(Reg::A0) != 42u) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Compiler, CompilerTest, ::testing::ValuesIn(backends()), backend_param_name);
+
+// ---- the compiler only ----
+
+void exit_on_signal(int) { _exit(42); }
+
+TEST(CompilerSignals, FaultsOutsideGuestCodeReachTheHandlerInstalledBefore) {
+  if (!compiler_available()) GTEST_SKIP() << "the compiler does not run on this host";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: the compiler installs its handler after ours
+  EXPECT_EXIT(
+      {
+        struct sigaction action {};
+        action.sa_handler = exit_on_signal;
+        sigaction(SIGSEGV, &action, nullptr);
+        Vm v = make_vm(BackendKind::Compiler, InstructionSet::Latest64, store_then_load_program(0x1000));
+        if (call(v.instance, 0) != Interrupt::trap()) _exit(1);  // a guest fault stays with the VM
+        void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        *static_cast<volatile int*>(page) = 1;  // a host fault goes to the handler installed before
+        _exit(2);
+      },
+      ::testing::ExitedWithCode(42), "");
+}
+
+TEST(CompilerSelection, EngineReportsTheBackendItRuns) {
+  Config config;
+  config.backend = BackendKind::Compiler;
+  Result<Engine> engine = Engine::create(config);
+  if (!engine) {
+    EXPECT_NE(engine.error().message().find("'compiler' backend is not supported on this host"), std::string::npos);
+    GTEST_SKIP() << engine.error().message();
+  }
+  EXPECT_EQ(engine->backend(), BackendKind::Compiler);
+  config.backend = BackendKind::Auto;
+  EXPECT_EQ(unwrap(Engine::create(config)).backend(), BackendKind::Compiler);
+}
+
+}  // namespace
+}  // namespace polkavm::test
