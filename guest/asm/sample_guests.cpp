@@ -166,6 +166,37 @@ ProgramBlob recursive_fibonacci_program() {
   return make_blob(code, fib, 0);
 }
 
+ProgramBlob xorshift_lanes_program() {
+  // a0 = remaining rounds; four independent xorshift64 generators in a1..a4 (seeded 1..4), each with its own
+  // temporary (t0, t1, t2, a5). The result is the four states xor-ed together. A compute loop with
+  // instruction-level parallelism: 26 instructions a round, no memory.
+  CodeBuilder code(kIsa);
+  const L main = code.new_label(), loop = code.new_label(), done = code.new_label();
+  constexpr std::array<std::pair<Reg, Reg>, 4> kLanes = {{{A1, T0}, {A2, T1}, {A3, T2}, {A4, A5}}};
+
+  code.bind(main);
+  for (size_t i = 0; i < kLanes.size(); ++i)
+    code.emit(op(Opcode::load_imm, {kLanes[i].first}, {static_cast<uint32_t>(i + 1)}));
+  code.emit(op_with_target(Opcode::branch_eq_imm, A0, 0), done);
+
+  code.bind(loop);
+  for (auto [shift, opcode] : {std::pair{13u, Opcode::shift_logical_left_imm_64},
+                               std::pair{7u, Opcode::shift_logical_right_imm_64},
+                               std::pair{17u, Opcode::shift_logical_left_imm_64}}) {
+    for (auto [x, t] : kLanes) code.emit(op(opcode, {t, x}, {shift}));
+    for (auto [x, t] : kLanes) code.emit(op(Opcode::xor_, {x, x, t}));
+  }
+  code.emit(op(Opcode::add_imm_64, {A0, A0}, {imm(-1)}));
+  code.emit(op_with_target(Opcode::branch_not_eq_imm, A0, 0), loop);
+
+  code.bind(done);
+  code.emit(op(Opcode::xor_, {A0, A1, A2}));
+  code.emit(op(Opcode::xor_, {A0, A0, A3}));
+  code.emit(op(Opcode::xor_, {A0, A0, A4}));
+  emit_return(code);
+  return make_blob(code, main, 0);
+}
+
 uint64_t count_primes_below(uint64_t n) {
   std::vector<bool> composite(n, false);
   uint64_t count = 0;
@@ -183,14 +214,28 @@ uint64_t fibonacci(uint64_t n) {
   return a;
 }
 
+uint64_t xorshift_lanes(uint64_t rounds) {
+  std::array<uint64_t, 4> lanes = {1, 2, 3, 4};
+  for (uint64_t i = 0; i < rounds; ++i) {
+    for (uint64_t& x : lanes) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+    }
+  }
+  return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
+}
+
 std::span<const SampleGuest> sample_guests() {
-  static constexpr std::array<SampleGuest, 3> kGuests = {{
+  static constexpr std::array<SampleGuest, 4> kGuests = {{
       {"prime-sieve", "main(n): number of primes below n (n <= 1048576); memory-heavy loops",
        prime_sieve_program, count_primes_below, 1'000'000},
       {"fibonacci", "main(n): fib(n) mod 2^64 with a register-only loop", fibonacci_program, fibonacci,
        1'000'000},
       {"fibonacci-recursive", "main(n): fib(n) mod 2^64 by naive recursion; calls and stack traffic",
        recursive_fibonacci_program, fibonacci, 25},
+      {"xorshift-lanes", "main(n): n rounds of four independent xorshift64 generators; ALU-bound, no memory",
+       xorshift_lanes_program, xorshift_lanes, 1'000'000},
   }};
   return kGuests;
 }

@@ -20,9 +20,13 @@ ProgramBlob fibonacci_program();
 /// `main(n)`: fib(n) mod 2^64, computed with naive recursion (calls through the jump table, stack frames).
 ProgramBlob recursive_fibonacci_program();
 
+/// `main(n)`: n rounds of four independent xorshift64 generators, xor-ed together (registers only).
+ProgramBlob xorshift_lanes_program();
+
 /// Host-side results of the guests' `main`, to check a run against.
 uint64_t count_primes_below(uint64_t n);
 uint64_t fibonacci(uint64_t n);
+uint64_t xorshift_lanes(uint64_t rounds);
 
 struct SampleGuest {
   std::string_view name;  // file stem, e.g. "prime-sieve"
