@@ -1,7 +1,11 @@
 // Running compiled code in this process (the "generic sandbox"): entering and leaving guest code, the
 // host side of ecalli, sbrk, memset, steps and gas, and the SIGSEGV/SIGBUS handler for guest faults.
+#include <asm/prctl.h>
 #include <signal.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +71,25 @@ void install_signal_handlers() {
     sigaction(SIGSEGV, &action, &g_previous_segv);
     sigaction(SIGBUS, &action, &g_previous_bus);
   });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The gs base: generated code addresses guest memory as gs:[address].
+
+/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS).
+void set_guest_memory_base(uint8_t* base) {
+  constexpr unsigned long kHwcap2FsGsBase = 1ul << 1;  // HWCAP2_FSGSBASE: the kernel allows wrgsbase
+  thread_local uintptr_t t_gs_base = 0;
+  const auto value = reinterpret_cast<uintptr_t>(base);
+  if (t_gs_base == value) return;
+  static const bool has_wrgsbase = (getauxval(AT_HWCAP2) & kHwcap2FsGsBase) != 0;
+  if (has_wrgsbase) {
+    asm volatile("wrgsbase %0" : : "r"(value) : "memory");
+  } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, value) != 0) {
+    std::fprintf(stderr, "polkavm: cannot set the gs base for guest memory\n");
+    std::abort();
+  }
+  t_gs_base = value;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -218,7 +241,7 @@ Interrupt CompilerBackend::run(VmState& state, GuestMemory& memory) {
 Interrupt CompilerBackend::execute(uint32_t target) {
   VmState& state = *state_;
   install_signal_handlers();
-  ctx_.memory_base = memory_->base();
+  set_guest_memory_base(memory_->base());
   ctx_.djump_table = code_->djump_table();
   ctx_.code_begin = code_->base();
   ctx_.code_end = code_->base() + code_->size();

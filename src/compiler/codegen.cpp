@@ -25,7 +25,9 @@ using x86::Gp;
 const Gp kGuest[kRegCount] = {x86::rbx, x86::rbp, x86::rax, x86::rdx, x86::rsi, x86::rdi, x86::r8,
                               x86::r9,  x86::r10, x86::r11, x86::r12, x86::r13, x86::r14};
 const Gp kTmp = x86::rcx;
-const Gp kMemBase = x86::r15;
+// The gas counter while guest code runs. The exit stubs move it to the frame and reuse r15 for the VmCtx.
+const Gp kGas = x86::r15;
+const Gp kCtx = x86::r15;
 const Gp kCalleeSaved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
 
 // The frame on the stack while guest code runs.
@@ -142,30 +144,32 @@ void Codegen::emit_runtime() {
   a_.push(x86::qword_ptr(x86::rdi, CTX_OFF(gas)));
   a_.push(x86::rdi);
   a_.mov(kTmp, x86::rdi);
-  a_.mov(kMemBase, x86::qword_ptr(kTmp, CTX_OFF(memory_base)));
+  a_.mov(kGas, x86::qword_ptr(kTmp, CTX_OFF(gas)));
   for (int i = 0; i < kRegCount; ++i) a_.mov(kGuest[i], x86::qword_ptr(kTmp, off_reg(i)));
   a_.jmp(x86::qword_ptr(kTmp, CTX_OFF(target)));
 
-  // save: r15 = VmCtx; store the guest state and return to the host.
+  // save: r15 = VmCtx, the gas in the frame; store the guest state and return to the host.
   a_.bind(save_);
-  for (int i = 0; i < kRegCount; ++i) a_.mov(x86::qword_ptr(kMemBase, off_reg(i)), kGuest[i]);
+  for (int i = 0; i < kRegCount; ++i) a_.mov(x86::qword_ptr(kCtx, off_reg(i)), kGuest[i]);
   a_.mov(kTmp, x86::qword_ptr(x86::rsp, kFrameGas));
-  a_.mov(x86::qword_ptr(kMemBase, CTX_OFF(gas)), kTmp);
+  a_.mov(x86::qword_ptr(kCtx, CTX_OFF(gas)), kTmp);
   a_.add(x86::rsp, kFrameSize);
   for (auto it = std::rbegin(kCalleeSaved); it != std::rend(kCalleeSaved); ++it) a_.pop(*it);
   a_.ret();
 
   // The signal handler resumes here after a guest memory fault (it has set VmCtx::exit itself).
   a_.bind(fault_stub_);
-  a_.mov(kMemBase, x86::qword_ptr(x86::rsp, kFrameCtx));
+  a_.mov(x86::qword_ptr(x86::rsp, kFrameGas), kGas);
+  a_.mov(kCtx, x86::qword_ptr(x86::rsp, kFrameCtx));
   a_.jmp(save_);
 
   auto stub = [&](Label& label, Exit kind) {
     label = a_.newLabel();
     a_.bind(label);
-    a_.mov(kMemBase, x86::qword_ptr(x86::rsp, kFrameCtx));
-    a_.mov(x86::qword_ptr(kMemBase, CTX_OFF(arg)), kTmp);
-    a_.mov(x86::dword_ptr(kMemBase, CTX_OFF(exit)), static_cast<uint32_t>(kind));
+    a_.mov(x86::qword_ptr(x86::rsp, kFrameGas), kGas);
+    a_.mov(kCtx, x86::qword_ptr(x86::rsp, kFrameCtx));
+    a_.mov(x86::qword_ptr(kCtx, CTX_OFF(arg)), kTmp);
+    a_.mov(x86::dword_ptr(kCtx, CTX_OFF(exit)), static_cast<uint32_t>(kind));
     a_.jmp(save_);
   };
   stub(trap_, Exit::Trap);
@@ -209,10 +213,10 @@ void Codegen::emit_all() {
     a_.bind(s.label);
     if (metering_ == GasMeteringKind::Sync) {
       if (s.cost <= INT32_MAX) {
-        a_.add(x86::qword_ptr(x86::rsp, kFrameGas), static_cast<int32_t>(s.cost));
+        a_.add(kGas, static_cast<int32_t>(s.cost));
       } else {
         a_.mov(kTmp, s.cost);
-        a_.add(x86::qword_ptr(x86::rsp, kFrameGas), kTmp);
+        a_.add(kGas, kTmp);
       }
     }
     exit_to(out_of_gas_, s.pc);
@@ -251,10 +255,10 @@ void Codegen::emit_block(const std::vector<Instruction>& block) {
 void Codegen::emit_charge(uint32_t pc, Gas cost) {
   GasStub s{a_.newLabel(), pc, cost};
   if (cost <= INT32_MAX) {
-    a_.sub(x86::qword_ptr(x86::rsp, kFrameGas), static_cast<int32_t>(cost));
+    a_.sub(kGas, static_cast<int32_t>(cost));
   } else {
     a_.mov(kTmp, cost);
-    a_.sub(x86::qword_ptr(x86::rsp, kFrameGas), kTmp);
+    a_.sub(kGas, kTmp);
   }
   a_.js(s.label);
   gas_stubs_.push_back(s);
@@ -317,13 +321,18 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
 // ------------------------------------------------------------------------------------------------
 // Memory
 
-// [r15 + zero-extended 32-bit address]; base_reg < 0 for an absolute address.
+// gs:[zero-extended 32-bit address] (the host points the gs base at guest memory); base_reg < 0 for an
+// absolute address.
 x86::Mem Codegen::guest_mem(uint32_t size, int base_reg, uint32_t offset) {
+  auto in_guest = [&](x86::Mem m) {
+    m.setSegment(x86::gs);
+    return m;
+  };
   // The reference rejects an access that reaches the last byte below 4 GiB, which the hardware cannot
   // tell apart; that page is mapped only with dynamic paging, so only such modules check.
   if (base_reg < 0 && offset > UINT32_MAX - size) {
     exit_to(access_, pc_);
-    return x86::ptr(kMemBase, 0, size);  // not reached
+    return in_guest(x86::ptr(kTmp, 0, size));  // not reached
   }
   if (base_reg >= 0 && module_.config.dynamic_paging) {
     Label slow = a_.newLabel();
@@ -331,16 +340,16 @@ x86::Mem Codegen::guest_mem(uint32_t size, int base_reg, uint32_t offset) {
     a_.cmp(x86::ecx, static_cast<int32_t>(UINT32_MAX - size));
     a_.ja(slow);
     access_stubs_.push_back({slow, pc_});
-    return x86::ptr(kMemBase, kTmp, 0, 0, size);
+    return in_guest(x86::ptr(kTmp, 0, size));
   }
   if (base_reg < 0) {
-    // A displacement is sign-extended by the CPU: addresses from 2 GiB up go through the index.
-    if (offset <= INT32_MAX) return x86::ptr(kMemBase, static_cast<int32_t>(offset), size);
+    // An absolute displacement is sign-extended by the CPU: addresses from 2 GiB up go through rcx.
+    if (offset <= INT32_MAX) return in_guest(x86::ptr_abs(offset, size));
     a_.mov(x86::ecx, offset);
   } else {
     a_.lea(x86::ecx, x86::ptr(g(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset)));
   }
-  return x86::ptr(kMemBase, kTmp, 0, 0, size);
+  return in_guest(x86::ptr(kTmp, 0, size));
 }
 
 void Codegen::emit_load(const Instruction& insn, uint32_t size, bool is_signed, int base_reg, uint32_t offset) {

@@ -2,14 +2,15 @@
 // of that code in this process with signal handlers for memory faults (backend.cpp).
 //
 // Register map: guest registers 0..12 live in rbx, rbp, rax, rdx, rsi, rdi, r8..r14; rcx is the scratch
-// register (TMP) and r15 holds the base of the instance's 4 GiB guest memory reservation (AUX). A guest
-// address is computed in 32 bits (so it wraps like the guest's) and used as [r15 + zero-extended index];
-// the reservation has a guard after 4 GiB, so no guest access reaches host memory.
+// register and r15 the gas counter. The gs base points at the instance's 4 GiB guest memory reservation
+// (the host sets it per thread before entering). A guest address is computed in 32 bits (so it wraps like
+// the guest's) and used as gs:[zero-extended address]; the reservation has a guard after 4 GiB, so no guest
+// access reaches host memory.
 //
 // Guest code runs on the host's stack, whose top (while guest code runs) holds the frame
-// [rsp] = VmCtx*, [rsp + 8] = gas, [rsp + 16] = the dynamic jump table. Every exit stores the guest
-// registers and the gas back into the VmCtx and returns to the host, which does the rest (ecalli, sbrk,
-// memset, step, out of gas, trap, fault) and re-enters at a native address found from the guest pc.
+// [rsp] = VmCtx*, [rsp + 8] = gas (at exits), [rsp + 16] = the dynamic jump table. Every exit stores the
+// guest registers and the gas back into the VmCtx and returns to the host, which does the rest (ecalli,
+// sbrk, memset, step, out of gas, trap, fault) and re-enters at a native address found from the guest pc.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +29,6 @@ enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, F
 struct VmCtx {
   uint64_t regs[kRegCount];
   int64_t gas;
-  uint8_t* memory_base;
   const uintptr_t* djump_table;
   uintptr_t target;  // the native address to enter at
   uint64_t arg;      // the exit's argument: a guest pc
