@@ -130,6 +130,72 @@ TEST_P(CompilerTest, InstancesOnSeveralThreadsFaultIndependently) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+TEST_P(CompilerTest, JumpsIntoTheMiddleOfAnInstructionTrap) {
+  // A 10-byte load_imm64 is the block's first instruction; its bytes 1..9 are no instruction starts.
+  CodeBuilder b(InstructionSet::Latest64);
+  auto wide = b.new_label(), jump = b.new_label();
+  b.bind(wide);
+  b.emit(insn(Opcode::load_imm64, {Reg::A1}, {0x89abcdef, 0x01234567}));
+  b.bind(jump);
+  b.emit(insn(Opcode::jump_indirect, {Reg::A0}, {0}));
+  for (uint32_t offset = 1; offset < 10; ++offset) b.add_jump_table_offset(offset);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b);
+  ASSERT_EQ(v.at(jump), 10u);
+  for (uint32_t entry = 0; entry < 9; ++entry) {
+    // Through the jump table: the jump itself traps.
+    v.instance.set_reg(Reg::A0, (entry + 1) * 2);
+    EXPECT_EQ(call(v.instance, v.at(jump)), Interrupt::trap()) << entry;
+    EXPECT_EQ(v.instance.program_counter(), v.at(jump)) << entry;
+    // Entered from the host: the call traps without running anything.
+    v.instance.set_reg(Reg::A1, 0);
+    EXPECT_EQ(call(v.instance, entry + 1), Interrupt::trap()) << entry;
+    EXPECT_EQ(v.instance.reg(Reg::A1), 0u) << entry;
+  }
+}
+
+TEST_P(CompilerTest, HugeBlocksRunAndChargeAsOne) {
+  // One block of 200,000 instructions; out of gas before it, nothing of it runs.
+  constexpr uint32_t kAdds = 200'000;
+  CodeBuilder b(InstructionSet::Latest64);
+  for (uint32_t i = 0; i < kAdds; ++i) b.emit(insn(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {3}));
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+  v.instance.set_gas(kAdds);  // one short: the block costs kAdds + 1
+  EXPECT_EQ(call(v.instance, 0), Interrupt::not_enough_gas());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 0u);
+  EXPECT_EQ(v.instance.gas(), kAdds);
+  v.instance.set_gas(kAdds + 1);
+  EXPECT_EQ(resume(v.instance), Interrupt::finished());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 3u * kAdds);
+  EXPECT_EQ(v.instance.gas(), 0);
+}
+
+TEST_P(CompilerTest, OutOfGasInsideAHotLoopStopsAtTheLoopHead) {
+  // A loop with memory traffic; the gas runs out at a block start, never in the middle of a block.
+  CodeBuilder b(InstructionSet::Latest64);
+  auto loop = b.new_label();
+  b.bind(loop);
+  b.emit(insn(Opcode::load_indirect_u64, {Reg::A2, Reg::A1}, {0}));
+  b.emit(insn(Opcode::add_imm_64, {Reg::A2, Reg::A2}, {1}));
+  b.emit(insn(Opcode::store_indirect_u64, {Reg::A2, Reg::A1}, {0}));
+  b.emit(insn(Opcode::jump), loop);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b,
+                 VmOptions{.data = {.rw_data_size = 0x1000}, .module_config = gas_config(GasMeteringKind::Sync)});
+  const uint32_t counter = v.module.memory_map().rw_data_address;
+  for (Gas gas : {Gas{0}, Gas{3}, Gas{4}, Gas{4001}, Gas{1'000'003}}) {
+    unwrap(v.instance.zero_memory(counter, 8));
+    v.instance.set_reg(Reg::A1, counter);
+    v.instance.set_gas(gas);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::not_enough_gas()) << gas;
+    EXPECT_EQ(v.instance.program_counter(), v.at(loop)) << gas;
+    EXPECT_EQ(v.instance.gas(), gas % 4) << gas;
+    const std::vector<uint8_t> memory = unwrap(v.instance.read_memory(counter, 8));
+    uint64_t iterations = 0;
+    for (int i = 7; i >= 0; --i) iterations = iterations << 8 | memory[i];
+    EXPECT_EQ(iterations, gas / 4) << gas;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Compiler, CompilerTest, ::testing::ValuesIn(backends()), backend_param_name);
 
 // ---- the compiler only ----
