@@ -293,8 +293,9 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
     trap(insn.pc);
     return;
   }
-  if (with_imm) a_.cmp(g(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
-  else a_.cmp(g(insn.reg[0]), g(insn.reg[1]));
+  if (!with_imm) a_.cmp(g(insn.reg[0]), g(insn.reg[1]));
+  else if (insn.imm[0] == 0) a_.test(g(insn.reg[0]), g(insn.reg[0]));  // the same flags as cmp with 0
+  else a_.cmp(g(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
   InstId jcc = x86::Inst::kIdJmp;
   switch (insn.opcode) {
     case Opcode::branch_eq:
@@ -655,7 +656,10 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::store_imm_indirect_u64: emit_store_imm(imm2, 8, r0, imm); break;
 
     // ---- moves ----
-    case Opcode::load_imm: a_.mov(g(r0), sx(imm)); break;
+    case Opcode::load_imm:  // a non-negative value: the shorter 32-bit move zero-extends
+      if (sx(imm) >= 0) a_.mov(g32(r0), imm);
+      else a_.mov(g(r0), sx(imm));
+      break;
     case Opcode::load_imm64: a_.mov(g(r0), insn.imm64); break;
     case Opcode::move_reg:
       if (r0 != r1) a_.mov(g(r0), g(r1));
