@@ -39,10 +39,16 @@ Result<void> GuestMemory::init() {
     return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno));
   }
   base_ = static_cast<uint8_t*>(p);
-  perms_ = std::make_unique<uint8_t[]>(kGranuleCount);  // zeroed: nothing accessible
+  // Zeroed (nothing accessible) and backed lazily: an instance touches only the entries of its regions.
+  void* table = mmap(nullptr, kGranuleCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (table == MAP_FAILED)
+    return Error(fmt::format("failed to allocate the guest memory permission table (errno {})", errno));
+  perms_.reset(static_cast<uint8_t*>(table));
   if (!dynamic_paging_) return map_standard_regions();
   return {};
 }
+
+void GuestMemory::UnmapTable::operator()(uint8_t* table) const { munmap(table, kGranuleCount); }
 
 GuestMemory::~GuestMemory() {
   if (base_) munmap(base_, reservation_);

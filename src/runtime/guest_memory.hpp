@@ -103,7 +103,10 @@ class GuestMemory {
   bool dynamic_paging_;
   uint8_t* base_ = nullptr;
   size_t reservation_ = 0;
-  std::unique_ptr<uint8_t[]> perms_;
+  struct UnmapTable {
+    void operator()(uint8_t* table) const;
+  };
+  std::unique_ptr<uint8_t[], UnmapTable> perms_;  // kGranuleCount entries, mmap-ed
   uint32_t heap_size_ = 0;
   uint32_t rw_mapped_end_ = 0;  // end of the mapped RW region (grows with the heap)
 };
