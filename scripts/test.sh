@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
-# it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes the
-# interpreter for 30 s and the assembler for 20 s (build-fuzz/) and runs the tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+# it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
+# (build-fuzz/: random blobs for 30 s, the interpreter against the compiler for 30 s, the assembler for 20 s)
+# and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -29,17 +29,18 @@ POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-musttail" -DCMAK
 ctest --test-dir "$POLKAVM_ROOT/build-musttail" --output-on-failure --parallel "$POLKAVM_JOBS"
 
 if ((sanitize)); then
-  # A short libFuzzer run: random programs must never crash the host (clang, ASan + UBSan).
+  # Short libFuzzer runs (clang, ASan + UBSan): random programs must never crash the host, and the two
+  # backends must agree on them.
   POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPOLKAVM_SANITIZE=ON -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=OFF \
-    -DPOLKAVM_BUILD_BENCH=OFF -- run_program_fuzz assemble_fuzz
+    -DPOLKAVM_SANITIZE=ON -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=ON \
+    -DPOLKAVM_BUILD_BENCH=OFF -- run_program_fuzz differential_fuzz assemble_fuzz
   # The assembler starts from our spec sources (first byte: the instruction set; directive lines dropped).
   seeds="$POLKAVM_ROOT/build-fuzz/assemble-seeds"
   rm -rf "$seeds" && mkdir -p "$seeds"
   for source in "$POLKAVM_ROOT"/tests/spec/*.txt; do
     { printf '\000'; grep -v -E '^(pre|post|step):' "$source"; } >"$seeds/$(basename "$source" .txt)"
   done
-  for target in run_program_fuzz:30 assemble_fuzz:20; do
+  for target in run_program_fuzz:30 differential_fuzz:30 assemble_fuzz:20; do
     name="${target%%:*}"
     fuzz_log="$POLKAVM_ROOT/build-fuzz/$name.log"
     corpus=()

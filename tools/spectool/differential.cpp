@@ -149,8 +149,7 @@ Result<DifferentialRunner> DifferentialRunner::create(ConfigPair configs, RunLim
   return DifferentialRunner(std::move(configs), limits, std::move(a).value(), std::move(b).value());
 }
 
-Result<RunOutcome> DifferentialRunner::run(const ProgramSpec& spec) const {
-  const BuiltProgram program = build_program(spec);
+Result<RunOutcome> DifferentialRunner::run(const ProgramSpec& spec, const BuiltProgram& program) const {
   auto a = start(engine_a_, configs_.a, spec, program);
   if (!a) return a.error();
   auto b = start(engine_b_, configs_.b, spec, program);

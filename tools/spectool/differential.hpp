@@ -1,6 +1,5 @@
-// Differential execution: one generated program under two configurations that must agree on everything
-// the host can observe. Today the pair is "interpreter" vs "interpreter with step tracing"; once the
-// compiler exists, "interpreter" vs "compiler" is ConfigPair{interpreter(), compiler()}.
+// Differential execution: one program under two configurations that must agree on everything the host
+// can observe: usually the interpreter vs the compiler, or a backend vs itself with step tracing.
 #pragma once
 
 #include <functional>
@@ -61,7 +60,10 @@ class DifferentialRunner {
   static Result<DifferentialRunner> create(ConfigPair configs, RunLimits limits = {});
 
   /// Runs `spec` on both sides; an error when a side cannot even load it.
-  Result<RunOutcome> run(const ProgramSpec& spec) const;
+  Result<RunOutcome> run(const ProgramSpec& spec) const { return run(spec, build_program(spec)); }
+  /// Runs `program` (any blob, e.g. raw fuzzer bytes) on both sides with the gas setup, registers and seed
+  /// of `setup`; its code items are not used.
+  Result<RunOutcome> run(const ProgramSpec& setup, const BuiltProgram& program) const;
   /// A smaller spec that still diverges: drops items one at a time while the divergence stays.
   ProgramSpec shrink(ProgramSpec spec) const;
 
