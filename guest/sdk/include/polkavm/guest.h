@@ -276,11 +276,17 @@ __attribute__((noreturn, always_inline)) static inline void polkavm_trap(void) {
 /*
  * Grows the heap by `size` bytes and returns the NEW top of the heap (not the old one), or 0 when the
  * heap cannot grow that far. polkavm_sbrk(0) returns the current top. (funct3 = 1: `sbrk dst, size`.)
+ * The VM works on 32 bits: a 64-bit size of 2^32 or more would be read as 0 (the reference interpreter)
+ * or truncated (its recompiler), so it is refused here; the result is cut to 32 bits because the
+ * interpreter sign-extends it and the recompiler does not.
  */
 __attribute__((always_inline)) static inline uintptr_t polkavm_sbrk(uintptr_t size) {
   uintptr_t top;
+#if __riscv_xlen == 64
+  if (size > 0xffffffffu) return 0;
+#endif
   __asm__ volatile(".insn r 0xb, 1, 0, %[dst], %[size], zero\n" : [dst] "=r"(top) : [size] "r"(size) : "memory");
-  return top;
+  return (uint32_t)top;
 }
 
 /* The address where the heap starts (the end of the program's read-write data). (funct3 = 3.) */
