@@ -8,6 +8,7 @@
 
 #include "assemble.hpp"
 #include "blob_file.hpp"
+#include "link.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
 #include "run.hpp"
@@ -89,7 +90,7 @@ int stats(const std::vector<std::filesystem::path>& inputs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"polkatool: assemble, inspect and run PolkaVM program blobs"};
+  CLI::App app{"polkatool: link, assemble, inspect and run PolkaVM program blobs"};
   app.require_subcommand(1);
 
   DisassembleArgs dis;
@@ -109,6 +110,19 @@ int main(int argc, char** argv) {
   polkavm::cli::add_enum_option(asm_cmd, "-i,--isa", assemble_args.isa, polkatool::kInstructionSets,
                                 polkavm::instruction_set_name,
                                 "Instruction set, unless the text has an '%isa = ...' line");
+
+  polkatool::LinkArgs link_args;
+  auto* link_cmd = app.add_subcommand("link", "Link a RISC-V ELF (built with --emit-relocs) into a program blob");
+  link_cmd->add_option("input", link_args.input, "RISC-V ELF file")->required();
+  link_cmd->add_option("-o,--output", link_args.output, "Program blob (.polkavm) to write")->required();
+  link_cmd->add_flag("-s,--strip", link_args.strip, "Strip debug information (none is emitted yet)");
+  link_cmd->add_option("--opt-level", link_args.opt_level,
+                       "0: keep everything, 1: drop what no export reaches, 2: also optimize (default)")
+      ->check(CLI::Range(0, 2));
+  link_cmd->add_option("--min-stack-size", link_args.min_stack_size, "Minimum stack size in bytes (default 8192)");
+  polkavm::cli::add_enum_option(link_cmd, "--isa", link_args.isa, polkatool::kInstructionSets,
+                                polkavm::instruction_set_name,
+                                "Instruction set (default: latest64 for RV64, latest32 for RV32)");
 
   std::vector<std::filesystem::path> stats_inputs;
   auto* stats_cmd = app.add_subcommand("stats", "Count instructions by opcode");
@@ -136,6 +150,7 @@ int main(int argc, char** argv) {
   }
   if (*dis_cmd) return disassemble(dis);
   if (*asm_cmd) return polkatool::assemble_command(assemble_args);
+  if (*link_cmd) return polkatool::link_command(link_args);
   if (*stats_cmd) return stats(stats_inputs);
   if (*run_cmd) return polkatool::run_command(run);
   return 1;

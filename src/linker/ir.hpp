@@ -1,0 +1,84 @@
+// The linker's intermediate form: PolkaVM instructions whose addresses are still symbolic (a place in an ELF
+// section), grouped by the RISC-V instruction they came from and later into basic blocks.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "polkavm/code.hpp"
+
+namespace polkavm::linker {
+
+/// A place in the input: ELF section index and offset. Every address in the program is one of these until
+/// the data is laid out and the code is emitted.
+struct Location {
+  uint32_t section = 0;
+  uint64_t offset = 0;
+  auto operator<=>(const Location&) const = default;
+  Location operator+(uint64_t delta) const { return {section, offset + delta}; }
+};
+
+/// One PolkaVM instruction. `insn` is complete for Plain; for the other kinds an address (or import number)
+/// is filled in when the code is emitted.
+struct Op {
+  enum class Kind : uint8_t {
+    Plain,
+    LoadAddress,    // load_imm insn.reg[0], <address of target>  (code: its jump-table address)
+    LoadAbsolute,   // insn = load_xx reg, [<address of target>]
+    StoreAbsolute,  // insn = store_xx reg, [<address>] or store_imm_xx [<address>], imm[1]
+    Ecalli,         // ecalli <index assigned to import number `import`>
+    HeapBase,       // load_imm insn.reg[0], <heap base>
+  };
+  Kind kind = Kind::Plain;
+  Instruction insn;
+  Location target;
+  uint32_t import = 0;
+};
+
+/// How a basic block ends.
+struct Terminator {
+  enum class Kind : uint8_t {
+    Jump,          // to `target`
+    Call,          // load_imm_and_jump insn.reg[0] (the link register), <return address of `next`>, `target`
+    JumpIndirect,  // jump_indirect insn.reg[0], insn.imm[0]
+    CallIndirect,  // load_imm_and_jump_indirect insn.reg[0], insn.reg[1] (base), <return address>, insn.imm[1]
+    Branch,        // insn (a branch) to `target`, else on to `next`
+    Trap,
+  };
+  Kind kind = Kind::Trap;
+  Instruction insn;
+  Location target;
+  Location next;
+
+  /// The code this terminator can continue at directly (not through a computed address).
+  std::vector<Location> successors() const {
+    switch (kind) {
+      case Kind::Jump: return {target};
+      case Kind::Call: return {target, next};
+      case Kind::CallIndirect: return {next};
+      case Kind::Branch: return {target, next};
+      case Kind::JumpIndirect:
+      case Kind::Trap: return {};
+    }
+    return {};
+  }
+};
+
+/// What one RISC-V instruction (or one import stub) became.
+struct SourceInst {
+  Location location;
+  uint32_t size = 0;  // bytes it occupies in the ELF section
+  std::vector<Op> ops;
+  std::optional<Terminator> terminator;
+};
+
+/// A basic block: straight-line ops, then a terminator. `start` is where control enters it.
+struct Block {
+  Location start;
+  std::vector<Op> ops;
+  Terminator terminator;
+};
+
+}  // namespace polkavm::linker
