@@ -181,6 +181,7 @@ struct Probe {
   const char* path;
   bool is64;
   bool absolute;  // POLKAVM_GUEST_ABSOLUTE_POINTERS
+  bool indexed;   // PROBE_INDEXED: the imports have fixed indices (metadata version 2)
 };
 
 class GuestSdk : public ::testing::TestWithParam<Probe> {
@@ -245,20 +246,23 @@ TEST_P(GuestSdk, MetadataRecordsMatchTheDeclarations) {
   auto metadata = parse_metadata();
   const uint8_t u64_regs = GetParam().is64 ? 1 : 2;  // a 64-bit value takes two registers on rv32
 
+  const uint8_t import_version = GetParam().indexed ? 2 : 1;
   ASSERT_EQ(metadata.count("get_value"), 1u);
   const Metadata& get_value = metadata["get_value"];
-  EXPECT_EQ(get_value.version, 1);
+  EXPECT_EQ(get_value.version, import_version);
   EXPECT_EQ(get_value.flags, 0u);
   EXPECT_EQ(get_value.input_regs, 1);
   EXPECT_EQ(get_value.output_regs, u64_regs);
+  EXPECT_EQ(get_value.has_index, GetParam().indexed);
+  if (GetParam().indexed) EXPECT_EQ(get_value.index, 3u);
 
   ASSERT_EQ(metadata.count("log_u64"), 1u);
   const Metadata& log = metadata["log_u64"];
-  EXPECT_EQ(log.version, 2);
+  EXPECT_EQ(log.version, import_version);
   EXPECT_EQ(log.input_regs, u64_regs + 1);
   EXPECT_EQ(log.output_regs, 0);
-  EXPECT_TRUE(log.has_index);
-  EXPECT_EQ(log.index, 7u);
+  EXPECT_EQ(log.has_index, GetParam().indexed);
+  if (GetParam().indexed) EXPECT_EQ(log.index, 7u);
 
   EXPECT_EQ(metadata.count("unused_import"), 0u) << "an unused import reached the ELF";
 
@@ -353,12 +357,18 @@ TEST_P(GuestSdk, MinStackSizeValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Probes, GuestSdk,
-                         ::testing::Values(Probe{POLKAVM_PROBE_64, true, false}, Probe{POLKAVM_PROBE_32, false, false},
-                                           Probe{POLKAVM_PROBE_64_ABS, true, true},
-                                           Probe{POLKAVM_PROBE_32_ABS, false, true}),
+                         ::testing::Values(Probe{POLKAVM_PROBE_64, true, false, false},
+                                           Probe{POLKAVM_PROBE_32, false, false, false},
+                                           Probe{POLKAVM_PROBE_64_ABS, true, true, false},
+                                           Probe{POLKAVM_PROBE_32_ABS, false, true, false},
+                                           Probe{POLKAVM_PROBE_64_INDEXED, true, false, true},
+                                           Probe{POLKAVM_PROBE_32_INDEXED, false, false, true},
+                                           Probe{POLKAVM_PROBE_64_ABS_INDEXED, true, true, true},
+                                           Probe{POLKAVM_PROBE_32_ABS_INDEXED, false, true, true}),
                          [](const auto& info) {
                            return std::string(info.param.is64 ? "rv64" : "rv32") +
-                                  (info.param.absolute ? "_absolute" : "_auipc");
+                                  (info.param.absolute ? "_absolute" : "_auipc") +
+                                  (info.param.indexed ? "_indexed" : "");
                          });
 
 }  // namespace

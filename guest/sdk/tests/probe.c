@@ -1,13 +1,20 @@
 /*
  * The SDK's probe guest: one of each thing guest.h can emit, so guest_sdk_test can check the bytes
  * and relocations in the ELF against the reference layout. Built for rv64 and rv32, with the default
- * (auipc) pointers and with POLKAVM_GUEST_ABSOLUTE_POINTERS.
+ * (auipc) pointers and with POLKAVM_GUEST_ABSOLUTE_POINTERS, with plain and with indexed imports.
  */
 #include <polkavm/guest.h>
 
-POLKAVM_IMPORT(uint64_t, get_value, uint32_t)
+/* The reference linker wants either no import or every import to have an index, hence two builds. */
+#ifdef PROBE_INDEXED
+POLKAVM_IMPORT_WITH_INDEX(3, uint64_t, get_value, uint32_t)
 POLKAVM_IMPORT_WITH_INDEX(7, void, log_u64, uint64_t, const char*)
+POLKAVM_IMPORT_WITH_INDEX(9, uint32_t, unused_import) /* never called: must not reach the ELF */
+#else
+POLKAVM_IMPORT(uint64_t, get_value, uint32_t)
+POLKAVM_IMPORT(void, log_u64, uint64_t, const char*)
 POLKAVM_IMPORT(uint32_t, unused_import) /* never called: must not reach the ELF */
+#endif
 
 POLKAVM_MIN_STACK_SIZE(65536)
 POLKAVM_MIN_STACK_SIZE(4096)
