@@ -254,7 +254,9 @@ TEST_P(GuestSdk, MetadataRecordsMatchTheDeclarations) {
   EXPECT_EQ(get_value.input_regs, 1);
   EXPECT_EQ(get_value.output_regs, u64_regs);
   EXPECT_EQ(get_value.has_index, GetParam().indexed);
-  if (GetParam().indexed) EXPECT_EQ(get_value.index, 3u);
+  if (GetParam().indexed) {
+    EXPECT_EQ(get_value.index, 3u);
+  }
 
   ASSERT_EQ(metadata.count("log_u64"), 1u);
   const Metadata& log = metadata["log_u64"];
@@ -262,7 +264,9 @@ TEST_P(GuestSdk, MetadataRecordsMatchTheDeclarations) {
   EXPECT_EQ(log.input_regs, u64_regs + 1);
   EXPECT_EQ(log.output_regs, 0);
   EXPECT_EQ(log.has_index, GetParam().indexed);
-  if (GetParam().indexed) EXPECT_EQ(log.index, 7u);
+  if (GetParam().indexed) {
+    EXPECT_EQ(log.index, 7u);
+  }
 
   EXPECT_EQ(metadata.count("unused_import"), 0u) << "an unused import reached the ELF";
 
