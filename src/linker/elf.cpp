@@ -152,7 +152,6 @@ Result<ElfFile> parse_elf(std::span<const uint8_t> bytes) {
       return elf_error(fmt::format("relocation section '{}' targets section #{}, which does not exist", rela.name,
                                    rela.info));
     ElfSection& target = file.sections[rela.info];
-    if (!target.is_allocated()) continue;  // debug information: not linked
     if (rela.type == SHT_REL)
       return elf_error(fmt::format("relocation section '{}' has no addends (SHT_REL); RISC-V uses SHT_RELA", rela.name));
     if (symtab_index == 0 || rela.link != symtab_index)

@@ -29,7 +29,7 @@ struct ElfSection {
   uint32_t link = 0;
   uint32_t info = 0;
   std::vector<uint8_t> data;
-  std::vector<ElfRelocation> relocations;  // from the non-allocated SHT_RELA sections that target this one
+  std::vector<ElfRelocation> relocations;  // from the static (non-allocated) SHT_RELA sections targeting this one
 
   bool is_allocated() const;
   bool is_writable() const;

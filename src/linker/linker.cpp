@@ -150,7 +150,7 @@ class Linker {
   // ---- passes ----
   Result<void> choose_isa();
   Result<void> classify_sections();
-  Result<void> harvest_data_relocations(uint32_t index);
+  Result<void> harvest_data_relocations(uint32_t index, bool lenient);
   Result<void> harvest_code_relocations(uint32_t index);
   Result<ExternMetadata> parse_metadata(Location location) const;
   Result<void> parse_exports(uint32_t index);
@@ -340,7 +340,10 @@ Result<std::optional<Location>> Linker::relocation_target(const ElfSection& in,
 
 // ---- data relocations ----
 
-Result<void> Linker::harvest_data_relocations(uint32_t index) {
+// `lenient`: a section that is not loaded (debug information, or metadata in a section of its own). Its
+// relocations matter only if metadata is read through them, so the ones that cannot be understood are
+// dropped instead of failing the link.
+Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
   const ElfSection& sec = section(index);
   const bool is_exports = kind(index) == SectionKind::Exports;
   // One entry per relocated offset; pairs (ADD32 + SUB32, SET6 + SUB6, ...) share an offset.
@@ -353,8 +356,8 @@ Result<void> Linker::harvest_data_relocations(uint32_t index) {
     // Linker-relaxation hints (the export records are written as instructions) carry no address.
     if (relocation.type == R_RISCV_NONE || relocation.type == R_RISCV_RELAX || relocation.type == R_RISCV_ALIGN) continue;
     auto offset = relocation_offset(sec, relocation, 0);
-    if (!offset) return offset.error();
-    auto target = relocation_target(sec, relocation);
+    auto target = offset ? relocation_target(sec, relocation) : Result<std::optional<Location>>(offset.error());
+    if (lenient && (!target || !*target)) continue;
     if (!target) return target.error();
     if (!*target)
       return fail(fmt::format("relocation {} at 0x{:x} in '{}' has no target symbol", relocation_name(relocation.type),
@@ -364,7 +367,8 @@ Result<void> Linker::harvest_data_relocations(uint32_t index) {
 
   for (const auto& [offset, list] : parts) {
     const Location here{index, offset};
-    auto unsupported = [&] {
+    auto unsupported = [&]() -> Result<void> {
+      if (lenient) return {};
       std::string names;
       for (const Part& part : list) names += (names.empty() ? "" : " + ") + relocation_name(part.type);
       return fail(fmt::format("unsupported relocation {} at {}", names, describe(here)));
@@ -408,6 +412,7 @@ Result<void> Linker::harvest_data_relocations(uint32_t index) {
       } else if (part.type == R_RISCV_32_PCREL) {
         reloc = {DataReloc::Kind::Offset, DataReloc::Size::U32, part.target, here};
       } else {
+        if (lenient) continue;
         return unsupported();
       }
     } else if (list.size() == 2) {
@@ -419,9 +424,11 @@ Result<void> Linker::harvest_data_relocations(uint32_t index) {
         if (add_size(a.type) && is_code(a.target.section) && !is_code(b.target.section)) {
           // `.word .Ltarget - .Ltable`: a relative switch table. The code adds the table's address back
           // before jumping, so store (jump-table address of the target) - (address of the table).
-          if (*size_a != DataReloc::Size::U32)
+          if (*size_a != DataReloc::Size::U32) {
+            if (lenient) continue;
             return fail(fmt::format("unsupported {}-bit relative jump table entry at {}", 8 * byte_size(*size_a),
                                     describe(here)));
+          }
           reloc = {DataReloc::Kind::JumpTable, DataReloc::Size::U32, a.target, b.target};
         } else {
           reloc = {DataReloc::Kind::Offset, *size_a, a.target, b.target};
@@ -431,13 +438,17 @@ Result<void> Linker::harvest_data_relocations(uint32_t index) {
       } else if (a.type == kRelocSetUleb128 && b.type == kRelocSubUleb128) {
         reloc = {DataReloc::Kind::Offset, DataReloc::Size::Uleb128, a.target, b.target};
       } else {
+        if (lenient) continue;
         return unsupported();
       }
     } else {
+      if (lenient) continue;
       return unsupported();
     }
-    if (offset + byte_size(reloc.size) > sec.size)
+    if (offset + byte_size(reloc.size) > sec.size) {
+      if (lenient) continue;
       return fail(fmt::format("relocation at {} extends past the end of the section", describe(here)));
+    }
     data_relocs_[here] = reloc;
   }
   return {};
@@ -1297,8 +1308,8 @@ Result<ProgramBlob> Linker::link() {
   for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec) {
     const SectionKind k = kind(sec);
     if (k == SectionKind::RoData || k == SectionKind::RwData || k == SectionKind::Bss || k == SectionKind::Metadata ||
-        k == SectionKind::Exports)
-      if (auto ok = harvest_data_relocations(sec); !ok) return ok.error();
+        k == SectionKind::Exports || (k == SectionKind::None && !section(sec).is_allocated()))
+      if (auto ok = harvest_data_relocations(sec, k == SectionKind::None); !ok) return ok.error();
   }
   for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec)
     if (is_code(sec))

@@ -164,25 +164,43 @@ void Lowerer::reg_reg_with_zero(Pair pair) {
   auto zero = [&] { constant(dst, 0); };
   auto all_ones = [&] { constant(dst, ~uint64_t{0}); };
   auto invert = [&] { plain(Opcode::xor_imm, {dst, x}, {0xFFFFFFFFu}); };
+  // The operations with an immediate form take the zero as an immediate (as the reference's linker
+  // does, so that the same ELF gives the same code): `x OP 0` uses the plain form, `0 OP x` the
+  // mirrored one (`0 - x` is negate_and_add, `0 << x` shift_*_imm_alt, `0 < x` set_greater_than).
+  const bool narrow = w || !ctx_.rv64;
+  auto with_imm = [&](Opcode x_op_zero, Opcode zero_op_x) { plain(zero_first ? zero_op_x : x_op_zero, {dst, x}, {0}); };
+  auto sized = [&](Opcode op32, Opcode op64) { return narrow ? op32 : op64; };
+  using O = Opcode;
   switch (in_.op) {
-    case RvOp::ADD: case RvOp::ADDW: case RvOp::OR: case RvOp::XOR: return copy();
+    case RvOp::ADD: case RvOp::ADDW: {
+      const Opcode add = sized(O::add_imm_32, O::add_imm_64);
+      return with_imm(add, add);
+    }
     case RvOp::SUB: case RvOp::SUBW:
-      if (zero_first) {
-        plain(w || !ctx_.rv64 ? Opcode::negate_and_add_imm_32 : Opcode::negate_and_add_imm_64, {dst, x}, {0});
-        return;
-      }
-      return copy();
-    case RvOp::SLL: case RvOp::SLLW: case RvOp::SRL: case RvOp::SRLW: case RvOp::SRA: case RvOp::SRAW:
-    case RvOp::ROL: case RvOp::ROLW: case RvOp::ROR: case RvOp::RORW:
-      return zero_first ? zero() : copy();  // 0 shifted is 0; x shifted by 0 is x
-    case RvOp::SLT:
-      plain(zero_first ? Opcode::set_greater_than_signed_imm : Opcode::set_less_than_signed_imm, {dst, x}, {0});
-      return;
-    case RvOp::SLTU:
-      if (zero_first) return plain(Opcode::set_greater_than_unsigned_imm, {dst, x}, {0});
-      return zero();  // nothing is below 0
-    case RvOp::AND: case RvOp::MUL: case RvOp::MULW: case RvOp::MULH: case RvOp::MULHU: case RvOp::MULHSU:
-      return zero();
+      return with_imm(sized(O::add_imm_32, O::add_imm_64), sized(O::negate_and_add_imm_32, O::negate_and_add_imm_64));
+    case RvOp::SLL: case RvOp::SLLW:
+      return with_imm(sized(O::shift_logical_left_imm_32, O::shift_logical_left_imm_64),
+                      sized(O::shift_logical_left_imm_alt_32, O::shift_logical_left_imm_alt_64));
+    case RvOp::SRL: case RvOp::SRLW:
+      return with_imm(sized(O::shift_logical_right_imm_32, O::shift_logical_right_imm_64),
+                      sized(O::shift_logical_right_imm_alt_32, O::shift_logical_right_imm_alt_64));
+    case RvOp::SRA: case RvOp::SRAW:
+      return with_imm(sized(O::shift_arithmetic_right_imm_32, O::shift_arithmetic_right_imm_64),
+                      sized(O::shift_arithmetic_right_imm_alt_32, O::shift_arithmetic_right_imm_alt_64));
+    case RvOp::ROR: case RvOp::RORW:
+      return with_imm(sized(O::rotate_right_imm_32, O::rotate_right_imm_64),
+                      sized(O::rotate_right_imm_alt_32, O::rotate_right_imm_alt_64));
+    case RvOp::SLT: return with_imm(O::set_less_than_signed_imm, O::set_greater_than_signed_imm);
+    case RvOp::SLTU: return with_imm(O::set_less_than_unsigned_imm, O::set_greater_than_unsigned_imm);
+    case RvOp::XOR: return with_imm(O::xor_imm, O::xor_imm);
+    case RvOp::OR: return with_imm(O::or_imm, O::or_imm);
+    case RvOp::AND: return with_imm(O::and_imm, O::and_imm);
+    case RvOp::MUL: case RvOp::MULW: {
+      const Opcode mul = sized(O::mul_imm_32, O::mul_imm_64);
+      return with_imm(mul, mul);
+    }
+    case RvOp::ROL: case RvOp::ROLW: return zero_first ? zero() : copy();  // 0 rotated is 0; x rotated by 0 is x
+    case RvOp::MULH: case RvOp::MULHU: case RvOp::MULHSU: return zero();
     case RvOp::REM: case RvOp::REMU: case RvOp::REMW: case RvOp::REMUW:
       return zero_first ? zero() : copy();  // 0 % x = 0, x % 0 = x
     case RvOp::DIV: case RvOp::DIVU: case RvOp::DIVW: case RvOp::DIVUW:

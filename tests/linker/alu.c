@@ -2,14 +2,14 @@
  * Every export is `int32_t f(int32_t a, int32_t b)`; all are defined for every input (no C undefined behaviour). */
 #include "polkavm_test_guest.h"
 
-#define BINARY(name, expr)                    \
-  int32_t name(int32_t a, int32_t b) {        \
-    uint32_t ua = (uint32_t)a, ub = (uint32_t)b; \
-    (void)ua;                                 \
-    (void)ub;                                 \
-    return (int32_t)(expr);                   \
-  }                                           \
-  POLKAVM_EXPORT(name, 2, 1);
+#define BINARY(name, expr)                        \
+  int32_t name(int32_t a, int32_t b) {            \
+    uint32_t ua = (uint32_t)a, ub = (uint32_t)b;  \
+    (void)ua;                                     \
+    (void)ub;                                     \
+    return (int32_t)(expr);                       \
+  }                                               \
+  TEST_EXPORT(name, 2, 1);
 
 BINARY(alu_add, ua + ub)
 BINARY(alu_sub, ua - ub)

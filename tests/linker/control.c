@@ -11,7 +11,7 @@ int32_t gcd(int32_t a, int32_t b) {
   }
   return (int32_t)x;
 }
-POLKAVM_EXPORT(gcd, 2, 1);
+TEST_EXPORT(gcd, 2, 1);
 
 int32_t collatz_steps(int32_t n) {
   uint32_t x = (uint32_t)n, steps = 0;
@@ -22,7 +22,7 @@ int32_t collatz_steps(int32_t n) {
   }
   return (int32_t)steps;
 }
-POLKAVM_EXPORT(collatz_steps, 1, 1);
+TEST_EXPORT(collatz_steps, 1, 1);
 
 /* A sieve in a stack array: loads and stores relative to sp. */
 int32_t count_primes(int32_t limit) {
@@ -37,11 +37,11 @@ int32_t count_primes(int32_t limit) {
   }
   return count;
 }
-POLKAVM_EXPORT(count_primes, 1, 1);
+TEST_EXPORT(count_primes, 1, 1);
 
 __attribute__((noinline)) static int32_t fib_rec(int32_t n) { return n < 2 ? n : fib_rec(n - 1) + fib_rec(n - 2); }
 int32_t fib(int32_t n) { return fib_rec(n); }
-POLKAVM_EXPORT(fib, 1, 1);
+TEST_EXPORT(fib, 1, 1);
 
 __attribute__((noinline)) static int32_t ackermann_rec(int32_t m, int32_t n) {
   if (m == 0) return n + 1;
@@ -49,7 +49,7 @@ __attribute__((noinline)) static int32_t ackermann_rec(int32_t m, int32_t n) {
   return ackermann_rec(m - 1, ackermann_rec(m, n - 1));
 }
 int32_t ackermann(int32_t m, int32_t n) { return ackermann_rec(m, n); }
-POLKAVM_EXPORT(ackermann, 2, 1);
+TEST_EXPORT(ackermann, 2, 1);
 
 /* Calls through a table of function pointers (in .data.rel.ro) and through a pointer passed around. */
 typedef int32_t (*op_fn)(int32_t, int32_t);
@@ -65,7 +65,7 @@ __attribute__((noinline)) static int32_t fold(op_fn f, int32_t seed, int32_t n) 
   return acc;
 }
 int32_t call_indirect(int32_t which, int32_t n) { return fold(ops[which & 3], 1, n & 15); }
-POLKAVM_EXPORT(call_indirect, 2, 1);
+TEST_EXPORT(call_indirect, 2, 1);
 
 /* A function pointer kept in writable memory and changed at run time. */
 static op_fn current_op = op_add;
@@ -73,9 +73,9 @@ int32_t set_op(int32_t which) {
   current_op = ops[which & 3];
   return 0;
 }
-POLKAVM_EXPORT(set_op, 1, 0);
+TEST_EXPORT(set_op, 1, 0);
 int32_t apply_op(int32_t a, int32_t b) { return current_op(a, b); }
-POLKAVM_EXPORT(apply_op, 2, 1);
+TEST_EXPORT(apply_op, 2, 1);
 
 /* A dense switch that becomes a jump table. */
 __attribute__((noinline)) int32_t dispatch(int32_t op, int32_t x) {
@@ -93,7 +93,7 @@ __attribute__((noinline)) int32_t dispatch(int32_t op, int32_t x) {
     default: return -1;
   }
 }
-POLKAVM_EXPORT(dispatch, 2, 1);
+TEST_EXPORT(dispatch, 2, 1);
 
 /* Globals: a table in .rodata, a string, initialised .data and zeroed .bss. */
 static const int32_t squares[16] = {0, 1, 4, 9, 16, 25, 36, 49, 64, 81, 100, 121, 144, 169, 196, 225};
@@ -103,14 +103,14 @@ int32_t bss_counter;
 int32_t bss_array[64];
 
 int32_t lookup(int32_t i) { return squares[i & 15]; }
-POLKAVM_EXPORT(lookup, 1, 1);
+TEST_EXPORT(lookup, 1, 1);
 
 int32_t hash_message(int32_t seed) {
   uint32_t h = (uint32_t)seed;
   for (const char* p = message; *p; ++p) h = h * 31 + (unsigned char)*p;
   return (int32_t)h;
 }
-POLKAVM_EXPORT(hash_message, 1, 1);
+TEST_EXPORT(hash_message, 1, 1);
 
 /* State that survives between calls. */
 int32_t bump(int32_t by) {
@@ -119,19 +119,19 @@ int32_t bump(int32_t by) {
   bss_array[bss_counter & 63] += by;
   return data_counter * 100 + bss_counter;
 }
-POLKAVM_EXPORT(bump, 1, 1);
+TEST_EXPORT(bump, 1, 1);
 
 int32_t sum_bss_array(void) {
   int32_t sum = 0;
   for (int i = 0; i < 64; ++i) sum += bss_array[i] * (i + 1);
   return sum;
 }
-POLKAVM_EXPORT(sum_bss_array, 0, 1);
+TEST_EXPORT(sum_bss_array, 0, 1);
 
 /* A pointer to a global inside another global (a data relocation to data). */
 static int32_t* const counter_pointer = &data_counter;
 int32_t read_through_pointer(void) { return *counter_pointer; }
-POLKAVM_EXPORT(read_through_pointer, 0, 1);
+TEST_EXPORT(read_through_pointer, 0, 1);
 
 /* Byte, halfword and word loads and stores of both signs. */
 typedef int16_t __attribute__((may_alias)) alias_i16;
@@ -148,4 +148,4 @@ int32_t memory_mix(int32_t index) {
   *(alias_u16*)&bytes_area[24] = (uint16_t)total;
   return total + bytes_area[16 + i] + *(alias_u16*)&bytes_area[24];
 }
-POLKAVM_EXPORT(memory_mix, 1, 1);
+TEST_EXPORT(memory_mix, 1, 1);
