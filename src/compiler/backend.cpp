@@ -342,20 +342,12 @@ std::optional<Interrupt> CompilerBackend::memset(uint32_t pc) {
   uint32_t dst = static_cast<uint32_t>(a0);
   uint64_t count = static_cast<uint32_t>(regs[static_cast<int>(Reg::A2)]);
   std::optional<Interrupt> interrupt;
-  while (count > 0) {
-    if (metered && state_->gas == 0) {
-      // memset continues where it stopped; its block is paid for.
-      interrupt = out_of_gas(pc, Resume::At::Body);
+  switch (memory_->guest_fill(dst, count, value, metered ? &state_->gas : nullptr)) {
+    case GuestMemory::FillStop::Done: break;
+    case GuestMemory::FillStop::OutOfGas:
+      interrupt = out_of_gas(pc, Resume::At::Body);  // memset continues where it stopped; its block is paid for
       break;
-    }
-    if (!memory_->allows(dst, 1, kPermWrite)) {
-      interrupt = memory_fault(pc, dst, 1, true);
-      break;
-    }
-    memory_->base()[dst] = value;
-    if (metered) --state_->gas;
-    ++dst;
-    --count;
+    case GuestMemory::FillStop::Fault: interrupt = memory_fault(pc, dst, 1, true); break;
   }
   regs[static_cast<int>(Reg::A0)] = a0 + static_cast<uint32_t>(dst - static_cast<uint32_t>(a0));
   regs[static_cast<int>(Reg::A2)] = count;

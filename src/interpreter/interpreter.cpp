@@ -505,20 +505,13 @@ uint32_t Interpreter::memset(uint32_t index) {
   uint32_t dst = static_cast<uint32_t>(a0);
   uint64_t count = static_cast<uint32_t>(regs[static_cast<int>(Reg::A2)]);
   uint32_t next = index + 1;
-  while (count > 0) {
-    if (gas_metering_ && state_->gas == 0) {
+  switch (memory_->guest_fill(dst, count, value, gas_metering_ ? &state_->gas : nullptr)) {
+    case GuestMemory::FillStop::Done: break;
+    case GuestMemory::FillStop::OutOfGas:
       next = not_enough_gas(index, 0);
       resume_uncharged_ = true;  // memset continues where it stopped; its block is paid for
       break;
-    }
-    if (!memory_->allows(dst, 1, kPermWrite)) {
-      next = memory_fault(index, dst, 1, true);
-      break;
-    }
-    memory_->base()[dst] = value;
-    if (gas_metering_) --state_->gas;
-    ++dst;
-    --count;
+    case GuestMemory::FillStop::Fault: next = memory_fault(index, dst, 1, true); break;
   }
   regs[static_cast<int>(Reg::A0)] = a0 + static_cast<uint32_t>(dst - static_cast<uint32_t>(a0));
   regs[static_cast<int>(Reg::A2)] = count;

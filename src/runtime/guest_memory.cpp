@@ -236,6 +236,21 @@ Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
   return {};
 }
 
+GuestMemory::FillStop GuestMemory::guest_fill(uint32_t& dst, uint64_t& count, uint8_t value, Gas* gas) {
+  while (count > 0) {
+    if (gas && *gas <= 0) return FillStop::OutOfGas;
+    if (!allows(dst, 1, kPermWrite)) return FillStop::Fault;
+    // Permissions are per page: the rest of this page is writable too.
+    uint64_t n = std::min<uint64_t>(count, kGranule - (dst & (kGranule - 1)));
+    if (gas) n = std::min<uint64_t>(n, static_cast<uint64_t>(*gas));
+    std::memset(base_ + dst, value, n);
+    if (gas) *gas -= static_cast<Gas>(n);
+    dst += static_cast<uint32_t>(n);
+    count -= n;
+  }
+  return FillStop::Done;
+}
+
 std::optional<uint32_t> GuestMemory::sbrk(uint32_t size) {
   uint64_t new_heap_size = uint64_t(heap_size_) + size;
   if (new_heap_size > map_.max_heap_size) return std::nullopt;

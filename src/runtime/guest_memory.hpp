@@ -81,6 +81,13 @@ class GuestMemory {
   /// Restores the initial state (data re-copied, heap emptied, dynamic pages freed).
   Result<void> reset();
 
+  /// Why guest_fill stopped.
+  enum class FillStop { Done, OutOfGas, Fault };
+  /// The guest's memset: fills from `dst` with `value`, `count` bytes, a page-sized piece at a time,
+  /// charging one gas per byte when `gas` is given. Stops at the first byte the guest may not write or
+  /// cannot pay for; `dst` and `count` are advanced past what was filled (`dst` wraps like a guest address).
+  FillStop guest_fill(uint32_t& dst, uint64_t& count, uint8_t value, Gas* gas);
+
   uint32_t heap_size() const { return heap_size_; }
   /// Grows the heap by `size`; the new heap top, or nothing when it would pass the maximum.
   std::optional<uint32_t> sbrk(uint32_t size);
