@@ -13,6 +13,8 @@
 #include <random>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "polkavm/linker.hpp"
 #include "test_util.hpp"
 
@@ -620,6 +622,632 @@ TEST_P(LinkerRunTest, LinkingIsDeterministic) {
       const std::vector<uint8_t> second = unwrap(link_elf(elf, config));
       EXPECT_EQ(first, second) << file << " O" << level;
       EXPECT_EQ(unwrap(ProgramBlob::parse(first)).to_bytes(), first);
+    }
+  }
+}
+
+// ---- malformed and unsupported input: every case gives its precise error ----
+
+/// Reads and patches ELF headers, sections, symbols and relocations in place (both classes).
+class ElfEdit {
+ public:
+  struct Section {
+    uint32_t index;
+    size_t header;  // file offset of the section header
+    std::string name;
+    uint64_t type, flags, address, offset, size, link, info, align;
+  };
+  enum class Field { Type, Flags, Offset, Size, Info, Align };
+
+  explicit ElfEdit(std::vector<uint8_t> bytes) : bytes(std::move(bytes)) {}
+  std::vector<uint8_t> bytes;
+
+  bool is64() const { return bytes[4] == 2; }
+  uint64_t get(size_t offset, size_t size) const {
+    uint64_t value = 0;
+    for (size_t i = 0; i < size; ++i) value |= uint64_t{bytes.at(offset + i)} << (8 * i);
+    return value;
+  }
+  void put(size_t offset, size_t size, uint64_t value) {
+    for (size_t i = 0; i < size; ++i) bytes.at(offset + i) = static_cast<uint8_t>(value >> (8 * i));
+  }
+  size_t shoff() const { return get(is64() ? 40 : 32, is64() ? 8 : 4); }
+  size_t shnum() const { return get(is64() ? 60 : 48, 2); }
+  size_t shstrndx() const { return get(is64() ? 62 : 50, 2); }
+
+  std::vector<Section> sections() const {
+    std::vector<Section> out;
+    const size_t entry = is64() ? 64 : 40;
+    auto raw = [&](size_t i) {
+      const size_t h = shoff() + i * entry;
+      Section sec{static_cast<uint32_t>(i), h, "", 0, 0, 0, 0, 0, 0, 0, 0};
+      const size_t w = is64() ? 8 : 4;
+      sec.type = get(h + 4, 4);
+      sec.flags = get(h + 8, w);
+      sec.address = get(h + (is64() ? 16 : 12), w);
+      sec.offset = get(h + (is64() ? 24 : 16), w);
+      sec.size = get(h + (is64() ? 32 : 20), w);
+      sec.link = get(h + (is64() ? 40 : 24), 4);
+      sec.info = get(h + (is64() ? 44 : 28), 4);
+      sec.align = get(h + (is64() ? 48 : 32), w);
+      return sec;
+    };
+    const Section names = raw(shstrndx());
+    for (size_t i = 0; i < shnum(); ++i) {
+      Section sec = raw(i);
+      for (size_t at = names.offset + get(sec.header, 4); bytes.at(at) != 0; ++at) sec.name += static_cast<char>(bytes[at]);
+      out.push_back(sec);
+    }
+    return out;
+  }
+  /// The first section called `name` (or, with `holding`, the one that contains that symbol).
+  Section section(const std::string& name, const std::string& holding = "") const {
+    const uint32_t wanted = holding.empty() ? 0 : symbol(holding).section;
+    for (const Section& sec : sections())
+      if (sec.name == name && (holding.empty() || sec.index == wanted)) return sec;
+    throw TestSetupError("no section " + name);
+  }
+  void set(const Section& sec, Field field, uint64_t value) {
+    const size_t w = is64() ? 8 : 4;
+    switch (field) {
+      case Field::Type: put(sec.header + 4, 4, value); break;
+      case Field::Flags: put(sec.header + 8, w, value); break;
+      case Field::Offset: put(sec.header + (is64() ? 24 : 16), w, value); break;
+      case Field::Size: put(sec.header + (is64() ? 32 : 20), w, value); break;
+      case Field::Info: put(sec.header + (is64() ? 44 : 28), 4, value); break;
+      case Field::Align: put(sec.header + (is64() ? 48 : 32), w, value); break;
+    }
+  }
+
+  struct Symbol {
+    uint64_t value;
+    uint32_t section;
+  };
+  Symbol symbol(const std::string& name) const {
+    for (const Section& symtab : sections()) {
+      if (symtab.type != 2) continue;  // SHT_SYMTAB
+      const Section strtab = sections().at(symtab.link);
+      const size_t entry = is64() ? 24 : 16;
+      for (size_t at = symtab.offset; at + entry <= symtab.offset + symtab.size; at += entry) {
+        std::string sym_name;
+        for (size_t c = strtab.offset + get(at, 4); bytes.at(c) != 0; ++c) sym_name += static_cast<char>(bytes[c]);
+        if (sym_name != name) continue;
+        if (is64()) return {get(at + 8, 8), static_cast<uint32_t>(get(at + 6, 2))};
+        return {get(at + 4, 4), static_cast<uint32_t>(get(at + 14, 2))};
+      }
+    }
+    throw TestSetupError("no symbol " + name);
+  }
+  size_t symbol_count() const {
+    for (const Section& sec : sections())
+      if (sec.type == 2) return sec.size / (is64() ? 24 : 16);
+    return 0;
+  }
+
+  /// The relocation section that applies to `target`.
+  Section relocations_for(const Section& target) const {
+    for (const Section& sec : sections())
+      if (sec.type == 4 && sec.info == target.index) return sec;  // SHT_RELA
+    throw TestSetupError("no relocations for " + target.name);
+  }
+  size_t relocation(const Section& rela, size_t n) const { return rela.offset + n * (is64() ? 24 : 12); }
+  uint32_t relocation_type(const Section& rela, size_t n) const {
+    const uint64_t info = get(relocation(rela, n) + (is64() ? 8 : 4), is64() ? 8 : 4);
+    return static_cast<uint32_t>(is64() ? info & 0xFFFFFFFF : info & 0xFF);
+  }
+  void set_relocation_type(const Section& rela, size_t n, uint32_t type) {
+    const size_t at = relocation(rela, n) + (is64() ? 8 : 4);
+    if (is64()) {
+      put(at, 4, type);
+    } else {
+      put(at, 1, type);
+    }
+  }
+  void set_relocation_symbol(const Section& rela, size_t n, uint32_t symbol) {
+    const size_t at = relocation(rela, n) + (is64() ? 8 : 4);
+    if (is64()) {
+      put(at + 4, 4, symbol);
+    } else {
+      put(at, 4, (get(at, 4) & 0xFF) | uint64_t{symbol} << 8);
+    }
+  }
+  void set_relocation_offset(const Section& rela, size_t n, uint64_t offset) {
+    put(relocation(rela, n), is64() ? 8 : 4, offset);
+  }
+  /// The first relocation of `type` in `rela`.
+  size_t find_relocation(const Section& rela, uint32_t type) const {
+    for (size_t n = 0; n < rela.size / (is64() ? 24 : 12); ++n)
+      if (relocation_type(rela, n) == type) return n;
+    throw TestSetupError("no relocation of type " + std::to_string(type));
+  }
+};
+
+constexpr const char* kTinyGuest = R"(
+#include "polkavm_test_guest.h"
+int32_t data_value = 5;
+static const int32_t table[4] = {1, 2, 3, 4};
+int32_t tiny(int32_t x) { return x + data_value + table[x & 3]; }
+TEST_EXPORT(tiny, 1, 1);
+)";
+
+class LinkerErrorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { REQUIRE_GUEST_TOOLCHAIN(); }
+  static ElfEdit tiny(Arch arch = Arch::Rv64) { return ElfEdit(build_guest(kTinyGuest, arch)); }
+  /// A guest of one naked, exported function `f` whose body is `body` (then `ret`).
+  static ElfEdit naked(const std::string& body, Arch arch = Arch::Rv64, const std::string& flags = "") {
+    const std::string source = "#include \"polkavm_test_guest.h\"\n"
+                               "__attribute__((naked)) int32_t f(int32_t x) { __asm__(\"" + body + "\\n ret\"); }\n"
+                               "TEST_EXPORT(f, 1, 1);\n";
+    BuildOptions options;
+    options.extra_flags = flags;
+    return ElfEdit(build_guest(source, arch, options));
+  }
+  static std::string link_error(const std::vector<uint8_t>& elf, const LinkerConfig& config = {}) {
+    auto result = link_elf(elf, config);
+    if (result) return "<linked without an error>";
+    return result.error().message();
+  }
+  /// "0x1234 in '.text' (function 'f')", as the linker describes a place in the code.
+  static std::string where(const ElfEdit& elf, const std::string& function, uint64_t offset = 0) {
+    return fmt::format("0x{:x} in '.text' (function '{}')", elf.symbol(function).value + offset, function);
+  }
+};
+
+constexpr const char* kPrefix = "failed to link ELF: ";
+
+TEST_F(LinkerErrorTest, EmptyFile) { EXPECT_EQ(link_error({}), std::string(kPrefix) + "the file is empty"); }
+
+TEST_F(LinkerErrorTest, NotAnElfFile) {
+  EXPECT_EQ(link_error(bytes({'P', 'V', 'M', 0, 1, 2, 3})), std::string(kPrefix) + "not an ELF file (bad magic bytes)");
+  EXPECT_EQ(link_error(bytes({0x7F, 'E', 'L'})), std::string(kPrefix) + "not an ELF file (bad magic bytes)");
+}
+
+TEST_F(LinkerErrorTest, TruncatedHeader) {
+  EXPECT_EQ(link_error(bytes({0x7F, 'E', 'L', 'F', 2, 1, 1, 0})),
+            std::string(kPrefix) + "the file is truncated (8 bytes, the ELF header alone needs more)");
+  std::vector<uint8_t> elf = tiny().bytes;
+  elf.resize(40);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "the file is truncated (40 bytes, the ELF header alone needs 64)");
+}
+
+TEST_F(LinkerErrorTest, TruncatedFile) {
+  ElfEdit elf = tiny();
+  const size_t shoff = elf.shoff(), shnum = elf.shnum();
+  elf.bytes.resize(elf.bytes.size() / 2);
+  EXPECT_EQ(link_error(elf.bytes),
+            fmt::format("{}the section header table lies outside the file (offset 0x{:x}, {} entries, file size 0x{:x}); "
+                        "is the file truncated?",
+                        kPrefix, shoff, shnum, elf.bytes.size()));
+}
+
+TEST_F(LinkerErrorTest, UnsupportedClass) {
+  ElfEdit elf = tiny();
+  elf.bytes[4] = 3;
+  EXPECT_EQ(link_error(elf.bytes),
+            std::string(kPrefix) + "unsupported ELF class 3 (expected 1 for 32-bit or 2 for 64-bit)");
+}
+
+TEST_F(LinkerErrorTest, BigEndian) {
+  ElfEdit elf = tiny();
+  elf.bytes[5] = 2;  // ELFDATA2MSB
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "not a little-endian ELF file");
+}
+
+TEST_F(LinkerErrorTest, UnsupportedOsAbi) {
+  ElfEdit elf = tiny();
+  elf.bytes[7] = 9;  // FreeBSD
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "unsupported OS ABI 9 (expected System V or GNU)");
+}
+
+TEST_F(LinkerErrorTest, WrongMachine) {
+  ElfEdit elf = tiny();
+  elf.put(18, 2, 62);  // EM_X86_64
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "not a RISC-V file (e_machine is 62, expected 243)");
+}
+
+TEST_F(LinkerErrorTest, WrongFileType) {
+  ElfEdit elf = tiny();
+  elf.put(16, 2, 4);  // ET_CORE
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "unsupported ELF type 4 (expected ET_EXEC, ET_DYN or ET_REL)");
+}
+
+TEST_F(LinkerErrorTest, SectionNameTableOutOfRange) {
+  ElfEdit elf = tiny();
+  const size_t count = elf.shnum();
+  elf.put(62, 2, count + 5);
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}the section name table index {} is out of range ({} sections)",
+                                               kPrefix, count + 5, count));
+}
+
+TEST_F(LinkerErrorTest, SectionOutsideTheFile) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section data = elf.section(".data");
+  elf.set(data, ElfEdit::Field::Offset, 0x7FFFFFF0);
+  EXPECT_EQ(link_error(elf.bytes),
+            fmt::format("{}section '.data' lies outside the file (offset 0x7ffffff0, size 0x{:x}, file size 0x{:x}); is "
+                        "the file truncated?",
+                        kPrefix, data.size, elf.bytes.size()));
+}
+
+TEST_F(LinkerErrorTest, AlignmentNotAPowerOfTwo) {
+  ElfEdit elf = tiny();
+  elf.set(elf.section(".data"), ElfEdit::Field::Align, 3);
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "section '.data' has an alignment of 3, which is not a power of two");
+}
+
+TEST_F(LinkerErrorTest, AlignmentTooLarge) {
+  ElfEdit elf = tiny();
+  elf.set(elf.section(".data"), ElfEdit::Field::Align, 0x100000);
+  EXPECT_EQ(link_error(elf.bytes),
+            std::string(kPrefix) + "section '.data' asks for an alignment of 1048576 bytes; at most 65536 is supported");
+}
+
+TEST_F(LinkerErrorTest, NoCode) {
+  const std::vector<uint8_t> elf = build_guest("int only_data = 7;\nconst int more_data[2] = {1, 2};\n", Arch::Rv64);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "the program contains no code");
+}
+
+TEST_F(LinkerErrorTest, UnsupportedSection) {
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\nint32_t value;\nstatic void init(void) { value = 1; }\n"
+      "__attribute__((section(\".init_array\"), used)) static void (*const init_pointer)(void) = init;\n"
+      "int32_t f(int32_t x) { return x + value; }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) +
+                                 "unsupported section '.init_array' (type 0xe, flags 0x3): it is loaded into memory but "
+                                 "PolkaVM has no place for it");
+}
+
+TEST_F(LinkerErrorTest, ThreadLocalStorage) {
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\n_Thread_local int32_t value = 3;\n"
+      "int32_t f(int32_t x) { return x + value; }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "unsupported section '.tdata': thread-local storage is not supported");
+}
+
+TEST_F(LinkerErrorTest, WritableCode) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section text = elf.section(".text", "tiny");
+  elf.set(text, ElfEdit::Field::Flags, text.flags | 1);  // SHF_WRITE
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "expected section '.text' to be read-only, yet it is writable");
+}
+
+TEST_F(LinkerErrorTest, ReadOnlyData) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section data = elf.section(".data");
+  elf.set(data, ElfEdit::Field::Flags, data.flags & ~uint64_t{1});
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "expected section '.data' to be writable, yet it is read-only");
+}
+
+TEST_F(LinkerErrorTest, WritableRodata) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rodata = elf.section(".rodata");
+  elf.set(rodata, ElfEdit::Field::Flags, rodata.flags | 1);
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "expected section '.rodata' to be read-only, yet it is writable");
+}
+
+TEST_F(LinkerErrorTest, OddCodeSize) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section text = elf.section(".text", "tiny");
+  elf.set(text, ElfEdit::Field::Size, text.size - 1);
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) + "the size of code section '.text' is not a multiple of 2");
+}
+
+TEST_F(LinkerErrorTest, RelocationsWithoutAddends) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "tiny"));
+  elf.set(rela, ElfEdit::Field::Type, 9);  // SHT_REL
+  EXPECT_EQ(link_error(elf.bytes),
+            std::string(kPrefix) + "relocation section '.rela.text' has no addends (SHT_REL); RISC-V uses SHT_RELA");
+}
+
+TEST_F(LinkerErrorTest, RelocationsForAMissingSection) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "tiny"));
+  elf.set(rela, ElfEdit::Field::Info, 999);
+  EXPECT_EQ(link_error(elf.bytes),
+            std::string(kPrefix) + "relocation section '.rela.text' targets section #999, which does not exist");
+}
+
+TEST_F(LinkerErrorTest, UnknownRelocationType) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "tiny"));
+  const size_t n = elf.find_relocation(rela, 23);  // R_RISCV_PCREL_HI20
+  const uint64_t offset = elf.get(elf.relocation(rela, n), 8);
+  elf.set_relocation_type(rela, n, 200);
+  EXPECT_EQ(link_error(elf.bytes),
+            fmt::format("{}unsupported relocation type 200 at 0x{:x} in '.text' (function 'tiny')", kPrefix, offset));
+}
+
+TEST_F(LinkerErrorTest, UnsupportedRelocationInCode) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "tiny"));
+  const size_t n = elf.find_relocation(rela, 23);
+  const uint64_t offset = elf.get(elf.relocation(rela, n), 8);
+  elf.set_relocation_type(rela, n, 22);  // R_RISCV_TLS_GD_HI20
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}unsupported relocation R_RISCV_TLS_GD_HI20 at 0x{:x} in '.text' "
+                                               "(function 'tiny')",
+                                               kPrefix, offset));
+}
+
+TEST_F(LinkerErrorTest, UnsupportedRelocationInData) {
+  const std::vector<uint8_t> source = build_guest(
+      "#include \"polkavm_test_guest.h\"\nint32_t value = 1;\nint32_t* pointer = &value;\n"
+      "int32_t f(int32_t x) { return x + *pointer; }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  ElfEdit elf(source);
+  const ElfEdit::Section data = elf.section(".data", "pointer");
+  const ElfEdit::Section rela = elf.relocations_for(data);
+  elf.set_relocation_type(rela, 0, 5);  // R_RISCV_JUMP_SLOT
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}unsupported relocation R_RISCV_JUMP_SLOT at 0x{:x} in '.data'", kPrefix,
+                                               elf.symbol("pointer").value));
+}
+
+TEST_F(LinkerErrorTest, RelocationSymbolOutOfRange) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "tiny"));
+  elf.set_relocation_symbol(rela, 0, 0xFFFF);
+  EXPECT_EQ(link_error(elf.bytes),
+            fmt::format("{}relocation #0 in '.rela.text' refers to symbol #65535, but the symbol table has {} entries",
+                        kPrefix, elf.symbol_count()));
+}
+
+TEST_F(LinkerErrorTest, RelocationOutsideItsSection) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "tiny"));
+  const size_t n = elf.find_relocation(rela, 23);
+  elf.set_relocation_offset(rela, n, 0x7FFFFFF0);
+  EXPECT_EQ(link_error(elf.bytes),
+            std::string(kPrefix) + "relocation R_RISCV_PCREL_HI20 at 0x7ffffff0 lies outside section '.text'");
+}
+
+TEST_F(LinkerErrorTest, UndefinedSymbol) {
+  ElfEdit elf(build_guest("#include \"polkavm_test_guest.h\"\nint32_t missing_function(int32_t);\n"
+                          "int32_t f(int32_t x) { return missing_function(x) + 1; }\nTEST_EXPORT(f, 1, 1);\n",
+                          Arch::Rv64));
+  // ld.lld relaxes the call (auipc + jalr, R_RISCV_CALL_PLT) into a jal (R_RISCV_JAL) and says so in .rela.text.
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".text", "f"));
+  const uint64_t offset = elf.get(elf.relocation(rela, elf.find_relocation(rela, 17)), 8);  // R_RISCV_JAL
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}undefined symbol 'missing_function' (referenced by R_RISCV_JAL at "
+                                               "0x{:x} in '.text')",
+                                               kPrefix, offset));
+}
+
+TEST_F(LinkerErrorTest, RegisterOutsideTheThirteen) {
+  // Built for RV64I (not E), where the assembler accepts a6.
+  ElfEdit elf = naked("add a0, a0, a6", Arch::Rv64, "-march=rv64imac -mabi=lp64");
+  EXPECT_EQ(link_error(elf.bytes),
+            fmt::format("{}unsupported register 'a6' (PolkaVM has only zero, ra, sp, t0-t2, s0, s1 and a0-a5): 'add a0, "
+                        "a0, a6' at {}",
+                        kPrefix, where(elf, "f")));
+  ElfEdit tp = naked("mv a1, tp\\n mv a0, a1", Arch::Rv32);
+  EXPECT_EQ(link_error(tp.bytes),
+            fmt::format("{}unsupported register 'tp' (PolkaVM has only zero, ra, sp, t0-t2, s0, s1 and a0-a5): 'add a1, "
+                        "zero, tp' at {}",
+                        kPrefix, where(tp, "f")));
+}
+
+TEST_F(LinkerErrorTest, FloatingPoint) {
+  ElfEdit elf = naked(".4byte 0x00b57553");  // fadd.s fa0, fa0, fa1
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}floating-point instructions are not supported: 0x00b57553 at {}",
+                                               kPrefix, where(elf, "f")));
+  ElfEdit compressed = naked(".2byte 0x2008");  // c.fld fa0, 0(s0)
+  EXPECT_EQ(link_error(compressed.bytes), fmt::format("{}floating-point instructions are not supported: 0x2008 at {}",
+                                                      kPrefix, where(compressed, "f")));
+}
+
+TEST_F(LinkerErrorTest, UnknownInstruction) {
+  ElfEdit elf = naked(".4byte 0xffffffff");
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}unsupported instruction 0xffffffff at {}", kPrefix, where(elf, "f")));
+}
+
+TEST_F(LinkerErrorTest, CsrAccess) {
+  ElfEdit elf = naked(".4byte 0xc0002573");  // csrr a0, cycle
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}CSR instructions are not supported: 0xc0002573 at {}", kPrefix, where(elf, "f")));
+}
+
+TEST_F(LinkerErrorTest, BareEcall) {
+  ElfEdit elf = naked("ecall");
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}a bare ecall (host calls go through imports): 'ecall' at {}", kPrefix,
+                                               where(elf, "f")));
+}
+
+TEST_F(LinkerErrorTest, UnrelocatedAbsoluteLoad) {
+  ElfEdit elf = naked("lw a0, 100(zero)");
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}an access to the absolute address 100 (an unrelocated load): 'lw a0, "
+                                               "100(zero)' at {}",
+                                               kPrefix, where(elf, "f")));
+}
+
+TEST_F(LinkerErrorTest, UnrelocatedAuipc) {
+  ElfEdit elf = naked("auipc a1, 0\\n ld a0, 0(a1)");
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}found an auipc without a relocation at {}; was the ELF linked with "
+                                               "--emit-relocs?",
+                                               kPrefix, where(elf, "f")));
+}
+
+TEST_F(LinkerErrorTest, IndirectJumpWithAnOffset) {
+  ElfEdit elf = naked("jr 4(a0)");
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}an indirect jump with a non-zero offset (4) at {}; code addresses cannot "
+                                               "be offset",
+                                               kPrefix, where(elf, "f")));
+  ElfEdit call = naked("jalr ra, -8(a0)");
+  EXPECT_EQ(link_error(call.bytes), fmt::format("{}an indirect call with a non-zero offset (-8) at {}; code addresses "
+                                                "cannot be offset",
+                                                kPrefix, where(call, "f")));
+}
+
+TEST_F(LinkerErrorTest, CodeAddressInsideAnInstruction) {
+  const std::vector<uint8_t> source = build_guest(
+      "#include \"polkavm_test_guest.h\"\n"
+      "__attribute__((naked)) int32_t g(int32_t x) { __asm__(\"lui a0, 0x12345\\n ret\"); }\n"
+      "void* const pointer = (char*)&g + 2;\n"
+      "int32_t f(int32_t x) { return *(const int32_t*)pointer; }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  ElfEdit elf(source);
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}{} is a jump target or a code address, but no instruction starts there",
+                                               kPrefix, where(elf, "g", 2)));
+}
+
+TEST_F(LinkerErrorTest, TruncatedImportStub) {
+  ElfEdit elf = naked(".insn r 0xb, 0, 0, zero, zero, zero\\n");
+  // The naked function is `ecalli word; ret`: the pointer slot after the word is too short.
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}truncated import stub at {}", kPrefix, where(elf, "f")));
+}
+
+TEST_F(LinkerErrorTest, ImportStubWithoutMetadataPointer) {
+  ElfEdit elf = naked(".insn r 0xb, 0, 0, zero, zero, zero\\n .8byte 0\\n");
+  EXPECT_EQ(link_error(elf.bytes), fmt::format("{}the import stub at {} has no relocation for its metadata pointer",
+                                               kPrefix, where(elf, "f")));
+}
+
+/// The tiny guest with one byte of its metadata changed; `field` is the offset inside the record.
+std::string tiny_with_metadata_byte(Arch arch, size_t field, uint8_t value, std::string* location) {
+  ElfEdit elf(build_guest(kTinyGuest, arch));
+  const ElfEdit::Symbol metadata = elf.symbol("polkavm_export_metadata_tiny");
+  const ElfEdit::Section section = elf.sections().at(metadata.section);
+  const uint64_t offset = metadata.value - section.address;
+  elf.bytes.at(section.offset + offset + field) = value;
+  *location = fmt::format("'.polkavm_metadata'+0x{:x}", offset);
+  auto result = link_elf(elf.bytes);
+  return result ? "<linked without an error>" : result.error().message();
+}
+
+TEST_F(LinkerErrorTest, ExternMetadataVersion) {
+  std::string at;
+  const std::string error = tiny_with_metadata_byte(Arch::Rv64, 0, 3, &at);
+  EXPECT_EQ(error, fmt::format("{}failed to parse extern metadata at {}: unsupported version 3 (expected 1 or 2)", kPrefix, at));
+}
+
+TEST_F(LinkerErrorTest, ExternMetadataFlags) {
+  std::string at;
+  const std::string error = tiny_with_metadata_byte(Arch::Rv32, 1, 4, &at);
+  EXPECT_EQ(error, fmt::format("{}failed to parse extern metadata at {}: unsupported flags 0x4", kPrefix, at));
+}
+
+TEST_F(LinkerErrorTest, TooManyInputRegisters) {
+  std::string at;
+  const std::string error = tiny_with_metadata_byte(Arch::Rv64, 9 + 8, 10, &at);
+  EXPECT_EQ(error, fmt::format("{}failed to parse extern metadata at {}: too many input registers: 10 (at most 9)", kPrefix, at));
+}
+
+TEST_F(LinkerErrorTest, TooManyOutputRegisters) {
+  std::string at;
+  const std::string error = tiny_with_metadata_byte(Arch::Rv32, 10 + 4, 3, &at);
+  EXPECT_EQ(error, fmt::format("{}failed to parse extern metadata at {}: too many output registers: 3 (at most 2)", kPrefix, at));
+}
+
+TEST_F(LinkerErrorTest, ExportRecordVersion) {
+  ElfEdit elf = tiny();
+  elf.bytes.at(elf.section(".polkavm_exports").offset) = 2;
+  EXPECT_EQ(link_error(elf.bytes),
+            std::string(kPrefix) + "failed to parse export metadata at '.polkavm_exports'+0x0: unsupported version 2 (expected 1)");
+}
+
+TEST_F(LinkerErrorTest, ExportWithoutRelocation) {
+  ElfEdit elf = tiny();
+  const ElfEdit::Section rela = elf.relocations_for(elf.section(".polkavm_exports"));
+  for (size_t n = 0; n < rela.size / 24; ++n) elf.set_relocation_type(rela, n, 0);  // R_RISCV_NONE
+  EXPECT_EQ(link_error(elf.bytes), std::string(kPrefix) +
+                                       "failed to parse export metadata at '.polkavm_exports'+0x0: the metadata pointer "
+                                       "has no relocation");
+}
+
+TEST_F(LinkerErrorTest, ExportOfData) {
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\nint32_t table_value = 1;\n"
+      "int32_t f(int32_t x) { return x; }\nTEST_EXPORT(f, 1, 1);\nTEST_EXPORT(table_value, 0, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "export 'table_value' points to section '.data', which is not code");
+}
+
+TEST_F(LinkerErrorTest, ImportsWithConflictingPrototypes) {
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\n"
+      "TEST_IMPORT_NAMED(int32_t, host_a, \"host\", (int32_t), 1, 1, 0, 0)\n"
+      "TEST_IMPORT_NAMED(int32_t, host_b, \"host\", (int32_t, int32_t), 2, 1, 0, 0)\n"
+      "int32_t f(int32_t x) { return host_a(x) + host_b(x, x); }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "duplicate imports with the same symbol yet different prototypes: 'host'");
+}
+
+TEST_F(LinkerErrorTest, ImportsMixingFixedAndAssignedIndices) {
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\n"
+      "TEST_IMPORT_WITH_INDEX(int32_t, host_fixed, (int32_t), 1, 1, 4)\n"
+      "TEST_IMPORT(int32_t, host_free, (int32_t), 1, 1)\n"
+      "int32_t f(int32_t x) { return host_fixed(x) + host_free(x); }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv32);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "import without a specified index: 'host_free'");
+}
+
+TEST_F(LinkerErrorTest, ImportsSharingAnIndex) {
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\n"
+      "TEST_IMPORT_WITH_INDEX(int32_t, host_one, (int32_t), 1, 1, 2)\n"
+      "TEST_IMPORT_WITH_INDEX(int32_t, host_two, (int32_t), 1, 1, 2)\n"
+      "int32_t f(int32_t x) { return host_one(x) + host_two(x); }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(elf),
+            std::string(kPrefix) + "duplicate imports with the same index yet different prototypes: 'host_one', 'host_two'");
+}
+
+TEST_F(LinkerErrorTest, InstructionSetNeedsTheMatchingBitness) {
+  LinkerConfig jam;
+  jam.isa = InstructionSet::JamV1;
+  EXPECT_EQ(link_error(tiny(Arch::Rv32).bytes, jam),
+            std::string(kPrefix) + "the jam_v1 instruction set needs a 64-bit (RV64) ELF file, but this one is 32-bit");
+  LinkerConfig latest32;
+  latest32.isa = InstructionSet::Latest32;
+  EXPECT_EQ(link_error(tiny(Arch::Rv64).bytes, latest32),
+            std::string(kPrefix) + "the latest32 instruction set needs a 32-bit (RV32) ELF file, but this one is 64-bit");
+}
+
+TEST_F(LinkerErrorTest, InstructionMissingFromTheInstructionSet) {
+  ElfEdit elf = naked(".insn r 0xb, 1, 0, a0, a0, zero");  // sbrk a0, a0
+  LinkerConfig jam;
+  jam.isa = InstructionSet::JamV1;
+  EXPECT_EQ(link_error(elf.bytes, jam), std::string(kPrefix) + "the jam_v1 instruction set has no 'sbrk' instruction");
+  EXPECT_TRUE(link_elf(elf.bytes).ok());  // Latest64 has it
+}
+
+TEST_F(LinkerErrorTest, MemoryTooLarge) {
+  // Fits in the address space, but not next to the stack and the guard pages.
+  const std::vector<uint8_t> elf = build_guest(
+      "#include \"polkavm_test_guest.h\"\nstatic char huge[0xFFFC0000u];\n"
+      "int32_t f(int32_t x) { huge[x] = 1; return huge[x + 1]; }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(elf), std::string(kPrefix) + "the program's memory layout is invalid: maximum memory size exceeded");
+  const std::vector<uint8_t> larger = build_guest(
+      "#include \"polkavm_test_guest.h\"\nstatic char huge[0x100000000ull];\n"
+      "int32_t f(int32_t x) { huge[x] = 1; return huge[x + 1]; }\nTEST_EXPORT(f, 1, 1);\n",
+      Arch::Rv64);
+  EXPECT_EQ(link_error(larger), std::string(kPrefix) + "the program's data does not fit in the 32-bit address space "
+                                                       "(section '.bss' is 0x100000000 bytes)");
+}
+
+TEST_F(LinkerErrorTest, InvalidOptimizationLevel) {
+  LinkerConfig config;
+  config.opt_level = 3;
+  EXPECT_EQ(link_error(tiny().bytes, config), std::string(kPrefix) + "invalid optimization level 3 (expected 0, 1 or 2)");
+}
+
+/// Corrupting bytes anywhere never crashes the linker: it either links (and the blob parses) or reports an error.
+TEST_F(LinkerErrorTest, CorruptedFilesNeverCrash) {
+  const std::vector<uint8_t> original = build_guest(guest_source("control.c"), Arch::Rv64);
+  std::mt19937 rng(2024);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<uint8_t> elf = original;
+    const int flips = 1 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < flips; ++i) elf[rng() % elf.size()] = static_cast<uint8_t>(rng());
+    if (round % 10 == 0) elf.resize(rng() % elf.size());
+    auto result = link_elf(elf);
+    if (result) {
+      EXPECT_TRUE(ProgramBlob::parse(*result).ok());
+    } else {
+      EXPECT_TRUE(result.error().message().starts_with(kPrefix)) << result.error().message();
     }
   }
 }

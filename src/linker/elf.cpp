@@ -29,9 +29,11 @@ struct ElfCloser {
 // other machines, and its messages for those cases are not specific.
 Result<void> check_identification(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return elf_error("the file is empty");
-  if (bytes.size() < EI_NIDENT || bytes[EI_MAG0] != ELFMAG0 || bytes[EI_MAG1] != ELFMAG1 ||
-      bytes[EI_MAG2] != ELFMAG2 || bytes[EI_MAG3] != ELFMAG3)
-    return elf_error("not an ELF file (bad magic bytes)");
+  static constexpr uint8_t kMagic[4] = {ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3};
+  for (size_t i = 0; i < 4; ++i)
+    if (i >= bytes.size() || bytes[i] != kMagic[i]) return elf_error("not an ELF file (bad magic bytes)");
+  if (bytes.size() < EI_NIDENT)
+    return elf_error(fmt::format("the file is truncated ({} bytes, the ELF header alone needs more)", bytes.size()));
   const uint8_t elf_class = bytes[EI_CLASS];
   if (elf_class != ELFCLASS32 && elf_class != ELFCLASS64)
     return elf_error(fmt::format("unsupported ELF class {} (expected 1 for 32-bit or 2 for 64-bit)", elf_class));
@@ -50,6 +52,29 @@ Result<void> check_identification(std::span<const uint8_t> bytes) {
     return elf_error(fmt::format("not a RISC-V file (e_machine is {}, expected {})", machine, EM_RISCV));
   if (type != ET_EXEC && type != ET_DYN && type != ET_REL)
     return elf_error(fmt::format("unsupported ELF type {} (expected ET_EXEC, ET_DYN or ET_REL)", type));
+
+  // The section header table, which libelf would otherwise reject with a less specific message.
+  auto field = [&](size_t offset, size_t size) {
+    uint64_t value = 0;
+    for (size_t i = 0; i < size; ++i) value |= uint64_t{bytes[offset + i]} << (8 * i);
+    return value;
+  };
+  const bool is_64 = elf_class == ELFCLASS64;
+  const uint64_t shoff = is_64 ? field(40, 8) : field(32, 4);
+  const uint64_t shentsize = is_64 ? field(58, 2) : field(46, 2);
+  const uint64_t shnum = is_64 ? field(60, 2) : field(48, 2);
+  const uint64_t shstrndx = is_64 ? field(62, 2) : field(50, 2);
+  const uint64_t expected_entsize = is_64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+  if (shnum == 0 && shoff == 0) return elf_error("the file has no section header table");
+  if (shnum != 0 && shentsize != expected_entsize)
+    return elf_error(fmt::format("unexpected section header size {} (expected {})", shentsize, expected_entsize));
+  // shnum == 0 with a table means more than 0xff00 sections (the count is in section 0); libelf checks those.
+  if (shnum != 0 && (shoff > bytes.size() || shnum * shentsize > bytes.size() - shoff))
+    return elf_error(fmt::format("the section header table lies outside the file (offset 0x{:x}, {} entries, file "
+                                 "size 0x{:x}); is the file truncated?",
+                                 shoff, shnum, bytes.size()));
+  if (shnum != 0 && shstrndx != SHN_XINDEX && shstrndx >= shnum)
+    return elf_error(fmt::format("the section name table index {} is out of range ({} sections)", shstrndx, shnum));
   return {};
 }
 
@@ -198,7 +223,7 @@ std::string relocation_name(uint32_t type) {
       "R_RISCV_SET32",        "R_RISCV_32_PCREL",     "R_RISCV_IRELATIVE",    "R_RISCV_PLT32",
       "R_RISCV_SET_ULEB128",  "R_RISCV_SUB_ULEB128"};
   if (type < kNames.size() && kNames[type]) return kNames[type];
-  return fmt::format("unknown relocation type {}", type);
+  return fmt::format("relocation type {}", type);
 }
 
 }  // namespace polkavm::linker

@@ -57,7 +57,7 @@ struct ElfFile {
 /// dynamic ones (.rela.dyn) describe the ELF linker's layout, which the PolkaVM linker replaces.
 Result<ElfFile> parse_elf(std::span<const uint8_t> bytes);
 
-/// "R_RISCV_PCREL_HI20", or "unknown relocation type 200" for a number without a name.
+/// "R_RISCV_PCREL_HI20", or "relocation type 200" for a number without a name.
 std::string relocation_name(uint32_t type);
 
 }  // namespace polkavm::linker

@@ -51,6 +51,7 @@ struct Terminator {
   Instruction insn;
   Location target;
   Location next;
+  Location at;  // the instruction this came from, for error messages
 
   /// The code this terminator can continue at directly (not through a computed address).
   std::vector<Location> successors() const {

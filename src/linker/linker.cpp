@@ -39,6 +39,12 @@ constexpr uint32_t kMaxOutputRegs = 2;
 
 Error fail(const std::string& message) { return Error("failed to link ELF: " + message); }
 
+// "relocation R_RISCV_TPREL_HI20", or "relocation type 200" for a number without a name.
+std::string relocation_kind(uint32_t type) {
+  const std::string name = relocation_name(type);
+  return name.starts_with("R_") ? "relocation " + name : name;
+}
+
 // Little-endian; the caller has checked the bounds.
 uint64_t read_uint(std::span<const uint8_t> data, size_t offset, size_t size) {
   uint64_t value = 0;
@@ -368,10 +374,10 @@ Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
   for (const auto& [offset, list] : parts) {
     const Location here{index, offset};
     auto unsupported = [&]() -> Result<void> {
-      if (lenient) return {};
       std::string names;
-      for (const Part& part : list) names += (names.empty() ? "" : " + ") + relocation_name(part.type);
-      return fail(fmt::format("unsupported relocation {} at {}", names, describe(here)));
+      for (const Part& part : list)
+        names += names.empty() ? relocation_kind(part.type) : " + " + relocation_name(part.type);
+      return fail(fmt::format("unsupported {} at {}", names, describe(here)));
     };
     auto abs_size = [&](uint32_t type) -> std::optional<DataReloc::Size> {
       switch (type) {
@@ -608,7 +614,7 @@ Result<void> Linker::harvest_code_relocations(uint32_t index) {
         break;
       }
       default:
-        return fail(fmt::format("unsupported relocation {} at {}", relocation_name(type), describe(here)));
+        return fail(fmt::format("unsupported {} at {}", relocation_kind(type), describe(here)));
     }
   }
 
@@ -862,7 +868,7 @@ Result<void> Linker::decode_code_section(uint32_t index) {
     SourceInst end;
     end.location = Location{index, text.data.size()};
     end.size = 2;
-    end.terminator = Terminator{Terminator::Kind::Trap, {}, {}, {}};
+    end.terminator = Terminator{Terminator::Kind::Trap, {}, {}, {}, end.location};
     insts_.push_back(std::move(end));
   }
   return {};
@@ -910,7 +916,7 @@ Result<void> Linker::build_blocks() {
   };
   for (SourceInst& inst : insts_) {
     if (targets.contains(inst.location)) {
-      if (current) close(Terminator{Terminator::Kind::Jump, {}, inst.location, {}});
+      if (current) close(Terminator{Terminator::Kind::Jump, {}, inst.location, {}, inst.location});
       current = Block{inst.location, {}, {}};
     } else if (!current) {
       continue;  // nothing can get here (padding after a jump, unreferenced code)
@@ -1035,14 +1041,21 @@ Result<void> Linker::assign_imports() {
 // The reference's layout (program_from_elf.rs, extract_memory_config): RO data from 0x10000, RW data (then BSS)
 // from the next 64 KiB boundary after a 64 KiB guard, each section at its alignment.
 Result<void> Linker::lay_out_data() {
-  for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec) {
-    if (!reachable_sections_.contains(sec)) continue;
-    if (kind(sec) == SectionKind::RoData) ro_sections_.push_back(sec);
-  }
-  if (reachable_sections_.contains(regspill_)) rw_sections_.push_back(regspill_);
-  for (SectionKind wanted : {SectionKind::RwData, SectionKind::Bss})
+  // Sections with contents first, then the zero-filled ones, so that the data images hold no long runs of
+  // zeroes (and a hostile section size cannot make them huge).
+  const bool regspill_used = reachable_sections_.contains(regspill_);
+  for (bool contents : {true, false}) {
     for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec)
-      if (sec != regspill_ && reachable_sections_.contains(sec) && kind(sec) == wanted) rw_sections_.push_back(sec);
+      if (reachable_sections_.contains(sec) && kind(sec) == SectionKind::RoData &&
+          (section(sec).type != SHT_NOBITS) == contents)
+        ro_sections_.push_back(sec);
+    if (contents && regspill_used) rw_sections_.push_back(regspill_);
+    for (SectionKind wanted : {SectionKind::RwData, SectionKind::Bss})
+      for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec)
+        if (sec != regspill_ && reachable_sections_.contains(sec) && kind(sec) == wanted &&
+            (section(sec).type != SHT_NOBITS) == contents)
+          rw_sections_.push_back(sec);
+  }
 
   constexpr uint64_t kLimit = uint64_t{1} << 32;
   auto place = [&](const std::vector<uint32_t>& sections, uint64_t start, std::vector<uint8_t>& bytes,
@@ -1262,7 +1275,7 @@ Result<ProgramBlob> Linker::emit() {
       case Terminator::Kind::CallIndirect: {
         if (insn.imm[1] != 0)
           return fail(fmt::format("an indirect call with a non-zero offset ({}) at {}; code addresses cannot be offset",
-                                  static_cast<int32_t>(insn.imm[1]), describe(term.next)));
+                                  static_cast<int32_t>(insn.imm[1]), describe(term.at)));
         auto address = return_address(term.next);
         if (!address) return address.error();
         insn.imm[0] = *address;
@@ -1271,9 +1284,8 @@ Result<ProgramBlob> Linker::emit() {
       }
       case Terminator::Kind::JumpIndirect:
         if (insn.imm[0] != 0)
-          return fail(fmt::format("an indirect jump with a non-zero offset ({}) in the block at {}; code addresses "
-                                  "cannot be offset",
-                                  static_cast<int32_t>(insn.imm[0]), describe(block.start)));
+          return fail(fmt::format("an indirect jump with a non-zero offset ({}) at {}; code addresses cannot be offset",
+                                  static_cast<int32_t>(insn.imm[0]), describe(term.at)));
         ok = emit_insn(insn);
         break;
       case Terminator::Kind::Trap: ok = emit_insn(make(Opcode::trap)); break;

@@ -70,6 +70,7 @@ class Lowerer {
     term.insn = insn;
     term.target = target;
     term.next = out_.location + out_.size;
+    term.at = out_.location;
     out_.terminator = term;
   }
   // The target of a jump or branch: the relocation's, else the encoded offset from this instruction.

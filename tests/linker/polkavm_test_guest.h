@@ -46,27 +46,29 @@ struct polkavm_metadata_v2 {
           "auipc zero, %pcrel_hi(polkavm_export_metadata_" #fn ")\n" POLKAVM_POINTER_PADDING        \
           "auipc zero, %pcrel_hi(" #fn ")\n" POLKAVM_POINTER_PADDING ".popsection\n")
 
-#define TEST_IMPORT_IMPL(ret, fn, params, nin, nout, has_index, index)                              \
-  static char polkavm_import_symbol_##fn[] __attribute__((section(".polkavm_metadata"))) = #fn;     \
+/* Declares `ret fn params` as the host function `symbol` (a string literal). */
+#define TEST_IMPORT_NAMED(ret, fn, symbol, params, nin, nout, has_index, index)                      \
+  static char polkavm_import_symbol_##fn[] __attribute__((section(".polkavm_metadata"))) = symbol;  \
   static struct polkavm_metadata_v2 polkavm_import_metadata_##fn                                    \
       __attribute__((section(".polkavm_metadata"), used)) = {                                       \
-          2, 0, sizeof(#fn) - 1, polkavm_import_symbol_##fn, nin, nout, has_index, index};          \
+          2, 0, sizeof(symbol) - 1, polkavm_import_symbol_##fn, nin, nout, has_index, index};       \
   __attribute__((naked, noinline, section(".text.polkavm_import." #fn))) ret fn params {            \
     __asm__(".insn r 0xb, 0, 0, zero, zero, zero\n"                                                 \
             "auipc zero, %pcrel_hi(polkavm_import_metadata_" #fn ")\n" POLKAVM_POINTER_PADDING "ret\n"); \
   }
 
 /* Declares `ret fn params` as a host function: calling it runs `ecalli <import index>`. */
-#define TEST_IMPORT(ret, fn, params, nin, nout) TEST_IMPORT_IMPL(ret, fn, params, nin, nout, 0, 0)
+#define TEST_IMPORT(ret, fn, params, nin, nout) TEST_IMPORT_NAMED(ret, fn, #fn, params, nin, nout, 0, 0)
 /* The same with a fixed import index. */
 #define TEST_IMPORT_WITH_INDEX(ret, fn, params, nin, nout, index)                                   \
-  TEST_IMPORT_IMPL(ret, fn, params, nin, nout, 1, index)
+  TEST_IMPORT_NAMED(ret, fn, #fn, params, nin, nout, 1, index)
 
 #else
 
 #define TEST_EXPORT(fn, nin, nout)
 #define TEST_IMPORT(ret, fn, params, nin, nout)
 #define TEST_IMPORT_WITH_INDEX(ret, fn, params, nin, nout, index)
+#define TEST_IMPORT_NAMED(ret, fn, symbol, params, nin, nout, has_index, index)
 
 #endif
 
