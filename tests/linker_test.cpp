@@ -594,6 +594,23 @@ TEST_P(LinkerRunTest, OptimizationLevelsAgree) {
   EXPECT_LE(code_sizes[2], code_sizes[0]);
 }
 
+TEST_P(LinkerRunTest, ConstantFoldingShrinksCode) {
+  // Constants built from lui/addi/slli sequences fold into single loads, and loads of constants that the next
+  // instruction overwrites disappear; the results stay the same.
+  const std::vector<uint8_t> elf = build_guest(guest_source("alu.c"), arch());
+  LinkerConfig o1;
+  o1.opt_level = 1;
+  const ProgramBlob plain = link(elf, o1);
+  const ProgramBlob folded = link(elf);
+  const size_t plain_count = list_instructions(CodeView(plain)).size();
+  const size_t folded_count = list_instructions(CodeView(folded)).size();
+  EXPECT_LT(folded_count, plain_count);
+  Guest a(backend(), plain), b(backend(), folded);
+  for (const char* name : {"alu_constants", "alu_div_const", "alu_sge_imm", "alu_select", "alu_bswap"})
+    for (int32_t x : interesting_values())
+      ASSERT_EQ(b.call(name, {a32(x), a32(x ^ 0x5A5A)}), a.call(name, {a32(x), a32(x ^ 0x5A5A)})) << name << " " << x;
+}
+
 TEST_P(LinkerRunTest, UnreachableCodeAndDataAreDropped) {
   const std::vector<uint8_t> elf = build_guest(guest_source("dce.c"), arch());
   LinkerConfig keep;

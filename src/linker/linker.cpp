@@ -18,6 +18,7 @@
 #include "linker/elf.hpp"
 #include "linker/ir.hpp"
 #include "linker/lower.hpp"
+#include "linker/optimize.hpp"
 #include "linker/riscv.hpp"
 #include "polkavm/linker.hpp"
 #include "polkavm/memory_map.hpp"
@@ -1201,6 +1202,17 @@ Result<ProgramBlob> Linker::emit() {
   for (uint32_t block : used)
     if (dynamic_[block]) builder.add_jump_table_entry(labels[block]);
 
+  // How many ways control can enter each block other than by falling into it: the static jumps to it, its
+  // jump-table entry, its exports. A block entered only by the jump from the block before it can be merged
+  // into that block (opt level 2): the `fallthrough` between them goes.
+  std::vector<uint32_t> entries(blocks_.size(), 0);
+  for (uint32_t block : used) {
+    for (const Location& target : blocks_[block].terminator.successors()) ++entries[block_at_.at(target)];
+    if (dynamic_[block]) ++entries[block];
+  }
+  for (const Export& e : exports_) ++entries[block_at_.at(e.location)];
+  const bool merge_blocks = config_.opt_level >= 2;
+
   auto check = [&](Opcode op) -> Result<void> {
     if (opcode_number(isa_, op) < 0)
       return fail(fmt::format("the {} instruction set has no '{}' instruction", instruction_set_name(isa_), name(op)));
@@ -1259,7 +1271,10 @@ Result<ProgramBlob> Linker::emit() {
     Result<void> ok;
     switch (term.kind) {
       case Terminator::Kind::Jump:
-        ok = is_next(term.target) ? emit_insn(make(Opcode::fallthrough)) : emit_jump(make(Opcode::jump), term.target);
+        if (!is_next(term.target))
+          ok = emit_jump(make(Opcode::jump), term.target);
+        else if (!merge_blocks || entries[block_at_.at(term.target)] != 1)
+          ok = emit_insn(make(Opcode::fallthrough));
         break;
       case Terminator::Kind::Branch:
         ok = emit_jump(insn, term.target);
@@ -1333,6 +1348,12 @@ Result<ProgramBlob> Linker::link() {
     if (is_code(sec))
       if (auto ok = decode_code_section(sec); !ok) return ok.error();
   if (auto ok = build_blocks(); !ok) return ok.error();
+  if (config_.opt_level >= 2) {
+    for (Block& block : blocks_) {
+      fold_constants(block, elf_.is_64);
+      fuse_address_load_and_jump(block, [this](Location location) { return is_code(location.section); });
+    }
+  }
   compute_reachability();
   if (auto ok = assign_imports(); !ok) return ok.error();
   if (auto ok = lay_out_data(); !ok) return ok.error();

@@ -1,0 +1,20 @@
+// Optimizations on the linker's basic blocks (opt level 2). Each keeps what the program computes exactly;
+// they work inside one block, where every register's value is known from the instructions before it.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "linker/ir.hpp"
+
+namespace polkavm::linker {
+
+/// Folds instructions whose inputs are constants into constant loads, turns register operands that hold
+/// constants into immediates, and removes constant loads that a later instruction in the same block
+/// overwrites before anything reads them. `rv64`: 64-bit registers (else 32-bit, as on Latest32).
+void fold_constants(Block& block, bool rv64);
+
+/// `load_imm rX, <code address>` followed by a jump becomes one `load_imm_and_jump` (a call).
+void fuse_address_load_and_jump(Block& block, const std::function<bool(Location)>& is_code);
+
+}  // namespace polkavm::linker
