@@ -80,20 +80,21 @@ std::string read_text(const fs::path& path) {
 
 struct BuildOptions {
   std::string extra_flags;  // for clang, e.g. "-march=rv64emac_zbb"
-  bool assembly = false;    // the source is assembler text (.S)
+  bool object = false;      // return the relocatable object (ET_REL) instead of linking it with ld.lld
 };
 
 /// Compiles `source` (C, or assembler) for `arch` and links it the way the reference's toolchain does.
 /// Results are cached per source and flags. Errors throw TestSetupError with the tools' output.
 std::vector<uint8_t> build_guest(const std::string& source, Arch arch, const BuildOptions& options = {}) {
   static std::map<std::string, std::vector<uint8_t>> cache;
-  const std::string key = std::string(arch_name(arch)) + "\n" + options.extra_flags + "\n" + source;
+  const std::string key =
+      std::string(arch_name(arch)) + (options.object ? " object\n" : "\n") + options.extra_flags + "\n" + source;
   if (auto it = cache.find(key); it != cache.end()) return it->second;
 
   static int counter = 0;
   const fs::path dir = scratch();
   const std::string stem = (dir / ("guest" + std::to_string(counter++))).string();
-  const std::string src = stem + (options.assembly ? ".S" : ".c");
+  const std::string src = stem + ".c";
   std::ofstream(src) << source;
   const std::string target = arch == Arch::Rv64 ? "--target=riscv64 -march=rv64emac -mabi=lp64e"
                                                 : "--target=riscv32 -march=rv32emac -mabi=ilp32e";
@@ -103,6 +104,7 @@ std::vector<uint8_t> build_guest(const std::string& source, Arch arch, const Bui
                               POLKAVM_LINKER_TEST_DIR + " -I" + POLKAVM_GUEST_SDK_INCLUDE + " " + options.extra_flags +
                               " -c " + src + " -o " + stem + ".o > " + log + " 2>&1";
   if (std::system(compile.c_str()) != 0) throw TestSetupError("compiling the guest failed:\n" + read_text(log));
+  if (options.object) return cache[key] = read_file(stem + ".o");
   const std::string link = std::string(POLKAVM_TEST_LLD) +
                            " -shared -z notext --emit-relocs --unique --apply-dynamic-relocs -Bsymbolic -o " + stem +
                            ".elf " + stem + ".o > " + log + " 2>&1";
@@ -546,6 +548,36 @@ TEST_P(LinkerRunTest, ImportsBecomeEcalliInSymbolOrder) {
   keep.opt_level = 0;
   EXPECT_EQ(link(build_guest(guest_source("imports.c"), arch()), keep).imports,
             (std::vector<std::string>{"host_counter", "host_log", "host_multiply", "host_unused"}));
+}
+
+TEST_P(LinkerRunTest, ImportsAndExportsWithAbsolutePointers) {
+  // The SDK's other pointer form (the reference's C header's): `.quad symbol` (R_RISCV_64/R_RISCV_32) in the
+  // import stubs and export records instead of `auipc zero, %pcrel_hi(symbol)`.
+  BuildOptions options;
+  options.extra_flags = "-DPOLKAVM_GUEST_ABSOLUTE_POINTERS";
+  const ProgramBlob blob = link(build_guest(guest_source("imports.c"), arch(), options));
+  EXPECT_EQ(blob.imports, (std::vector<std::string>{"host_counter", "host_log", "host_multiply"}));
+  Guest g(backend(), blob);
+  g.on_import = [&](uint32_t index, RawInstance& instance) {
+    if (index == 0) instance.set_reg(Reg::A0, 3);
+    if (index == 2) instance.set_reg(Reg::A0, 1000);
+    if (index == 2 && arch() == Arch::Rv32) instance.set_reg(Reg::A1, 0);
+  };
+  uint64_t high = 0;
+  const uint64_t low = g.call("use_imports", {a32(5)}, &high);
+  EXPECT_EQ(arch() == Arch::Rv64 ? low : (low | high << 32), 5000u);
+}
+
+TEST_P(LinkerRunTest, RelocatableObjectLinksDirectly) {
+  // An ET_REL object (sections at address 0, relocations by offset) links as well as the shared object.
+  BuildOptions options;
+  options.object = true;
+  Guest g(backend(), link(build_guest(guest_source("control.c"), arch(), options)));
+  EXPECT_EQ(g.call("fib", {a32(20)}), r32(6765));
+  EXPECT_EQ(g.call("dispatch", {a32(5), a32(9)}), r32(34));
+  EXPECT_EQ(g.call("call_indirect", {a32(3), a32(9)}), r32(native::call_indirect(3, 9)));
+  EXPECT_EQ(g.call("hash_message", {a32(7)}), r32(native::hash_message(7)));
+  EXPECT_EQ(g.call("lookup", {a32(6)}), r32(36));
 }
 
 TEST_P(LinkerRunTest, ImportsWithFixedIndices) {

@@ -29,7 +29,6 @@ namespace linker {
 namespace {
 
 // Relocation types missing from older <elf.h>.
-constexpr uint32_t kRelocTlsDesc = 12;
 constexpr uint32_t kRelocSetUleb128 = 60;
 constexpr uint32_t kRelocSubUleb128 = 61;
 
@@ -641,8 +640,9 @@ Result<void> Linker::harvest_code_relocations(uint32_t index) {
     const auto dst = map_register(inst->rd);
     Override replacement;
     if (hi_kind == HiKind::Got) {
-      // `auipc + ld` through the GOT loads the symbol's address; load it directly instead.
-      if (inst->op != (elf_.is_64 ? RvOp::LD : RvOp::LW) && inst->op != RvOp::LW)
+      // `auipc + ld` through the GOT loads the symbol's address; load it directly instead. (A linker that
+      // relaxed the GOT access may already have turned the ld into an addi of the address.)
+      if (inst->op != (elf_.is_64 ? RvOp::LD : RvOp::LW) && inst->op != RvOp::LW && inst->op != RvOp::ADDI)
         return fail(fmt::format("{} (paired with R_RISCV_GOT_HI20) applies to an unexpected instruction '{}' at {}",
                                 relocation_name(lo.type), rv_format(*inst), describe(lo_here)));
       if (dst) replacement.ops.push_back(Op{Op::Kind::LoadAddress, make(Opcode::load_imm, {*dst}), target, 0});
@@ -1323,7 +1323,7 @@ Result<ProgramBlob> Linker::emit() {
   std::vector<std::pair<uint32_t, size_t>> order;
   for (size_t i = 0; i < exports_.size(); ++i)
     order.emplace_back(output.label_offsets[labels[block_at_.at(exports_[i].location)]], i);
-  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(order.begin(), order.end());  // by pc, then by declaration order
   for (const auto& [pc, i] : order) blob.exports.push_back(ProgramExport{pc, exports_[i].metadata.symbol});
   blob.code_and_jump_table = std::move(output.code);
   return blob;

@@ -30,14 +30,14 @@ BINARY64(alu64_slt, a < b)
 BINARY64(alu64_sltu, ua < ub)
 BINARY64(alu64_bits, (ua & ~ub) ^ (ua | 0x8000000000000001ull) ^ (ub >> 40))
 BINARY64(alu64_constants, ua * 0x9E3779B97F4A7C15ull + 0x123456789ABCDEFull - (ub ^ 0xFFFF0000FFFF0000ull))
-BINARY64(alu64_minmax, (a < b ? a : b) * 3 + (int64_t)(ua > ub ? ua : ub))
+BINARY64(alu64_minmax, (uint64_t)(a < b ? a : b) * 3 + (ua > ub ? ua : ub))
 BINARY64(alu64_clz, (ua ? __builtin_clzll(ua) : 64) + (ub ? __builtin_ctzll(ub) : 64) * 128 +
                         __builtin_popcountll(ua ^ ub) * 65536)
 BINARY64(alu64_bswap, __builtin_bswap64(ua) + (ub >> 1))
 /* The W forms: 32-bit arithmetic on 64-bit registers, sign-extended. */
-BINARY64(alu64_word_ops, (int64_t)((int32_t)a + (int32_t)b) + (int64_t)((int32_t)a * (int32_t)b) +
+BINARY64(alu64_word_ops, (int64_t)(int32_t)((uint32_t)a + (uint32_t)b) + (int64_t)(int32_t)((uint32_t)a * (uint32_t)b) +
                              (int64_t)(int32_t)((uint32_t)a << (b & 31)) + (int64_t)(int32_t)((uint32_t)a >> (b & 31)) +
-                             (int64_t)(((int32_t)a < 0) ? ~(~(uint32_t)a >> (b & 31)) : (uint32_t)a >> (b & 31)))
+                             (int64_t)(int32_t)(((int32_t)a < 0) ? ~(~(uint32_t)a >> (b & 31)) : (uint32_t)a >> (b & 31)))
 BINARY64(alu64_word_div, (int64_t)((int32_t)b == 0 ? -1 : ((int32_t)a == INT32_MIN && (int32_t)b == -1) ? (int32_t)a
                                                                                                     : (int32_t)a / (int32_t)b) +
                              (int64_t)(int32_t)((uint32_t)b == 0 ? (uint32_t)a : (uint32_t)a % (uint32_t)b))

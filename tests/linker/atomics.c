@@ -19,40 +19,40 @@ static uint64_t udword = 3;
 #endif
 
 int64_t atomic_words(int32_t x) {
-  int64_t sum = 0;
+  uint64_t sum = 0;  /* unsigned: wraps instead of overflowing */
   sum += __atomic_fetch_add(&word, x, __ATOMIC_SEQ_CST);
-  sum += __atomic_fetch_sub(&word, 3, __ATOMIC_RELAXED) * 2;
-  sum += __atomic_fetch_and(&word, x | 0xF0, __ATOMIC_ACQUIRE) * 3;
-  sum += __atomic_fetch_or(&word, 0x1000, __ATOMIC_RELEASE) * 4;
-  sum += __atomic_fetch_xor(&word, x, __ATOMIC_ACQ_REL) * 5;
-  sum += __atomic_exchange_n(&word, word + x, __ATOMIC_SEQ_CST) * 6;
-  sum += FETCH_MAX(&word, x) * 7;
-  sum += FETCH_MIN(&word, x * 2) * 8;
-  sum += FETCH_MAX(&uword, (uint32_t)x) * 9;
-  sum += FETCH_MIN(&uword, (uint32_t)x + 5) * 10;
+  sum += (uint64_t)(__atomic_fetch_sub(&word, 3, __ATOMIC_RELAXED)) * 2;
+  sum += (uint64_t)(__atomic_fetch_and(&word, x | 0xF0, __ATOMIC_ACQUIRE)) * 3;
+  sum += (uint64_t)(__atomic_fetch_or(&word, 0x1000, __ATOMIC_RELEASE)) * 4;
+  sum += (uint64_t)(__atomic_fetch_xor(&word, x, __ATOMIC_ACQ_REL)) * 5;
+  sum += (uint64_t)(__atomic_exchange_n(&word, word + x, __ATOMIC_SEQ_CST)) * 6;
+  sum += (uint64_t)(FETCH_MAX(&word, x)) * 7;
+  sum += (uint64_t)(FETCH_MIN(&word, x * 2)) * 8;
+  sum += (uint64_t)(FETCH_MAX(&uword, (uint32_t)x)) * 9;
+  sum += (uint64_t)(FETCH_MIN(&uword, (uint32_t)x + 5)) * 10;
   int32_t expected = word;
-  sum += __atomic_compare_exchange_n(&word, &expected, expected - 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) * 11;
+  sum += (uint64_t)(__atomic_compare_exchange_n(&word, &expected, expected - 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) * 11;
   expected = 12345;
-  sum += __atomic_compare_exchange_n(&word, &expected, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) * 12;
-  return sum + (int64_t)word * 1000 + uword;
+  sum += (uint64_t)(__atomic_compare_exchange_n(&word, &expected, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) * 12;
+  return (int64_t)(sum + (uint64_t)(int64_t)word * 1000 + uword);
 }
 POLKAVM_EXPORT(int64_t, atomic_words, int32_t)
 
 #if __riscv_xlen == 64 || !defined(__riscv)
 int64_t atomic_dwords(int64_t x) {
-  int64_t sum = 0;
+  uint64_t sum = 0;
   sum += __atomic_fetch_add(&dword, x, __ATOMIC_SEQ_CST);
-  sum += __atomic_fetch_and(&dword, x | 0xFF00, __ATOMIC_SEQ_CST) * 3;
-  sum += __atomic_fetch_or(&dword, (int64_t)1 << 40, __ATOMIC_SEQ_CST) * 5;
-  sum += __atomic_fetch_xor(&dword, x, __ATOMIC_SEQ_CST) * 7;
-  sum += __atomic_exchange_n(&dword, dword - x, __ATOMIC_SEQ_CST) * 11;
-  sum += FETCH_MAX(&dword, x) * 13;
-  sum += FETCH_MIN(&dword, -x) * 17;
-  sum += (int64_t)FETCH_MAX(&udword, (uint64_t)x) * 19;
-  sum += (int64_t)FETCH_MIN(&udword, (uint64_t)x >> 1) * 23;
+  sum += (uint64_t)(__atomic_fetch_and(&dword, x | 0xFF00, __ATOMIC_SEQ_CST)) * 3;
+  sum += (uint64_t)(__atomic_fetch_or(&dword, (int64_t)1 << 40, __ATOMIC_SEQ_CST)) * 5;
+  sum += (uint64_t)(__atomic_fetch_xor(&dword, x, __ATOMIC_SEQ_CST)) * 7;
+  sum += (uint64_t)(__atomic_exchange_n(&dword, dword - x, __ATOMIC_SEQ_CST)) * 11;
+  sum += (uint64_t)(FETCH_MAX(&dword, x)) * 13;
+  sum += (uint64_t)(FETCH_MIN(&dword, -x)) * 17;
+  sum += (uint64_t)((int64_t)FETCH_MAX(&udword, (uint64_t)x)) * 19;
+  sum += (uint64_t)((int64_t)FETCH_MIN(&udword, (uint64_t)x >> 1)) * 23;
   int64_t expected = dword;
-  sum += __atomic_compare_exchange_n(&dword, &expected, expected * 3, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) * 29;
-  return sum + dword + (int64_t)udword;
+  sum += (uint64_t)(__atomic_compare_exchange_n(&dword, &expected, expected * 3, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) * 29;
+  return (int64_t)(sum + (uint64_t)dword + udword);
 }
 POLKAVM_EXPORT(int64_t, atomic_dwords, int64_t)
 #endif
