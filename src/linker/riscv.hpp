@@ -80,7 +80,8 @@ RvDecoded rv_decode(uint32_t raw, bool rv64);
 /// x-register names: "zero", "ra", "sp", "gp", ..., "t6".
 const char* rv_reg_name(uint32_t reg);
 
-/// "add a0, a1, a2" (compressed instructions print as what they expand to, prefixed by "c.": "c.addi a0, a0, 1").
+/// "add a0, a1, a2". Compressed instructions print as the instruction they expand to (c.mv a0, a1 is
+/// "add a0, zero, a1").
 std::string rv_format(const RvInst& inst);
 
 }  // namespace polkavm::linker
