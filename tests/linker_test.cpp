@@ -643,6 +643,25 @@ TEST_P(LinkerRunTest, ConstantFoldingShrinksCode) {
       ASSERT_EQ(b.call(name, {a32(x), a32(x ^ 0x5A5A)}), a.call(name, {a32(x), a32(x ^ 0x5A5A)})) << name << " " << x;
 }
 
+TEST_P(LinkerRunTest, JamAndReviveInstructionSets) {
+  // RV64 programs link for every 64-bit instruction set; JamV1 is validated strictly when the module loads.
+  if (arch() != Arch::Rv64) GTEST_SKIP() << "JamV1 and ReviveV1 are 64-bit";
+  for (InstructionSet isa : {InstructionSet::JamV1, InstructionSet::ReviveV1, InstructionSet::Latest64}) {
+    for (int level : {0, 2}) {
+      LinkerConfig config;
+      config.isa = isa;
+      config.opt_level = level;
+      const ProgramBlob blob = link(build_guest(guest_source("control.c"), arch()), config);
+      EXPECT_EQ(blob.isa, isa);
+      EXPECT_FALSE(CodeView(blob).validate().has_value()) << instruction_set_name(isa) << " O" << level;
+      Guest g(backend(), blob);
+      EXPECT_EQ(g.call("dispatch", {a32(2), a32(36)}), r32(12)) << instruction_set_name(isa);
+      EXPECT_EQ(g.call("count_primes", {a32(100)}), r32(25)) << instruction_set_name(isa);
+      EXPECT_EQ(g.call("apply_op", {a32(6), a32(7)}), r32(13)) << instruction_set_name(isa);
+    }
+  }
+}
+
 TEST_P(LinkerRunTest, UnreachableCodeAndDataAreDropped) {
   const std::vector<uint8_t> elf = build_guest(guest_source("dce.c"), arch());
   LinkerConfig keep;
