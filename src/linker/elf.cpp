@@ -21,6 +21,19 @@ std::string libelf_message() {
   return message ? message : "unknown libelf error";
 }
 
+// Section and symbol names end up in error messages: escape what is not printable ASCII.
+std::string printable(const char* name) {
+  std::string out;
+  for (const char* c = name; *c; ++c) {
+    const auto byte = static_cast<unsigned char>(*c);
+    if (byte >= 0x20 && byte < 0x7f)
+      out += *c;
+    else
+      out += fmt::format("\\x{:02x}", byte);
+  }
+  return out;
+}
+
 struct ElfCloser {
   void operator()(Elf* elf) const { elf_end(elf); }
 };
@@ -119,7 +132,7 @@ Result<ElfFile> parse_elf(std::span<const uint8_t> bytes) {
     section.index = static_cast<uint32_t>(i);
     const char* name = elf_strptr(elf.get(), names_index, shdr.sh_name);
     if (!name) return elf_error(fmt::format("section #{} has an invalid name", i));
-    section.name = name;
+    section.name = printable(name);
     section.type = shdr.sh_type;
     section.flags = shdr.sh_flags;
     section.address = shdr.sh_addr;
@@ -160,7 +173,7 @@ Result<ElfFile> parse_elf(std::span<const uint8_t> bytes) {
         return elf_error(fmt::format("malformed symbol #{}: {}", i, libelf_message()));
       ElfSymbol& symbol = file.symbols[i];
       const char* name = elf_strptr(elf.get(), symtab.link, sym.st_name);
-      symbol.name = name ? name : "";
+      symbol.name = name ? printable(name) : "";
       symbol.value = sym.st_value;
       symbol.size = sym.st_size;
       symbol.type = static_cast<uint8_t>(GELF_ST_TYPE(sym.st_info));
