@@ -1,0 +1,229 @@
+// benchtool: runs the guest benchmark programs natively, on the interpreter and on the compiler (gas
+// metering none, sync and async), checks every result against the native twin's checksum, and reports
+// compile, oneshot and execution times with the ratio to native as a Markdown table and an SVG chart.
+//
+//   benchtool                                  all programs, rv64, Markdown on stdout
+//   benchtool --rv32 --repetitions 10 --markdown report.md --svg report.svg
+//   benchtool --filter sort --filter sha --backend compiler
+//
+// Blobs and native twins are found in the build tree next to benchtool (../../guest/programs).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "benchtool.hpp"
+
+namespace benchtool {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  std::vector<std::string> filters;
+  std::vector<std::string> backends = {"interpreter", "compiler"};
+  std::vector<std::string> gas_modes = {"none", "sync", "async"};
+  unsigned repetitions = 5;
+  double min_batch_ms = 5;
+  bool rv32 = false;
+  std::string native_timing = "inprocess";
+  fs::path guest_dir, native_dir, native_lib_dir;
+  std::optional<fs::path> markdown, svg;
+  double svg_clip = 100;
+};
+
+fs::path executable_dir() {
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+/// Shows "[i/n] what" on stderr: rewritten in place on a terminal, one line each otherwise.
+class Progress {
+ public:
+  explicit Progress(size_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+  void start(const std::string& what) {
+    ++done_;
+    if (tty_) fmt::print(stderr, "\r\033[K[{}/{}] {}", done_, total_, what);
+    else fmt::print(stderr, "[{}/{}] {}\n", done_, total_, what);
+  }
+  /// A message that stays (errors), above the progress line.
+  void note(const std::string& message) {
+    if (tty_) fmt::print(stderr, "\r\033[K");
+    fmt::print(stderr, "{}\n", message);
+  }
+  void finish() {
+    if (tty_) fmt::print(stderr, "\r\033[K");
+  }
+
+ private:
+  size_t total_;
+  size_t done_ = 0;
+  bool tty_;
+};
+
+std::optional<std::vector<uint8_t>> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+bool write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  return static_cast<bool>(out.flush());
+}
+
+int run(const Options& options, const std::string& command) {
+  // Programs: every benchmark program whose name contains one of the filters (all without filters).
+  std::vector<std::string> programs;
+  for (const auto& program : benchmark_programs()) {
+    bool wanted = options.filters.empty();
+    for (const auto& filter : options.filters) wanted |= program.find(filter) != std::string::npos;
+    if (wanted) programs.push_back(program);
+  }
+  if (programs.empty()) {
+    std::string known;
+    for (const auto& program : benchmark_programs()) known += (known.empty() ? "" : ", ") + program;
+    fmt::print(stderr, "error: --filter matches no program (programs: {})\n", known);
+    return 2;
+  }
+  std::vector<polkavm::BackendKind> backends;
+  for (const auto& name : options.backends) backends.push_back(*polkavm::backend_from_name(name));
+  std::vector<polkavm::GasMeteringKind> gas_modes;
+  for (const auto& name : options.gas_modes)
+    for (auto kind : polkavm::kGasMeteringKinds)
+      if (polkavm::gas_metering_name(kind) == name) gas_modes.push_back(kind);
+  std::vector<bool> variants = {false};
+  if (options.rv32) variants.push_back(true);
+
+  if (!fs::is_directory(options.guest_dir)) {
+    fmt::print(stderr, "error: guest directory {} does not exist; build the guests (`cmake --build <build dir>`) "
+               "or pass --guest-dir\n", options.guest_dir.string());
+    return 2;
+  }
+
+  Settings settings;
+  settings.repetitions = std::max(options.repetitions, 1u);
+  settings.min_batch_seconds = options.min_batch_ms / 1000;
+  NativePaths native_paths{options.native_dir, options.native_lib_dir};
+  NativeTiming native_timing = options.native_timing == "twin" ? NativeTiming::Twin : NativeTiming::InProcess;
+
+  Progress progress(programs.size() * (1 + variants.size() * backends.size() * gas_modes.size()));
+  Engines engines;
+  std::vector<Measurement> rows;
+  auto report_problems = [&](const Measurement& row) {
+    if (!row.error.empty()) progress.note(fmt::format("error: {}: {}", row.label(), row.error));
+  };
+
+  for (const auto& program : programs) {
+    progress.start(program + " native");
+    rows.push_back(measure_native(program, native_paths, native_timing, settings));
+    report_problems(rows.back());
+    std::optional<uint32_t> expected = rows.back().checksum;
+
+    for (bool rv32 : variants) {
+      std::string target = rv32 ? "guest-" + program + "-32" : "guest-" + program;
+      fs::path blob_path = options.guest_dir / (rv32 ? program + "-32.polkavm" : program + ".polkavm");
+      auto bytes = read_file(blob_path);
+      for (auto backend : backends) {
+        for (auto gas : gas_modes) {
+          Measurement row;
+          row.program = program;
+          row.rv32 = rv32;
+          row.runner = std::string(polkavm::backend_name(backend));
+          row.gas = gas;
+          progress.start(row.label());
+          if (bytes) {
+            row = measure_vm(program, rv32, blob_path, *bytes, engines, backend, gas, expected, settings);
+          } else {
+            row.error = fmt::format("guest blob {} not found: build it with `cmake --build <build dir> --target {}`",
+                                    blob_path.string(), target);
+          }
+          report_problems(row);
+          rows.push_back(std::move(row));
+        }
+      }
+    }
+  }
+  progress.finish();
+
+  ReportInfo info{command, settings.repetitions, native_timing};
+  std::string markdown = markdown_report(rows, info);
+  if (options.markdown) {
+    if (!write_file(*options.markdown, markdown)) {
+      fmt::print(stderr, "error: cannot write {}\n", options.markdown->string());
+      return 2;
+    }
+    fmt::print(stderr, "wrote {}\n", options.markdown->string());
+  } else {
+    fmt::print("{}", markdown);
+  }
+  if (options.svg) {
+    if (!write_file(*options.svg, svg_chart(rows, options.svg_clip))) {
+      fmt::print(stderr, "error: cannot write {}\n", options.svg->string());
+      return 2;
+    }
+    fmt::print(stderr, "wrote {}\n", options.svg->string());
+  }
+
+  size_t errors = 0;
+  for (const auto& row : rows) errors += !row.error.empty();
+  if (errors) {
+    fmt::print(stderr, "benchtool: {} of {} rows failed (see the report's Errors section)\n", errors, rows.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace benchtool
+
+int main(int argc, char** argv) {
+  using namespace benchtool;
+  Options options;
+  const fs::path exe_dir = executable_dir();
+  options.guest_dir = (exe_dir / "../../guest/programs").lexically_normal();
+  options.native_lib_dir = exe_dir / "native";
+
+  CLI::App app{"Runs the guest benchmark programs natively, on the interpreter and on the compiler, and "
+               "compares their times (Markdown table on stdout, optional SVG chart)."};
+  app.add_option("--filter", options.filters,
+                 "Only the programs whose name contains this (repeatable; default: all of minimal, prime-sieve, "
+                 "memset, sort, sha256, interpreter, matmul, alloc)");
+  app.add_option("-r,--repetitions", options.repetitions,
+                 "Samples per number; the best is reported (default: 5)")
+      ->check(CLI::Range(1u, 1000u));
+  app.add_flag("--rv32", options.rv32, "Also run the 32-bit guests (<name>-32.polkavm)");
+  app.add_option("--backend", options.backends, "Backends to run (default: interpreter compiler)")
+      ->check(CLI::IsMember({"interpreter", "compiler"}));
+  app.add_option("--gas", options.gas_modes, "Gas metering modes to run (default: none sync async)")
+      ->check(CLI::IsMember({"none", "sync", "async"}));
+  app.add_option("--guest-dir", options.guest_dir, "Directory of the .polkavm blobs (default: " +
+                                                       options.guest_dir.string() + ")");
+  auto* native_dir = app.add_option("--native-dir", options.native_dir,
+                                    "Directory of the native twins native-<name> (default: the guest directory)");
+  app.add_option("--native-lib-dir", options.native_lib_dir,
+                 "Directory of the in-process native libraries <name>.so (default: " +
+                     options.native_lib_dir.string() + ")");
+  app.add_option("--native-timing", options.native_timing,
+                 "How native execution is timed: inprocess (the program as a shared library, sampled like the "
+                 "VM; default) or twin (the per-call mean printed by `native-<name> 0 REPEAT`)")
+      ->check(CLI::IsMember({"inprocess", "twin"}));
+  app.add_option("--min-batch-ms", options.min_batch_ms,
+                 "Calls shorter than this are timed in batches at least this long (default: 5)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--markdown", options.markdown, "Write the Markdown report here instead of stdout");
+  app.add_option("--svg", options.svg, "Write an SVG chart of the ratios to native here");
+  app.add_option("--svg-clip", options.svg_clip, "Clip the chart's ratio axis here (default: 100)")
+      ->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  if (native_dir->count() == 0) options.native_dir = options.guest_dir;
+
+  std::string command = "benchtool";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  return run(options, command);
+}

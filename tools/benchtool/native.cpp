@@ -1,0 +1,241 @@
+// The native baseline.
+//
+// The checksum comes from the native twin executable (`native-<name> ARG`, built from the same source by
+// guest/programs/CMakeLists.txt): it is the reference every VM row is checked against.
+//
+// The execution time comes, by default, from the same source built as a shared library (<name>.so, see
+// this directory's CMakeLists.txt: same compiler and flags as the twin) and called in this process
+// through a function pointer, sampled exactly like the VM rows: best of N samples on warm state, short
+// calls in batches. The alternative (--native-timing twin) spawns `native-<name> ARG REPEAT` N times and
+// takes the best of the per-call means it prints; that includes the cold first call in every mean and
+// has a 1 us resolution, so it slightly favours the VM and cannot time `minimal` at all.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+#include <string_view>
+
+#include "benchtool.hpp"
+
+extern char** environ;
+
+namespace benchtool {
+namespace {
+
+using polkavm::Error;
+using polkavm::Result;
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string output;  // stdout and stderr, interleaved
+  double seconds = 0;  // wall time from spawn to exit
+};
+
+/// Runs `argv` to completion, capturing its output.
+Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Error(fmt::format("pipe: {}", std::strerror(errno)));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  std::vector<char*> c_argv;
+  for (const auto& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));
+  c_argv.push_back(nullptr);
+
+  ProcessResult result;
+  auto start = Clock::now();
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return Error(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+  }
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = read(fds[0], buffer, sizeof buffer);
+    if (n > 0) {
+      result.output.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.seconds = seconds_since(start);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string command_line(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const auto& arg : argv) text += (text.empty() ? "" : " ") + arg;
+  return text;
+}
+
+/// The twin's output: the checksum on stdout, and "<seconds> s per call" on stderr when REPEAT > 1.
+struct TwinOutput {
+  std::optional<uint32_t> checksum;
+  std::optional<double> seconds_per_call;
+};
+
+TwinOutput parse_twin_output(std::string_view output) {
+  TwinOutput parsed;
+  while (!output.empty()) {
+    size_t end = output.find('\n');
+    std::string_view line = output.substr(0, end);
+    output = end == std::string_view::npos ? std::string_view() : output.substr(end + 1);
+    constexpr std::string_view kPerCall = " s per call";
+    if (line.ends_with(kPerCall)) {
+      line.remove_suffix(kPerCall.size());
+      double value = 0;
+      auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+      if (ec == std::errc() && ptr == line.data() + line.size()) parsed.seconds_per_call = value;
+      continue;
+    }
+    uint32_t value = 0;
+    auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (!line.empty() && ec == std::errc() && ptr == line.data() + line.size()) parsed.checksum = value;
+  }
+  return parsed;
+}
+
+/// Runs the twin once per repetition: its checksum, and the best wall time of a fresh process making
+/// one call (the native "oneshot").
+Result<void> run_twin(const std::filesystem::path& twin, const Settings& settings, Measurement& row) {
+  std::vector<std::string> argv = {twin.string(), std::to_string(settings.arg)};
+  for (unsigned i = 0; i < settings.repetitions; ++i) {
+    auto process = run_process(argv);
+    if (!process) return process.error();
+    if (process->exit_code != 0)
+      return Error(fmt::format("`{}` failed (exit {}): {}", command_line(argv), process->exit_code, process->output));
+    auto parsed = parse_twin_output(process->output);
+    if (!parsed.checksum)
+      return Error(fmt::format("`{}` printed no checksum: '{}'", command_line(argv), process->output));
+    if (row.checksum && *row.checksum != *parsed.checksum)
+      return Error(fmt::format("`{}` printed {} then {}", command_line(argv), *row.checksum, *parsed.checksum));
+    row.checksum = parsed.checksum;
+    row.oneshot = std::min(row.oneshot.value_or(process->seconds), process->seconds);
+  }
+  return {};
+}
+
+/// --native-timing twin: best over N processes of the per-call mean of `native-<name> ARG REPEAT`.
+Result<Timing> time_twin(const std::filesystem::path& twin, const Settings& settings, double one_call_estimate) {
+  // At least 2 calls (the twin prints no time for 1), and enough for about 0.2 s, so the cold first
+  // call weighs little in the mean.
+  auto repeat = static_cast<uint64_t>(std::clamp(std::ceil(0.2 / std::max(one_call_estimate, 1e-9)), 2.0, 1e7));
+  std::vector<std::string> argv = {twin.string(), std::to_string(settings.arg), std::to_string(repeat)};
+  std::vector<double> samples;
+  for (unsigned i = 0; i < settings.repetitions; ++i) {
+    auto process = run_process(argv);
+    if (!process) return process.error();
+    if (process->exit_code != 0)
+      return Error(fmt::format("`{}` failed (exit {}): {}", command_line(argv), process->exit_code, process->output));
+    auto parsed = parse_twin_output(process->output);
+    if (!parsed.seconds_per_call)
+      return Error(fmt::format("`{}` printed no time per call: '{}'", command_line(argv), process->output));
+    if (*parsed.seconds_per_call <= 0)
+      return Error(fmt::format("`{}`: the call is shorter than the twin's 1 us resolution; "
+                               "use --native-timing inprocess", command_line(argv)));
+    samples.push_back(*parsed.seconds_per_call);
+  }
+  std::sort(samples.begin(), samples.end());
+  return Timing{samples.front(), samples[samples.size() / 2], repeat};
+}
+
+/// The program built as a shared library, loaded in this process.
+class NativeLibrary {
+ public:
+  using RunFunction = uint32_t (*)(uint32_t);
+
+  static Result<std::unique_ptr<NativeLibrary>> open(const std::filesystem::path& path, const std::string& program) {
+    if (!std::filesystem::exists(path))
+      return Error(fmt::format("native library {} not found: build it with `cmake --build <build dir> --target "
+                               "benchtool-native-{}` (benchtool's own target builds it too), or pass "
+                               "--native-timing twin",
+                               path.string(), program));
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) return Error(fmt::format("cannot load {}: {}", path.string(), dlerror()));
+    auto library = std::unique_ptr<NativeLibrary>(new NativeLibrary(handle));
+    library->run_ = reinterpret_cast<RunFunction>(dlsym(handle, "run"));
+    if (!library->run_) return Error(fmt::format("{} has no function `run`", path.string()));
+    return library;
+  }
+  ~NativeLibrary() { dlclose(handle_); }
+  NativeLibrary(const NativeLibrary&) = delete;
+  NativeLibrary& operator=(const NativeLibrary&) = delete;
+
+  uint32_t run(uint32_t arg) const { return run_(arg); }
+
+ private:
+  explicit NativeLibrary(void* handle) : handle_(handle) {}
+  void* handle_;
+  RunFunction run_ = nullptr;
+};
+
+Result<Timing> time_in_process(const NativeLibrary& library, const std::string& program, uint32_t expected,
+                               const Settings& settings) {
+  std::function<Result<void>(uint64_t)> sample = [&](uint64_t calls) -> Result<void> {
+    for (uint64_t i = 0; i < calls; ++i) {
+      uint32_t got = library.run(settings.arg);
+      if (got != expected)
+        return Error(fmt::format("{}.so returned {}, but the native twin printed {}", program, got, expected));
+    }
+    return {};
+  };
+  auto calls = calibrate_calls(settings.min_batch_seconds, sample);
+  if (!calls) return calls.error();
+  return time_samples(settings.repetitions, *calls, sample);
+}
+
+}  // namespace
+
+Measurement measure_native(const std::string& program, const NativePaths& paths, NativeTiming timing,
+                           const Settings& settings) {
+  Measurement row;
+  row.program = program;
+  row.runner = "native";
+
+  auto twin = paths.twin_dir / ("native-" + program);
+  if (!std::filesystem::exists(twin)) {
+    row.error = fmt::format("native twin {} not found: build it with `cmake --build <build dir> --target "
+                            "native-{}`, or point --native-dir at the directory holding it",
+                            twin.string(), program);
+    return row;
+  }
+  if (auto r = run_twin(twin, settings, row); !r) {
+    row.error = r.error().message();
+    return row;
+  }
+
+  if (timing == NativeTiming::Twin) {
+    auto t = time_twin(twin, settings, *row.oneshot);
+    if (!t) row.error = t.error().message();
+    else row.execution = *t;
+    return row;
+  }
+  auto library = NativeLibrary::open(paths.library_dir / (program + ".so"), program);
+  if (!library) {
+    row.error = library.error().message();
+    return row;
+  }
+  auto t = time_in_process(**library, program, *row.checksum, settings);
+  if (!t) row.error = t.error().message();
+  else row.execution = *t;
+  return row;
+}
+
+}  // namespace benchtool
