@@ -118,6 +118,7 @@ Measurement measure_vm(const std::string& program, bool rv32, const std::filesys
 struct ReportInfo {
   std::string command;  // the command line, for the record
   unsigned repetitions = 0;
+  uint32_t arg = 0;
   NativeTiming native_timing = NativeTiming::InProcess;
 };
 

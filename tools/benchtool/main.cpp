@@ -33,6 +33,7 @@ struct Options {
   fs::path guest_dir, native_dir, native_lib_dir;
   std::optional<fs::path> markdown, svg;
   double svg_clip = 100;
+  uint32_t arg = 0;
 };
 
 fs::path executable_dir() {
@@ -109,6 +110,7 @@ int run(const Options& options, const std::string& command) {
   Settings settings;
   settings.repetitions = std::max(options.repetitions, 1u);
   settings.min_batch_seconds = options.min_batch_ms / 1000;
+  settings.arg = options.arg;
   NativePaths native_paths{options.native_dir, options.native_lib_dir};
   NativeTiming native_timing = options.native_timing == "twin" ? NativeTiming::Twin : NativeTiming::InProcess;
 
@@ -151,7 +153,7 @@ int run(const Options& options, const std::string& command) {
   }
   progress.finish();
 
-  ReportInfo info{command, settings.repetitions, native_timing};
+  ReportInfo info{command, settings.repetitions, settings.arg, native_timing};
   std::string markdown = markdown_report(rows, info);
   if (options.markdown) {
     if (!write_file(*options.markdown, markdown)) {
@@ -197,6 +199,8 @@ int main(int argc, char** argv) {
   app.add_option("-r,--repetitions", options.repetitions,
                  "Samples per number; the best is reported (default: 5)")
       ->check(CLI::Range(1u, 1000u));
+  app.add_option("--arg", options.arg,
+                 "The argument of run() (default: 0, each program's benchmark-sized workload)");
   app.add_flag("--rv32", options.rv32, "Also run the 32-bit guests (<name>-32.polkavm)");
   app.add_option("--backend", options.backends, "Backends to run (default: interpreter compiler)")
       ->check(CLI::IsMember({"interpreter", "compiler"}));

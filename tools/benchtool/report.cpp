@@ -109,19 +109,19 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
   out += "## Guest programs: native, interpreter and compiler\n\n";
   out += fmt::format("`{}`\n\n", info.command);
   out += fmt::format(
-      "Times per call of `run(0)` (each program's benchmark-sized workload), best of {} samples:\n\n"
+      "Times per call of `run({})`{}, best of {} samples:\n\n"
       "- **execution**: one call on a warm instance (after a first call), the best sample; **median** shows "
       "the noise. Short calls are timed in batches.\n"
-      "- **oneshot**: module creation + instantiation + one call; for native, a fresh `native-<name> 0` "
+      "- **oneshot**: module creation + instantiation + one call; for native, a fresh `native-<name> ARG` "
       "process (spawn, exec, one call).\n"
       "- **compile**: module creation from the blob's bytes (parse, validate, and on the compiler translate).\n"
       "- **× native**: execution time over native execution time.\n"
       "- native execution: {}.\n\n",
-      info.repetitions,
+      info.arg, info.arg == 0 ? " (each program's benchmark-sized workload)" : "", info.repetitions,
       info.native_timing == NativeTiming::InProcess
           ? "the program's source built as a shared library with the twin's compiler and flags, called in "
             "benchtool's process, sampled like the VM"
-          : "the best of the per-call means printed by `native-<name> 0 REPEAT`");
+          : "the best of the per-call means printed by `native-<name> ARG REPEAT`");
 
   out += "| program | runner | gas | compile | oneshot | execution | median | × native | checksum |\n";
   out += "|:--|:--|:--|--:|--:|--:|--:|--:|:--|\n";
