@@ -7,7 +7,6 @@
 //   report.cpp  the Markdown table and the SVG chart.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -23,11 +22,16 @@
 
 namespace benchtool {
 
-using Clock = std::chrono::steady_clock;
-
-inline double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+/// The clock of every measurement. The thread's CPU time (the default) leaves out the time the thread
+/// spends descheduled, which on a shared, loaded machine is most of the noise; the guest runs on the
+/// calling thread with both backends, so nothing is left out. Spawned processes are charged their
+/// user + system time. Wall time is the steady clock.
+enum class TimeSource { ThreadCpu, Wall };
+void set_time_source(TimeSource source);
+TimeSource time_source();
+/// Now, in seconds, on the chosen clock.
+double now_seconds();
+inline double seconds_since(double start) { return now_seconds() - start; }
 
 /// How the measurements are taken (from the command line).
 struct Settings {
@@ -119,6 +123,7 @@ struct ReportInfo {
   std::string command;  // the command line, for the record
   unsigned repetitions = 0;
   uint32_t arg = 0;
+  TimeSource time_source = TimeSource::ThreadCpu;
   NativeTiming native_timing = NativeTiming::InProcess;
 };
 

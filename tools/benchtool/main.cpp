@@ -30,6 +30,7 @@ struct Options {
   double min_batch_ms = 5;
   bool rv32 = false;
   std::string native_timing = "inprocess";
+  std::string clock = "cpu";
   fs::path guest_dir, native_dir, native_lib_dir;
   std::optional<fs::path> markdown, svg;
   double svg_clip = 100;
@@ -111,6 +112,8 @@ int run(const Options& options, const std::string& command) {
   settings.repetitions = std::max(options.repetitions, 1u);
   settings.min_batch_seconds = options.min_batch_ms / 1000;
   settings.arg = options.arg;
+  TimeSource source = options.clock == "wall" ? TimeSource::Wall : TimeSource::ThreadCpu;
+  set_time_source(source);
   NativePaths native_paths{options.native_dir, options.native_lib_dir};
   NativeTiming native_timing = options.native_timing == "twin" ? NativeTiming::Twin : NativeTiming::InProcess;
 
@@ -153,7 +156,7 @@ int run(const Options& options, const std::string& command) {
   }
   progress.finish();
 
-  ReportInfo info{command, settings.repetitions, settings.arg, native_timing};
+  ReportInfo info{command, settings.repetitions, settings.arg, source, native_timing};
   std::string markdown = markdown_report(rows, info);
   if (options.markdown) {
     if (!write_file(*options.markdown, markdown)) {
@@ -217,6 +220,10 @@ int main(int argc, char** argv) {
                  "How native execution is timed: inprocess (the program as a shared library, sampled like the "
                  "VM; default) or twin (the per-call mean printed by `native-<name> 0 REPEAT`)")
       ->check(CLI::IsMember({"inprocess", "twin"}));
+  app.add_option("--clock", options.clock,
+                 "cpu: the thread's CPU time, which leaves out time spent descheduled (default; spawned "
+                 "processes: their user + system time), or wall: the steady clock")
+      ->check(CLI::IsMember({"cpu", "wall"}));
   app.add_option("--min-batch-ms", options.min_batch_ms,
                  "Calls shorter than this are timed in batches at least this long (default: 5)")
       ->check(CLI::PositiveNumber);

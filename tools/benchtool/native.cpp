@@ -12,12 +12,14 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
@@ -36,7 +38,7 @@ using polkavm::Result;
 struct ProcessResult {
   int exit_code = -1;  // -1 when killed by a signal
   std::string output;  // stdout and stderr, interleaved
-  double seconds = 0;  // wall time from spawn to exit
+  double seconds = 0;  // from spawn to exit: user + system time, or wall time (see TimeSource)
 };
 
 /// Runs `argv` to completion, capturing its output.
@@ -52,7 +54,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
   c_argv.push_back(nullptr);
 
   ProcessResult result;
-  auto start = Clock::now();
+  auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
   int rc = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -72,9 +74,13 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
   }
   close(fds[0]);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
-  result.seconds = seconds_since(start);
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
+  result.seconds = time_source() == TimeSource::ThreadCpu
+                       ? seconds(usage.ru_utime) + seconds(usage.ru_stime)
+                       : std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }

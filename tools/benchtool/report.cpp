@@ -109,7 +109,7 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
   out += "## Guest programs: native, interpreter and compiler\n\n";
   out += fmt::format("`{}`\n\n", info.command);
   out += fmt::format(
-      "Times per call of `run({})`{}, best of {} samples:\n\n"
+      "Times per call of `run({})`{}, best of {} samples, {}:\n\n"
       "- **execution**: one call on a warm instance (after a first call), the best sample; **median** shows "
       "the noise. Short calls are timed in batches.\n"
       "- **oneshot**: module creation + instantiation + one call; for native, a fresh `native-<name> ARG` "
@@ -118,10 +118,15 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
       "- **× native**: execution time over native execution time.\n"
       "- native execution: {}.\n\n",
       info.arg, info.arg == 0 ? " (each program's benchmark-sized workload)" : "", info.repetitions,
+      info.time_source == TimeSource::ThreadCpu
+          ? "in CPU time (the thread's, so time spent descheduled on a busy machine does not count; for a "
+            "spawned process, its user + system time)"
+          : "in wall-clock time",
       info.native_timing == NativeTiming::InProcess
           ? "the program's source built as a shared library with the twin's compiler and flags, called in "
             "benchtool's process, sampled like the VM"
-          : "the best of the per-call means printed by `native-<name> ARG REPEAT`");
+          : "the best of the per-call means printed by `native-<name> ARG REPEAT` (wall-clock, whatever "
+            "--clock says)");
 
   out += "| program | runner | gas | compile | oneshot | execution | median | × native | checksum |\n";
   out += "|:--|:--|:--|--:|--:|--:|--:|--:|:--|\n";

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 #include "benchtool.hpp"
 
@@ -10,11 +11,24 @@ namespace benchtool {
 
 using polkavm::Result;
 
+namespace {
+TimeSource g_time_source = TimeSource::ThreadCpu;
+}
+
+void set_time_source(TimeSource source) { g_time_source = source; }
+TimeSource time_source() { return g_time_source; }
+
+double now_seconds() {
+  timespec ts{};
+  clock_gettime(g_time_source == TimeSource::ThreadCpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 Result<Timing> time_samples(unsigned repetitions, uint64_t calls,
                             const std::function<Result<void>(uint64_t calls)>& sample) {
   std::vector<double> per_call;
   for (unsigned i = 0; i < std::max(repetitions, 1u); ++i) {
-    auto start = Clock::now();
+    double start = now_seconds();
     if (auto r = sample(calls); !r) return r.error();
     per_call.push_back(seconds_since(start) / static_cast<double>(calls));
   }
@@ -26,7 +40,7 @@ Result<uint64_t> calibrate_calls(double min_seconds, const std::function<Result<
   constexpr uint64_t kMaxCalls = 100'000'000;
   uint64_t calls = 1;
   for (;;) {
-    auto start = Clock::now();
+    double start = now_seconds();
     if (auto r = sample(calls); !r) return r.error();
     double seconds = seconds_since(start);
     if (seconds >= min_seconds || calls >= kMaxCalls) return calls;
