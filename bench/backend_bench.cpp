@@ -6,7 +6,7 @@
 //   instantiate/...  a new instance of a ready module plus one call of a function that only returns.
 // After the run, a Markdown table gives the compiler/interpreter ratio of every exec workload and the
 // compile time per KB at each size (linear compilation shows as a flat column). Run it with
-// --benchmark_repetitions=5 on a noisy machine: the tables take the fastest repetition.
+// --benchmark_repetitions=5 on a noisy machine: the tables take the CPU time of the fastest repetition.
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -278,10 +278,11 @@ class SummaryReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
-    // With --benchmark_repetitions, the fastest repetition: this machine's noise only ever adds time.
+    // CPU time (a descheduled thread does not count), and with --benchmark_repetitions the fastest
+    // repetition: this machine's noise only ever adds time.
     for (const Run& run : runs) {
       if (run.error_occurred || run.iterations == 0 || run.run_type == Run::RT_Aggregate) continue;
-      Timing r{run.GetAdjustedRealTime(), benchmark::GetTimeUnitString(run.time_unit), run.counters};
+      Timing r{run.GetAdjustedCPUTime(), benchmark::GetTimeUnitString(run.time_unit), run.counters};
       auto [it, inserted] = results_.try_emplace(run.benchmark_name(), r);
       if (!inserted && r.time < it->second.time) it->second = r;
     }
