@@ -7,10 +7,12 @@
 //   report.cpp  the Markdown table and the SVG chart.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,9 +37,9 @@ inline double seconds_since(double start) { return now_seconds() - start; }
 
 /// How the measurements are taken (from the command line).
 struct Settings {
-  unsigned repetitions = 5;      // samples per number; the best one is reported
+  unsigned repetitions = 5;          // samples per number; the best one is reported
   double min_batch_seconds = 0.005;  // short calls are timed in batches at least this long
-  uint32_t arg = 0;              // the argument of run(); 0 = each program's benchmark-sized workload
+  uint32_t arg = 0;                  // the argument of run(); 0 = each program's benchmark-sized workload
 };
 
 /// A time per call over several samples: the best (reported) and the median (to show the noise).
@@ -47,14 +49,15 @@ struct Timing {
   uint64_t calls_per_sample = 1;  // more than one when a single call is too short to time
 };
 
-/// Times `sample(calls)` (which makes `calls` calls and may fail) `repetitions` times.
-polkavm::Result<Timing> time_samples(unsigned repetitions, uint64_t calls,
-                                     const std::function<polkavm::Result<void>(uint64_t calls)>& sample);
+/// Makes `calls` calls (and may fail).
+using Batch = std::function<polkavm::Result<void>(uint64_t calls)>;
 
-/// The number of calls that makes a sample last at least `min_seconds` (1 for long calls). Calls
-/// `sample` with growing counts to find out, so it doubles as a warm-up.
-polkavm::Result<uint64_t> calibrate_calls(double min_seconds,
-                                          const std::function<polkavm::Result<void>(uint64_t calls)>& sample);
+/// The time per call of one batch of `calls` calls.
+polkavm::Result<double> time_batch(uint64_t calls, const Batch& batch);
+
+/// The number of calls that makes a batch last at least `min_seconds` (1 for long calls). Runs batches
+/// of growing size to find out, so it doubles as a warm-up.
+polkavm::Result<uint64_t> calibrate_calls(double min_seconds, const Batch& batch);
 
 /// One row of the report: a program run by one runner.
 struct Measurement {
@@ -78,6 +81,43 @@ struct Measurement {
 /// The programs benchtool knows, in report order.
 const std::vector<std::string>& benchmark_programs();
 
+/// Measures one row, one sample at a time, so that the caller can interleave the rows of a program:
+/// round after round, every row takes one sample, and a noisy stretch of time hits all rows alike rather
+/// than all samples of one row. A row that fails (error) or cannot run (skipped) takes no more samples.
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  const Measurement& row() const { return row_; }
+  bool active() const { return row_.ok(); }
+
+  /// One cold measurement: compile + instantiate + one call (VM); a fresh twin process (native).
+  void oneshot_sample();
+  /// Gets ready for execution samples: warm-up, and the batch size for short calls.
+  void warm_up();
+  /// One execution sample on warm state.
+  void execution_sample();
+  /// Turns the samples into the row's Timing.
+  const Measurement& finish();
+
+ protected:
+  /// `row` names the row; an error or a skip reason in it means that no sample is taken.
+  Runner(Measurement row, double min_batch_seconds) : row_(std::move(row)), min_batch_seconds_(min_batch_seconds) {}
+
+  virtual polkavm::Result<void> do_oneshot() = 0;
+  virtual polkavm::Result<uint64_t> do_warm_up(double min_batch_seconds) = 0;
+  /// The time per call of one sample.
+  virtual polkavm::Result<double> do_sample(uint64_t calls) = 0;
+  void record_oneshot(double seconds) { row_.oneshot = std::min(row_.oneshot.value_or(seconds), seconds); }
+  void record_compile(double seconds) { row_.compile = std::min(row_.compile.value_or(seconds), seconds); }
+
+  Measurement row_;
+
+ private:
+  double min_batch_seconds_;
+  std::vector<double> samples_;
+  uint64_t calls_ = 1;
+};
+
 // ---------------------------------------------------------------------------------------------------
 // native.cpp
 
@@ -90,8 +130,8 @@ enum class NativeTiming { InProcess, Twin };
 
 /// The native row of `program`: the twin's checksum (the reference for every other row) and its
 /// execution time, measured in-process (default) or from the twin's own REPEAT loop.
-Measurement measure_native(const std::string& program, const NativePaths& paths, NativeTiming timing,
-                           const Settings& settings);
+std::unique_ptr<Runner> native_runner(const std::string& program, const NativePaths& paths, NativeTiming timing,
+                                      const Settings& settings);
 
 // ---------------------------------------------------------------------------------------------------
 // vm.cpp
@@ -111,10 +151,18 @@ class Engines {
   std::map<polkavm::BackendKind, Entry> entries_;
 };
 
-/// One VM row: `blob_path` on `backend` with `gas`, checked against `expected` (the native checksum).
-Measurement measure_vm(const std::string& program, bool rv32, const std::filesystem::path& blob_path,
-                       const std::vector<uint8_t>& blob_bytes, Engines& engines, polkavm::BackendKind backend,
-                       polkavm::GasMeteringKind gas, std::optional<uint32_t> expected, const Settings& settings);
+/// The guest blob of one program variant, read once for all its rows.
+struct GuestBlob {
+  std::filesystem::path path;
+  std::string target;                         // the CMake target that builds it
+  std::optional<std::vector<uint8_t>> bytes;  // nothing when the file is missing
+};
+
+/// One VM row: `blob` on `backend` with `gas`, every result checked against `reference`'s checksum
+/// (the native row, measured before).
+std::unique_ptr<Runner> vm_runner(const std::string& program, bool rv32, std::shared_ptr<const GuestBlob> blob,
+                                  Engines& engines, polkavm::BackendKind backend, polkavm::GasMeteringKind gas,
+                                  const Runner& reference, const Settings& settings);
 
 // ---------------------------------------------------------------------------------------------------
 // report.cpp

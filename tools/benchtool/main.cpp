@@ -117,42 +117,43 @@ int run(const Options& options, const std::string& command) {
   NativePaths native_paths{options.native_dir, options.native_lib_dir};
   NativeTiming native_timing = options.native_timing == "twin" ? NativeTiming::Twin : NativeTiming::InProcess;
 
-  Progress progress(programs.size() * (1 + variants.size() * backends.size() * gas_modes.size()));
+  // Per program: every row takes its oneshot samples, then warms up, then takes its execution samples,
+  // the rows interleaved round by round (see Runner). The native row goes first: its checksum is the
+  // reference for the others.
+  const size_t rows_per_program = 1 + variants.size() * backends.size() * gas_modes.size();
+  const unsigned rounds = settings.repetitions;
+  Progress progress(programs.size() * rows_per_program * (2 * rounds + 1));
   Engines engines;
   std::vector<Measurement> rows;
-  auto report_problems = [&](const Measurement& row) {
-    if (!row.error.empty()) progress.note(fmt::format("error: {}: {}", row.label(), row.error));
-  };
 
   for (const auto& program : programs) {
-    progress.start(program + " native");
-    rows.push_back(measure_native(program, native_paths, native_timing, settings));
-    report_problems(rows.back());
-    std::optional<uint32_t> expected = rows.back().checksum;
-
+    std::vector<std::unique_ptr<Runner>> runners;
+    runners.push_back(native_runner(program, native_paths, native_timing, settings));
+    const Runner& native = *runners.front();
     for (bool rv32 : variants) {
-      std::string target = rv32 ? "guest-" + program + "-32" : "guest-" + program;
-      fs::path blob_path = options.guest_dir / (rv32 ? program + "-32.polkavm" : program + ".polkavm");
-      auto bytes = read_file(blob_path);
-      for (auto backend : backends) {
-        for (auto gas : gas_modes) {
-          Measurement row;
-          row.program = program;
-          row.rv32 = rv32;
-          row.runner = std::string(polkavm::backend_name(backend));
-          row.gas = gas;
-          progress.start(row.label());
-          if (bytes) {
-            row = measure_vm(program, rv32, blob_path, *bytes, engines, backend, gas, expected, settings);
-          } else {
-            row.error = fmt::format("guest blob {} not found: build it with `cmake --build <build dir> --target {}`",
-                                    blob_path.string(), target);
-          }
-          report_problems(row);
-          rows.push_back(std::move(row));
-        }
-      }
+      auto blob = std::make_shared<GuestBlob>();
+      blob->path = options.guest_dir / (rv32 ? program + "-32.polkavm" : program + ".polkavm");
+      blob->target = rv32 ? "guest-" + program + "-32" : "guest-" + program;
+      blob->bytes = read_file(blob->path);
+      for (auto backend : backends)
+        for (auto gas : gas_modes) runners.push_back(vm_runner(program, rv32, blob, engines, backend, gas, native, settings));
     }
+
+    // One step of one row, with the progress line, and the row's error (once) when it fails.
+    auto step = [&](Runner& runner, const std::string& what, void (Runner::*action)()) {
+      progress.start(fmt::format("{}: {}", runner.row().label(), what));
+      if (!runner.active()) return;
+      (runner.*action)();
+      if (!runner.row().error.empty())
+        progress.note(fmt::format("error: {}: {}", runner.row().label(), runner.row().error));
+    };
+    for (unsigned round = 1; round <= rounds; ++round)
+      for (auto& runner : runners) step(*runner, fmt::format("oneshot {}/{}", round, rounds), &Runner::oneshot_sample);
+    for (auto& runner : runners) step(*runner, "warm-up", &Runner::warm_up);
+    for (unsigned round = 1; round <= rounds; ++round)
+      for (auto& runner : runners)
+        step(*runner, fmt::format("execution {}/{}", round, rounds), &Runner::execution_sample);
+    for (auto& runner : runners) rows.push_back(runner->finish());
   }
   progress.finish();
 

@@ -118,50 +118,6 @@ TwinOutput parse_twin_output(std::string_view output) {
   return parsed;
 }
 
-/// Runs the twin once per repetition: its checksum, and the best wall time of a fresh process making
-/// one call (the native "oneshot").
-Result<void> run_twin(const std::filesystem::path& twin, const Settings& settings, Measurement& row) {
-  std::vector<std::string> argv = {twin.string(), std::to_string(settings.arg)};
-  for (unsigned i = 0; i < settings.repetitions; ++i) {
-    auto process = run_process(argv);
-    if (!process) return process.error();
-    if (process->exit_code != 0)
-      return Error(fmt::format("`{}` failed (exit {}): {}", command_line(argv), process->exit_code, process->output));
-    auto parsed = parse_twin_output(process->output);
-    if (!parsed.checksum)
-      return Error(fmt::format("`{}` printed no checksum: '{}'", command_line(argv), process->output));
-    if (row.checksum && *row.checksum != *parsed.checksum)
-      return Error(fmt::format("`{}` printed {} then {}", command_line(argv), *row.checksum, *parsed.checksum));
-    row.checksum = parsed.checksum;
-    row.oneshot = std::min(row.oneshot.value_or(process->seconds), process->seconds);
-  }
-  return {};
-}
-
-/// --native-timing twin: best over N processes of the per-call mean of `native-<name> ARG REPEAT`.
-Result<Timing> time_twin(const std::filesystem::path& twin, const Settings& settings, double one_call_estimate) {
-  // At least 2 calls (the twin prints no time for 1), and enough for about 0.2 s, so the cold first
-  // call weighs little in the mean.
-  auto repeat = static_cast<uint64_t>(std::clamp(std::ceil(0.2 / std::max(one_call_estimate, 1e-9)), 2.0, 1e7));
-  std::vector<std::string> argv = {twin.string(), std::to_string(settings.arg), std::to_string(repeat)};
-  std::vector<double> samples;
-  for (unsigned i = 0; i < settings.repetitions; ++i) {
-    auto process = run_process(argv);
-    if (!process) return process.error();
-    if (process->exit_code != 0)
-      return Error(fmt::format("`{}` failed (exit {}): {}", command_line(argv), process->exit_code, process->output));
-    auto parsed = parse_twin_output(process->output);
-    if (!parsed.seconds_per_call)
-      return Error(fmt::format("`{}` printed no time per call: '{}'", command_line(argv), process->output));
-    if (*parsed.seconds_per_call <= 0)
-      return Error(fmt::format("`{}`: the call is shorter than the twin's 1 us resolution; "
-                               "use --native-timing inprocess", command_line(argv)));
-    samples.push_back(*parsed.seconds_per_call);
-  }
-  std::sort(samples.begin(), samples.end());
-  return Timing{samples.front(), samples[samples.size() / 2], repeat};
-}
-
 /// The program built as a shared library, loaded in this process.
 class NativeLibrary {
  public:
@@ -192,56 +148,105 @@ class NativeLibrary {
   RunFunction run_ = nullptr;
 };
 
-Result<Timing> time_in_process(const NativeLibrary& library, const std::string& program, uint32_t expected,
-                               const Settings& settings) {
-  std::function<Result<void>(uint64_t)> sample = [&](uint64_t calls) -> Result<void> {
+std::vector<std::string> twin_command(const std::filesystem::path& twin, uint32_t arg, uint64_t repeat = 1) {
+  std::vector<std::string> argv = {twin.string(), std::to_string(arg)};
+  if (repeat > 1) argv.push_back(std::to_string(repeat));
+  return argv;
+}
+
+/// Runs the twin; fails unless it exits 0 and prints a checksum.
+Result<TwinOutput> run_twin(const std::vector<std::string>& argv, double* seconds) {
+  auto process = run_process(argv);
+  if (!process) return process.error();
+  if (process->exit_code != 0)
+    return Error(fmt::format("`{}` failed (exit {}): {}", command_line(argv), process->exit_code, process->output));
+  auto parsed = parse_twin_output(process->output);
+  if (!parsed.checksum) return Error(fmt::format("`{}` printed no checksum: '{}'", command_line(argv), process->output));
+  *seconds = process->seconds;
+  return parsed;
+}
+
+class NativeRunner final : public Runner {
+ public:
+  NativeRunner(Measurement row, std::filesystem::path twin, std::unique_ptr<NativeLibrary> library,
+               const Settings& settings)
+      : Runner(std::move(row), settings.min_batch_seconds), twin_(std::move(twin)), library_(std::move(library)),
+        arg_(settings.arg) {}
+
+ private:
+  /// A fresh twin process making one call: the checksum every other row is checked against.
+  Result<void> do_oneshot() override {
+    auto argv = twin_command(twin_, arg_);
+    double seconds = 0;
+    auto output = run_twin(argv, &seconds);
+    if (!output) return output.error();
+    if (row_.checksum && *row_.checksum != *output->checksum)
+      return Error(fmt::format("`{}` printed {} then {}", command_line(argv), *row_.checksum, *output->checksum));
+    row_.checksum = output->checksum;
+    record_oneshot(seconds);
+    return {};
+  }
+
+  Result<uint64_t> do_warm_up(double min_batch_seconds) override {
+    if (!row_.checksum) return Error("no checksum from the native twin");
+    if (library_)
+      return calibrate_calls(min_batch_seconds, [this](uint64_t calls) { return calls_in_process(calls); });
+    // The twin's own loop: at least 2 calls (it prints no time for 1), and enough for about 0.2 s so
+    // that its cold first call weighs little in the mean.
+    double one_call = std::max(row_.oneshot.value_or(1e-3), 1e-9);
+    return static_cast<uint64_t>(std::clamp(std::ceil(0.2 / one_call), 2.0, 1e7));
+  }
+
+  Result<double> do_sample(uint64_t calls) override {
+    if (library_) return time_batch(calls, [this](uint64_t n) { return calls_in_process(n); });
+    auto argv = twin_command(twin_, arg_, calls);
+    double seconds = 0;
+    auto output = run_twin(argv, &seconds);
+    if (!output) return output.error();
+    if (*output->checksum != *row_.checksum)
+      return Error(fmt::format("`{}` printed {}, one call printed {}", command_line(argv), *output->checksum,
+                               *row_.checksum));
+    if (!output->seconds_per_call) return Error(fmt::format("`{}` printed no time per call", command_line(argv)));
+    if (*output->seconds_per_call <= 0)
+      return Error(fmt::format("`{}`: the call is shorter than the twin's 1 us resolution; use "
+                               "--native-timing inprocess", command_line(argv)));
+    return *output->seconds_per_call;
+  }
+
+  Result<void> calls_in_process(uint64_t calls) {
     for (uint64_t i = 0; i < calls; ++i) {
-      uint32_t got = library.run(settings.arg);
-      if (got != expected)
-        return Error(fmt::format("{}.so returned {}, but the native twin printed {}", program, got, expected));
+      uint32_t got = library_->run(arg_);
+      if (got != *row_.checksum)
+        return Error(fmt::format("{}.so returned {}, but the native twin printed {}", row_.program, got,
+                                 *row_.checksum));
     }
     return {};
-  };
-  auto calls = calibrate_calls(settings.min_batch_seconds, sample);
-  if (!calls) return calls.error();
-  return time_samples(settings.repetitions, *calls, sample);
-}
+  }
+
+  std::filesystem::path twin_;
+  std::unique_ptr<NativeLibrary> library_;  // null: time the twin's own loop
+  uint32_t arg_;
+};
 
 }  // namespace
 
-Measurement measure_native(const std::string& program, const NativePaths& paths, NativeTiming timing,
-                           const Settings& settings) {
+std::unique_ptr<Runner> native_runner(const std::string& program, const NativePaths& paths, NativeTiming timing,
+                                      const Settings& settings) {
   Measurement row;
   row.program = program;
   row.runner = "native";
-
   auto twin = paths.twin_dir / ("native-" + program);
+  std::unique_ptr<NativeLibrary> library;
   if (!std::filesystem::exists(twin)) {
     row.error = fmt::format("native twin {} not found: build it with `cmake --build <build dir> --target "
                             "native-{}`, or point --native-dir at the directory holding it",
                             twin.string(), program);
-    return row;
+  } else if (timing == NativeTiming::InProcess) {
+    auto opened = NativeLibrary::open(paths.library_dir / (program + ".so"), program);
+    if (opened) library = std::move(*opened);
+    else row.error = opened.error().message();
   }
-  if (auto r = run_twin(twin, settings, row); !r) {
-    row.error = r.error().message();
-    return row;
-  }
-
-  if (timing == NativeTiming::Twin) {
-    auto t = time_twin(twin, settings, *row.oneshot);
-    if (!t) row.error = t.error().message();
-    else row.execution = *t;
-    return row;
-  }
-  auto library = NativeLibrary::open(paths.library_dir / (program + ".so"), program);
-  if (!library) {
-    row.error = library.error().message();
-    return row;
-  }
-  auto t = time_in_process(**library, program, *row.checksum, settings);
-  if (!t) row.error = t.error().message();
-  else row.execution = *t;
-  return row;
+  return std::make_unique<NativeRunner>(std::move(row), std::move(twin), std::move(library), settings);
 }
 
 }  // namespace benchtool

@@ -24,24 +24,18 @@ double now_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-Result<Timing> time_samples(unsigned repetitions, uint64_t calls,
-                            const std::function<Result<void>(uint64_t calls)>& sample) {
-  std::vector<double> per_call;
-  for (unsigned i = 0; i < std::max(repetitions, 1u); ++i) {
-    double start = now_seconds();
-    if (auto r = sample(calls); !r) return r.error();
-    per_call.push_back(seconds_since(start) / static_cast<double>(calls));
-  }
-  std::sort(per_call.begin(), per_call.end());
-  return Timing{per_call.front(), per_call[per_call.size() / 2], calls};
+Result<double> time_batch(uint64_t calls, const Batch& batch) {
+  double start = now_seconds();
+  if (auto r = batch(calls); !r) return r.error();
+  return seconds_since(start) / static_cast<double>(calls);
 }
 
-Result<uint64_t> calibrate_calls(double min_seconds, const std::function<Result<void>(uint64_t calls)>& sample) {
+Result<uint64_t> calibrate_calls(double min_seconds, const Batch& batch) {
   constexpr uint64_t kMaxCalls = 100'000'000;
   uint64_t calls = 1;
   for (;;) {
     double start = now_seconds();
-    if (auto r = sample(calls); !r) return r.error();
+    if (auto r = batch(calls); !r) return r.error();
     double seconds = seconds_since(start);
     if (seconds >= min_seconds || calls >= kMaxCalls) return calls;
     // Aim a little past the target, growing at least 2x and at most 100x per try.
@@ -50,6 +44,33 @@ Result<uint64_t> calibrate_calls(double min_seconds, const std::function<Result<
                                              100.0 * static_cast<double>(calls)));
     calls = std::min(calls, kMaxCalls);
   }
+}
+
+void Runner::oneshot_sample() {
+  if (!active()) return;
+  if (auto r = do_oneshot(); !r) row_.error = r.error().message();
+}
+
+void Runner::warm_up() {
+  if (!active()) return;
+  auto calls = do_warm_up(min_batch_seconds_);
+  if (!calls) row_.error = calls.error().message();
+  else calls_ = *calls;
+}
+
+void Runner::execution_sample() {
+  if (!active()) return;
+  auto seconds = do_sample(calls_);
+  if (!seconds) row_.error = seconds.error().message();
+  else samples_.push_back(*seconds);
+}
+
+const Measurement& Runner::finish() {
+  if (!samples_.empty()) {
+    std::sort(samples_.begin(), samples_.end());
+    row_.execution = Timing{samples_.front(), samples_[samples_.size() / 2], calls_};
+  }
+  return row_;
 }
 
 std::string Measurement::label() const {

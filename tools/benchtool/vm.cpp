@@ -4,7 +4,7 @@
 //              translation to machine code), best of N;
 //   oneshot    compile + instantiate + one call of run(ARG), best of N (each on a new module);
 //   execution  one call (prepare_call + run) on the warm instance the last oneshot left behind, best of
-//              N samples; calls shorter than --min-batch are timed in batches.
+//              N samples; calls shorter than --min-batch-ms are timed in batches.
 // Every call's result is checked against the native twin's checksum.
 #include <fmt/format.h>
 
@@ -69,96 +69,100 @@ const polkavm::Engine* Engines::get(polkavm::BackendKind backend, std::string* w
   return &*it->second.engine;
 }
 
-Measurement measure_vm(const std::string& program, bool rv32, const std::filesystem::path& blob_path,
-                       const std::vector<uint8_t>& blob_bytes, Engines& engines, polkavm::BackendKind backend,
-                       GasMeteringKind gas, std::optional<uint32_t> expected, const Settings& settings) {
+namespace {
+
+class VmRunner final : public Runner {
+ public:
+  VmRunner(Measurement row, std::shared_ptr<const GuestBlob> blob, const polkavm::Engine* engine,
+           const Runner& reference, const Settings& settings)
+      : Runner(std::move(row), settings.min_batch_seconds), blob_(std::move(blob)), engine_(engine),
+        gas_(*row_.gas), reference_(reference), arg_(settings.arg) {
+    config_.gas_metering = gas_;
+  }
+
+ private:
+  Result<void> do_oneshot() override {
+    double start = now_seconds();
+    auto module = polkavm::Module::create(*engine_, config_, *blob_->bytes);
+    double compile = seconds_since(start);
+    if (!module)
+      return Error(fmt::format("cannot create a module from {}: {}", blob_->path.string(), module.error().message()));
+    auto export_pc = module->export_pc("run");
+    if (!export_pc) return Error(fmt::format("{} has no export named 'run'", blob_->path.string()));
+    auto instance = module->instantiate();
+    if (!instance)
+      return Error(fmt::format("cannot instantiate {}: {}", blob_->path.string(), instance.error().message()));
+    auto result = call_run(*instance, *export_pc, arg_, gas_);
+    double oneshot = seconds_since(start);
+    if (!result) return result.error();
+    record_compile(compile);
+    record_oneshot(oneshot);
+    if (auto r = check(*result); !r) return r;
+    // The instance stays for the execution samples: warm after its first call.
+    warm_.emplace(std::move(*instance));
+    pc_ = *export_pc;
+    return {};
+  }
+
+  Result<uint64_t> do_warm_up(double min_batch_seconds) override {
+    if (!warm_) return Error("no instance to time (no oneshot sample)");
+    return calibrate_calls(min_batch_seconds, [this](uint64_t calls) { return calls_on_warm(calls); });
+  }
+
+  Result<double> do_sample(uint64_t calls) override {
+    return time_batch(calls, [this](uint64_t n) { return calls_on_warm(n); });
+  }
+
+  Result<void> calls_on_warm(uint64_t calls) {
+    for (uint64_t i = 0; i < calls; ++i) {
+      auto result = call_run(*warm_, pc_, arg_, gas_);
+      if (!result) return result.error();
+      if (auto r = check(*result); !r) return r;
+    }
+    return {};
+  }
+
+  /// Every call must return the native twin's checksum (and the same as the calls before).
+  Result<void> check(uint32_t got) {
+    if (row_.checksum && *row_.checksum != got)
+      return Error(fmt::format("run({}) returned {} then {}", arg_, *row_.checksum, got));
+    row_.checksum = got;
+    const auto& expected = reference_.row().checksum;
+    if (!expected) return Error("not checked: the native row has no checksum");
+    if (got != *expected)
+      return Error(fmt::format("checksum mismatch: {} returned {}, the native twin {}",
+                               blob_->path.filename().string(), got, *expected));
+    return {};
+  }
+
+  std::shared_ptr<const GuestBlob> blob_;
+  const polkavm::Engine* engine_;
+  GasMeteringKind gas_;
+  const Runner& reference_;
+  uint32_t arg_;
+  polkavm::ModuleConfig config_;
+  std::optional<RawInstance> warm_;
+  uint32_t pc_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Runner> vm_runner(const std::string& program, bool rv32, std::shared_ptr<const GuestBlob> blob,
+                                  Engines& engines, polkavm::BackendKind backend, GasMeteringKind gas,
+                                  const Runner& reference, const Settings& settings) {
   Measurement row;
   row.program = program;
   row.rv32 = rv32;
   row.runner = std::string(polkavm::backend_name(backend));
   row.gas = gas;
-
   std::string why_not;
   const polkavm::Engine* engine = engines.get(backend, &why_not);
-  if (!engine) {
+  if (!blob->bytes)
+    row.error = fmt::format("guest blob {} not found: build it with `cmake --build <build dir> --target {}`",
+                            blob->path.string(), blob->target);
+  else if (!engine)
     row.skipped = fmt::format("{} backend unavailable: {}", row.runner, why_not);
-    return row;
-  }
-  polkavm::ModuleConfig config;
-  config.gas_metering = gas;
-
-  // The result of every call must be the native twin's checksum.
-  auto check = [&](uint32_t got) -> Result<void> {
-    if (row.checksum && *row.checksum != got)
-      return Error(fmt::format("run({}) returned {} then {}", settings.arg, *row.checksum, got));
-    row.checksum = got;
-    if (expected && got != *expected)
-      return Error(fmt::format("checksum mismatch: {} returned {}, the native twin {}", blob_path.filename().string(),
-                               got, *expected));
-    return {};
-  };
-
-  std::optional<RawInstance> warm;
-  uint32_t pc = 0;
-  for (unsigned i = 0; i < settings.repetitions; ++i) {
-    double start = now_seconds();
-    auto module = polkavm::Module::create(*engine, config, blob_bytes);
-    double compile = seconds_since(start);
-    if (!module) {
-      row.error = fmt::format("cannot create a module from {}: {}", blob_path.string(), module.error().message());
-      return row;
-    }
-    auto export_pc = module->export_pc("run");
-    if (!export_pc) {
-      row.error = fmt::format("{} has no export named 'run'", blob_path.string());
-      return row;
-    }
-    pc = *export_pc;
-    auto instance = module->instantiate();
-    if (!instance) {
-      row.error = fmt::format("cannot instantiate {}: {}", blob_path.string(), instance.error().message());
-      return row;
-    }
-    auto result = call_run(*instance, pc, settings.arg, gas);
-    double oneshot = seconds_since(start);
-    if (!result) {
-      row.error = result.error().message();
-      return row;
-    }
-    row.compile = std::min(row.compile.value_or(compile), compile);
-    row.oneshot = std::min(row.oneshot.value_or(oneshot), oneshot);
-    if (auto r = check(*result); !r) {
-      row.error = r.error().message();
-      return row;
-    }
-    warm.emplace(std::move(*instance));
-  }
-  if (!warm) {
-    row.error = "no repetitions";
-    return row;
-  }
-
-  std::function<Result<void>(uint64_t)> sample = [&](uint64_t calls) -> Result<void> {
-    for (uint64_t i = 0; i < calls; ++i) {
-      auto result = call_run(*warm, pc, settings.arg, gas);
-      if (!result) return result.error();
-      if (auto r = check(*result); !r) return r;
-    }
-    return {};
-  };
-  auto calls = calibrate_calls(settings.min_batch_seconds, sample);
-  if (!calls) {
-    row.error = calls.error().message();
-    return row;
-  }
-  auto timing = time_samples(settings.repetitions, *calls, sample);
-  if (!timing) {
-    row.error = timing.error().message();
-    return row;
-  }
-  row.execution = *timing;
-  if (!expected) row.error = "not checked: the native row has no checksum";
-  return row;
+  return std::make_unique<VmRunner>(std::move(row), std::move(blob), engine, reference, settings);
 }
 
 }  // namespace benchtool
