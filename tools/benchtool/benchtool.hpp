@@ -81,9 +81,11 @@ struct Measurement {
 /// The programs benchtool knows, in report order.
 const std::vector<std::string>& benchmark_programs();
 
-/// Measures one row, one sample at a time, so that the caller can interleave the rows of a program:
-/// round after round, every row takes one sample, and a noisy stretch of time hits all rows alike rather
-/// than all samples of one row. A row that fails (error) or cannot run (skipped) takes no more samples.
+/// Measures one row, one round at a time, so that the caller can interleave the rows of a program:
+/// round after round, every row takes one oneshot and one execution sample, and a noisy stretch of time
+/// hits all rows alike rather than all samples of one row. Each round runs on a new instance, released
+/// at its end: one VM instance is alive at a time, and the best of N is also the best of N instances.
+/// A row that fails (error) or cannot run (skipped) takes no more samples.
 class Runner {
  public:
   virtual ~Runner() = default;
@@ -94,8 +96,10 @@ class Runner {
   void oneshot_sample();
   /// Gets ready for execution samples: warm-up, and the batch size for short calls.
   void warm_up();
-  /// One execution sample on warm state.
+  /// One execution sample on warm state (the instance of this round's oneshot).
   void execution_sample();
+  /// Ends the round: drops the instance.
+  virtual void release() {}
   /// Turns the samples into the row's Timing.
   const Measurement& finish();
 

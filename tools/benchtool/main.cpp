@@ -117,9 +117,9 @@ int run(const Options& options, const std::string& command) {
   NativePaths native_paths{options.native_dir, options.native_lib_dir};
   NativeTiming native_timing = options.native_timing == "twin" ? NativeTiming::Twin : NativeTiming::InProcess;
 
-  // Per program: every row takes its oneshot samples, then warms up, then takes its execution samples,
-  // the rows interleaved round by round (see Runner). The native row goes first: its checksum is the
-  // reference for the others.
+  // Per program, round after round, every row takes a oneshot sample (on a new instance) and an
+  // execution sample (on that instance, now warm), then drops the instance (see Runner). The first round
+  // also sizes the batches. The native row goes first: its checksum is the reference for the others.
   const size_t rows_per_program = 1 + variants.size() * backends.size() * gas_modes.size();
   const unsigned rounds = settings.repetitions;
   Progress progress(programs.size() * rows_per_program * (2 * rounds + 1));
@@ -147,12 +147,14 @@ int run(const Options& options, const std::string& command) {
       if (!runner.row().error.empty())
         progress.note(fmt::format("error: {}: {}", runner.row().label(), runner.row().error));
     };
-    for (unsigned round = 1; round <= rounds; ++round)
-      for (auto& runner : runners) step(*runner, fmt::format("oneshot {}/{}", round, rounds), &Runner::oneshot_sample);
-    for (auto& runner : runners) step(*runner, "warm-up", &Runner::warm_up);
-    for (unsigned round = 1; round <= rounds; ++round)
-      for (auto& runner : runners)
+    for (unsigned round = 1; round <= rounds; ++round) {
+      for (auto& runner : runners) {
+        step(*runner, fmt::format("oneshot {}/{}", round, rounds), &Runner::oneshot_sample);
+        if (round == 1) step(*runner, "warm-up", &Runner::warm_up);
         step(*runner, fmt::format("execution {}/{}", round, rounds), &Runner::execution_sample);
+        runner->release();
+      }
+    }
     for (auto& runner : runners) rows.push_back(runner->finish());
   }
   progress.finish();

@@ -3,8 +3,8 @@
 //   compile    Module::create from the blob's bytes (parsing, validation and, on the compiler, the
 //              translation to machine code), best of N;
 //   oneshot    compile + instantiate + one call of run(ARG), best of N (each on a new module);
-//   execution  one call (prepare_call + run) on the warm instance the last oneshot left behind, best of
-//              N samples; calls shorter than --min-batch-ms are timed in batches.
+//   execution  one call (prepare_call + run) on the instance of the round's oneshot (warm after that
+//              first call), best of N; calls shorter than --min-batch-ms are timed in batches.
 // Every call's result is checked against the native twin's checksum.
 #include <fmt/format.h>
 
@@ -103,6 +103,8 @@ class VmRunner final : public Runner {
     pc_ = *export_pc;
     return {};
   }
+
+  void release() override { warm_.reset(); }
 
   Result<uint64_t> do_warm_up(double min_batch_seconds) override {
     if (!warm_) return Error("no instance to time (no oneshot sample)");
