@@ -110,8 +110,9 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
   out += fmt::format("`{}`\n\n", info.command);
   out += fmt::format(
       "Times per call of `run({})`{}, best of {} samples, {}:\n\n"
-      "- **execution**: one call on a warm instance (after a first call), the best sample; **median** shows "
-      "the noise. Short calls are timed in batches.\n"
+      "- **execution**: one call on a warm instance (each sample on a new instance, after its first call), "
+      "the best sample; **median** shows the noise. Rows take their samples in turn, round by round; short "
+      "calls are timed in batches.\n"
       "- **oneshot**: module creation + instantiation + one call; for native, a fresh `native-<name> ARG` "
       "process (spawn, exec, one call).\n"
       "- **compile**: module creation from the blob's bytes (parse, validate, and on the compiler translate).\n"
