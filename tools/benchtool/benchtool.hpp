@@ -38,7 +38,7 @@ inline double seconds_since(double start) { return now_seconds() - start; }
 /// How the measurements are taken (from the command line).
 struct Settings {
   unsigned repetitions = 5;          // samples per number; the best one is reported
-  double min_batch_seconds = 0.005;  // short calls are timed in batches at least this long
+  double min_batch_seconds = 0.001;  // short calls are timed in batches at least this long
   uint32_t arg = 0;                  // the argument of run(); 0 = each program's benchmark-sized workload
 };
 

@@ -27,7 +27,7 @@ struct Options {
   std::vector<std::string> backends = {"interpreter", "compiler"};
   std::vector<std::string> gas_modes = {"none", "sync", "async"};
   unsigned repetitions = 5;
-  double min_batch_ms = 5;
+  double min_batch_ms = 1;
   bool rv32 = false;
   std::string native_timing = "inprocess";
   std::string clock = "cpu";
@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
                  "processes: their user + system time), or wall: the steady clock")
       ->check(CLI::IsMember({"cpu", "wall"}));
   app.add_option("--min-batch-ms", options.min_batch_ms,
-                 "Calls shorter than this are timed in batches at least this long (default: 5)")
+                 "Calls shorter than this are timed in batches at least this long (default: 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--markdown", options.markdown, "Write the Markdown report here instead of stdout");
   app.add_option("--svg", options.svg, "Write an SVG chart of the ratios to native here");
