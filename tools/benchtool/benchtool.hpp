@@ -1,6 +1,8 @@
 // benchtool: the guest benchmark programs natively, on the interpreter and on the compiler, side by side.
 //
-// Every number is a time per call of the program's `run(0)` export. The pieces:
+// Every number is a time per call of the program's `run(ARG)` export (ARG 0 by default). The pieces:
+//   main.cpp    the command line, and the rounds: each row of a program takes a sample in turn (Runner);
+//   timing.cpp  the clock (thread CPU time by default), batches for short calls, best-of-N;
 //   native.cpp  the native baseline: the program's C/C++ source built as a shared library and called in
 //               this process (timed exactly like the VM), plus the native twin executable for the checksum;
 //   vm.cpp      the guest blob on one backend with one gas metering mode;

@@ -136,8 +136,12 @@ int run(const Options& options, const std::string& command) {
       blob->target = rv32 ? "guest-" + program + "-32" : "guest-" + program;
       blob->bytes = read_file(blob->path);
       for (auto backend : backends)
-        for (auto gas : gas_modes) runners.push_back(vm_runner(program, rv32, blob, engines, backend, gas, native, settings));
+        for (auto gas : gas_modes)
+          runners.push_back(vm_runner(program, rv32, blob, engines, backend, gas, native, settings));
     }
+    for (const auto& runner : runners)  // rows that cannot start (a missing blob, twin or library)
+      if (!runner->row().error.empty())
+        progress.note(fmt::format("error: {}: {}", runner->row().label(), runner->row().error));
 
     // One step of one row, with the progress line, and the row's error (once) when it fails.
     auto step = [&](Runner& runner, const std::string& what, void (Runner::*action)()) {

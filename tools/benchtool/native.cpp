@@ -1,7 +1,8 @@
 // The native baseline.
 //
-// The checksum comes from the native twin executable (`native-<name> ARG`, built from the same source by
-// guest/programs/CMakeLists.txt): it is the reference every VM row is checked against.
+// The native twin executable (`native-<name> ARG`, built from the same source by
+// guest/programs/CMakeLists.txt) runs once a round: its checksum is the reference every VM row is checked
+// against, and the fresh process's time is the native "oneshot".
 //
 // The execution time comes, by default, from the same source built as a shared library (<name>.so, see
 // this directory's CMakeLists.txt: same compiler and flags as the twin) and called in this process
@@ -77,7 +78,9 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
   rusage usage{};
   while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
-  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+  };
   result.seconds = time_source() == TimeSource::ThreadCpu
                        ? seconds(usage.ru_utime) + seconds(usage.ru_stime)
                        : std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -161,7 +164,8 @@ Result<TwinOutput> run_twin(const std::vector<std::string>& argv, double* second
   if (process->exit_code != 0)
     return Error(fmt::format("`{}` failed (exit {}): {}", command_line(argv), process->exit_code, process->output));
   auto parsed = parse_twin_output(process->output);
-  if (!parsed.checksum) return Error(fmt::format("`{}` printed no checksum: '{}'", command_line(argv), process->output));
+  if (!parsed.checksum)
+    return Error(fmt::format("`{}` printed no checksum: '{}'", command_line(argv), process->output));
   *seconds = process->seconds;
   return parsed;
 }

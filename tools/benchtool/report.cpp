@@ -274,7 +274,8 @@ std::string svg_chart(const std::vector<Measurement>& rows, double clip) {
       auto ratio = ratio_to_native(*row, rows);
       if (ratio) {
         double end = x_of(*ratio);
-        body += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{}" fill="{}"><title>{}: {}</title></rect>)"
+        body += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{}" fill="{}">)"
+                            R"(<title>{}: {}</title></rect>)"
                             "\n",
                             left, y, std::max(end - left, 1.0), bar, colour(config_name(*row)),
                             xml_escape(row->label()), format_ratio(*ratio));
@@ -305,7 +306,8 @@ std::string svg_chart(const std::vector<Measurement>& rows, double clip) {
       R"(font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">)"
       "\n",
       width, height);
-  svg += "<style>.group{font-size:12px;font-weight:bold}.value{font-size:10px;fill:#333;paint-order:stroke;stroke:white;stroke-width:3px}.missing{fill:#b00}"
+  svg += "<style>.group{font-size:12px;font-weight:bold}"
+         ".value{font-size:10px;fill:#333;paint-order:stroke;stroke:white;stroke-width:3px}.missing{fill:#b00}"
          ".tick{font-size:10px;fill:#555}.grid{stroke:#ddd;stroke-width:1}.goal{stroke-width:1.5;stroke-dasharray:5,3}"
          "</style>\n";
   svg += R"(<rect width="100%" height="100%" fill="white"/>)"
@@ -345,7 +347,8 @@ std::string svg_chart(const std::vector<Measurement>& rows, double clip) {
     svg += fmt::format(R"(<line x1="{0:.1f}" x2="{0:.1f}" y1="{1:.1f}" y2="{2:.1f}" class="grid"/>)"
                        R"(<text x="{0:.1f}" y="{3:.1f}" text-anchor="middle" class="tick">{4}×</text>)"
                        "\n",
-                       x, top - 6, plot_bottom, plot_bottom + 14, v >= 1 ? fmt::format("{:g}", v) : fmt::format("{:.2g}", v));
+                       x, top - 6, plot_bottom, plot_bottom + 14,
+                       v >= 1 ? fmt::format("{:g}", v) : fmt::format("{:.2g}", v));
   }
   for (auto [goal, stroke] : {std::pair{kGoal, "#2ca02c"}, std::pair{kStretchGoal, "#9467bd"}}) {
     if (goal < lo || goal > hi) continue;
@@ -357,7 +360,8 @@ std::string svg_chart(const std::vector<Measurement>& rows, double clip) {
                      "\n",
                      left, top - 6, plot_bottom);
   if (max_ratio > hi)
-    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" class="tick">bars past {}× are clipped (▶)</text>)"
+    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" class="tick">)"
+                       R"(bars past {}× are clipped (▶)</text>)"
                        "\n",
                        left + plot_width, height - 4, fmt::format("{:g}", hi));
   svg += body;
