@@ -196,6 +196,43 @@ TEST_P(CompilerTest, OutOfGasInsideAHotLoopStopsAtTheLoopHead) {
   }
 }
 
+TEST_P(CompilerTest, BranchesEnteredInTheMiddleOfABlockTestTheirRegister) {
+  // `a0 -= 1; branch a0 != 0` compiles to a decrement whose flags the branch reuses. Entered at the branch
+  // itself (from the host, or after a step with tracing switched off), the branch must still test a0.
+  CodeBuilder b(InstructionSet::Latest64);
+  auto branch = b.new_label(), taken = b.new_label();
+  b.emit(insn(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {static_cast<uint32_t>(-1)}));
+  b.bind(branch);
+  b.emit(insn(Opcode::branch_not_eq_imm, {Reg::A0}, {0, 0}), taken);
+  emit_load_imm(b, Reg::A1, 1);
+  emit_ret(b);
+  b.bind(taken);
+  emit_load_imm(b, Reg::A1, 2);
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b);
+  RawInstance& in = v.instance;
+  // {a0, entered at the branch, a1 expected}
+  const std::tuple<uint64_t, bool, uint64_t> cases[] = {{1, false, 1}, {2, false, 2}, {0, true, 1},
+                                                        {5, true, 2}, {1, true, 2},   {0, false, 2}};
+  for (const auto& [a0, at_branch, a1] : cases) {
+    in.set_reg(Reg::A0, a0);
+    in.set_reg(Reg::A1, 0);
+    EXPECT_EQ(call(in, at_branch ? v.at(branch) : 0), Interrupt::finished()) << a0 << " " << at_branch;
+    EXPECT_EQ(in.reg(Reg::A1), a1) << a0 << " " << at_branch;
+  }
+  // Stop before the branch with tracing on, then go on without it.
+  for (const uint64_t a0 : {1, 2}) {
+    in.set_step_tracing(true);
+    in.set_reg(Reg::A0, a0);
+    EXPECT_EQ(call(in, 0), Interrupt::step());
+    EXPECT_EQ(resume(in), Interrupt::step());
+    EXPECT_EQ(in.program_counter(), v.at(branch));
+    in.set_step_tracing(false);
+    EXPECT_EQ(resume(in), Interrupt::finished());
+    EXPECT_EQ(in.reg(Reg::A1), a0 == 1 ? 1u : 2u) << a0;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Compiler, CompilerTest, ::testing::ValuesIn(backends()), backend_param_name);
 
 // ---- the compiler only ----

@@ -76,6 +76,13 @@ class Codegen {
     uint32_t pc;
     Gas cost;
   };
+  // A branch that tests the flags its predecessor set has no test of its own; the host entering at the
+  // branch (from the middle of the block) goes through this stub, which sets the flags first.
+  struct ReentryStub {
+    Label stub, resume;
+    uint32_t pc;
+    uint8_t reg;
+  };
 
   Gp g(uint8_t r) const { return kGuest[r]; }
   Gp g32(uint8_t r) const { return kGuest[r].r32(); }
@@ -91,6 +98,7 @@ class Codegen {
   void trap(uint32_t pc) { exit_to(trap_, pc); }
 
   void emit_runtime();
+  void find_loop_heads();
   void emit_block(const std::vector<Instruction>& block);
   void emit_charge(uint32_t pc, Gas cost);
   void emit_instruction(const Instruction& insn);
@@ -103,7 +111,7 @@ class Codegen {
   void emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32_t offset);
 
   // d = x op y (64-bit, two-operand instruction `id`).
-  void binop64(InstId id, uint8_t d, uint8_t x, uint8_t y);
+  void binop64(InstId id, uint8_t d, uint8_t x, uint8_t y, bool commutative);
   // d = sx32(x op y).
   void binop32(InstId id, uint8_t d, uint8_t x, uint8_t y);
   void binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm);
@@ -127,6 +135,12 @@ class Codegen {
 
   std::vector<Label> labels_;  // block starts by guest pc, created on first use
   std::vector<GasStub> gas_stubs_;
+  std::vector<ReentryStub> reentry_stubs_;
+  std::vector<bool> loop_heads_;  // by pc: targets of backward branches and jumps, aligned in machine code
+  // The guest register whose full 64-bit value the flags (ZF, SF) reflect after the previous instruction's
+  // code, or -1; valid only within a block.
+  int flags_reg_ = -1;
+  int prev_flags_reg_ = -1;
   std::vector<std::pair<Label, uint32_t>> access_stubs_;  // accesses the host must check (by guest pc)
   uint32_t pc_ = 0;                                        // of the instruction being translated
   Label enter_, save_, fault_stub_;
@@ -196,6 +210,7 @@ void Codegen::emit_all() {
   labels_.assign(size + 1, Label());
   gas_stubs_.reserve(size / 8 + 1);
 
+  find_loop_heads();
   std::vector<Instruction> block;
   for (uint32_t pc = 0; pc <= size;) {
     if (pc < size && !code_.is_instruction_boundary(pc)) {
@@ -225,6 +240,12 @@ void Codegen::emit_all() {
     a_.bind(label);
     exit_to(access_, pc);
   }
+  for (const ReentryStub& s : reentry_stubs_) {
+    a_.bind(s.stub);
+    out_.entry_[s.pc] = out_.charge_[s.pc] = out_.body_[s.pc] = offset();
+    a_.test(g(s.reg), g(s.reg));
+    a_.jmp(s.resume);
+  }
   // Jump targets the sweep did not start a block at (not reached with valid code) trap there.
   for (uint32_t pc = 0; pc <= size; ++pc) {
     if (labels_[pc].isValid() && !a_.code()->isLabelBound(labels_[pc])) {
@@ -234,10 +255,27 @@ void Codegen::emit_all() {
   }
 }
 
+// Loops run faster when their first instruction does not sit just before a 32-byte boundary (the fetch
+// and micro-op cache windows): the targets of backward branches and jumps start 32-byte aligned.
+void Codegen::find_loop_heads() {
+  const uint32_t size = code_.size();
+  loop_heads_.assign(size + 1, false);
+  for (uint32_t pc = code_.next_instruction_start(0); pc < size; pc = code_.next_instruction_start(pc + 1)) {
+    const std::optional<Opcode> op = opcode_from_byte(code_.isa(), code_.code()[pc]);
+    if (!op) continue;
+    const Format f = format(*op);
+    if (f != Format::Offset && f != Format::RegImmOffset && f != Format::RegRegOffset) continue;
+    const Instruction insn = code_.decode(pc);
+    if (insn.valid && insn.target <= pc) loop_heads_[insn.target] = true;
+  }
+}
+
 void Codegen::emit_block(const std::vector<Instruction>& block) {
   const uint32_t start = block.front().pc;
   const Gas cost = metering_ != GasMeteringKind::None ? module_.gas_model->block_cost(code_, block) : 0;
+  if (loop_heads_[start]) a_.align(AlignMode::kCode, 32);
   a_.bind(label_for(start));
+  flags_reg_ = -1;
   for (size_t i = 0; i < block.size(); ++i) {
     const Instruction& insn = block[i];
     const uint32_t pc = insn.pc;
@@ -248,6 +286,8 @@ void Codegen::emit_block(const std::vector<Instruction>& block) {
     out_.body_[pc] = offset();
     out_.insn_at_.emplace_back(offset(), pc);
     pc_ = pc;
+    // Step tracing stops (and the host may resume) between any two instructions: nothing carries over.
+    prev_flags_reg_ = step_tracing_ ? -1 : std::exchange(flags_reg_, -1);
     emit_instruction(insn);
   }
 }
@@ -293,9 +333,19 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
     trap(insn.pc);
     return;
   }
-  if (!with_imm) a_.cmp(g(insn.reg[0]), g(insn.reg[1]));
-  else if (insn.imm[0] == 0) a_.test(g(insn.reg[0]), g(insn.reg[0]));  // the same flags as cmp with 0
-  else a_.cmp(g(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
+  const bool eq_or_ne = insn.opcode == Opcode::branch_eq_imm || insn.opcode == Opcode::branch_not_eq_imm;
+  if (!with_imm) {
+    a_.cmp(g(insn.reg[0]), g(insn.reg[1]));
+  } else if (insn.imm[0] == 0 && eq_or_ne && prev_flags_reg_ == insn.reg[0]) {
+    // ZF already tells whether the register is zero: `add r, imm; jnz` fuses into one macro-op.
+    ReentryStub s{a_.newLabel(), a_.newLabel(), insn.pc, insn.reg[0]};
+    a_.bind(s.resume);
+    reentry_stubs_.push_back(s);
+  } else if (insn.imm[0] == 0) {
+    a_.test(g(insn.reg[0]), g(insn.reg[0]));  // the same flags as cmp with 0
+  } else {
+    a_.cmp(g(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
+  }
   InstId jcc = x86::Inst::kIdJmp;
   switch (insn.opcode) {
     case Opcode::branch_eq:
@@ -347,10 +397,10 @@ x86::Mem Codegen::guest_mem(uint32_t size, int base_reg, uint32_t offset) {
     // An absolute displacement is sign-extended by the CPU: addresses from 2 GiB up go through rcx.
     if (offset <= INT32_MAX) return in_guest(x86::ptr_abs(offset, size));
     a_.mov(x86::ecx, offset);
-  } else {
-    a_.lea(x86::ecx, x86::ptr(g(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset)));
+    return in_guest(x86::ptr(kTmp, 0, size));
   }
-  return in_guest(x86::ptr(kTmp, 0, size));
+  // 32-bit addressing (the 0x67 prefix): the CPU computes base + offset modulo 2^32, as the guest does.
+  return in_guest(x86::ptr(g32(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset), size));
 }
 
 void Codegen::emit_load(const Instruction& insn, uint32_t size, bool is_signed, int base_reg, uint32_t offset) {
@@ -384,9 +434,14 @@ void Codegen::emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32
 // ------------------------------------------------------------------------------------------------
 // Arithmetic helpers
 
-void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y) {
+void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y, bool commutative) {
   if (d == x) {
     a_.emit(id, g(d), g(y));
+  } else if (d == y && commutative) {
+    a_.emit(id, g(d), g(x));
+  } else if (id == x86::Inst::kIdAdd) {
+    a_.lea(g(d), x86::ptr(g(x), g(y)));
+    return;
   } else if (d == y) {
     a_.mov(kTmp, g(x));
     a_.emit(id, kTmp, g(y));
@@ -398,14 +453,30 @@ void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y) {
 }
 
 void Codegen::binop32(InstId id, uint8_t d, uint8_t x, uint8_t y) {
-  a_.mov(x86::ecx, g32(x));
-  a_.emit(id, x86::ecx, g32(y));
-  a_.movsxd(g(d), x86::ecx);
+  // The 32-bit result goes straight into d's low half when that does not clobber an operand first.
+  const bool commutative = id != x86::Inst::kIdSub;
+  Gp r = g32(d);
+  if (id == x86::Inst::kIdAdd) {
+    a_.lea(r, x86::ptr(g(x), g(y)));
+  } else if (d == x) {
+    a_.emit(id, r, g32(y));
+  } else if (d == y && commutative) {
+    a_.emit(id, r, g32(x));
+  } else if (d != y) {
+    a_.mov(r, g32(x));
+    a_.emit(id, r, g32(y));
+  } else {
+    r = x86::ecx;
+    a_.mov(r, g32(x));
+    a_.emit(id, r, g32(y));
+  }
+  a_.movsxd(g(d), r);
 }
 
 void Codegen::binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm) {
   if (d != s) a_.mov(g(d), g(s));
   a_.emit(id, g(d), sx(imm));
+  flags_reg_ = d;
 }
 
 void Codegen::shift_imm(InstId id, uint8_t d, uint8_t s, uint32_t amount, bool is32) {
@@ -691,7 +762,14 @@ void Codegen::emit_instruction(const Instruction& insn) {
       a_.lea(x86::ecx, x86::ptr(g(r1), static_cast<int32_t>(imm)));
       a_.movsxd(g(r0), x86::ecx);
       break;
-    case Opcode::add_imm_64: a_.lea(g(r0), x86::ptr(g(r1), static_cast<int32_t>(imm))); break;
+    case Opcode::add_imm_64:
+      if (r0 == r1 && imm != 0) {  // sets the flags for a following branch on r0
+        a_.add(g(r0), sx(imm));
+        flags_reg_ = r0;
+      } else {
+        a_.lea(g(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
+      }
+      break;
     case Opcode::and_imm: binop_imm64(I::kIdAnd, r0, r1, imm); break;
     case Opcode::xor_imm: binop_imm64(I::kIdXor, r0, r1, imm); break;
     case Opcode::or_imm: binop_imm64(I::kIdOr, r0, r1, imm); break;
@@ -761,9 +839,9 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::shift_logical_left_32: shift_var(I::kIdShlx, r0, r1, r2, true); break;
     case Opcode::shift_logical_right_32: shift_var(I::kIdShrx, r0, r1, r2, true); break;
     case Opcode::shift_arithmetic_right_32: shift_var(I::kIdSarx, r0, r1, r2, true); break;
-    case Opcode::add_64: binop64(I::kIdAdd, r0, r1, r2); break;
-    case Opcode::sub_64: binop64(I::kIdSub, r0, r1, r2); break;
-    case Opcode::mul_64: binop64(I::kIdImul, r0, r1, r2); break;
+    case Opcode::add_64: binop64(I::kIdAdd, r0, r1, r2, true); break;
+    case Opcode::sub_64: binop64(I::kIdSub, r0, r1, r2, false); break;
+    case Opcode::mul_64: binop64(I::kIdImul, r0, r1, r2, true); break;
     case Opcode::div_unsigned_64: divrem(r0, r1, r2, false, false, false); break;
     case Opcode::div_signed_64: divrem(r0, r1, r2, false, true, false); break;
     case Opcode::rem_unsigned_64: divrem(r0, r1, r2, false, false, true); break;
@@ -771,9 +849,9 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::shift_logical_left_64: shift_var(I::kIdShlx, r0, r1, r2, false); break;
     case Opcode::shift_logical_right_64: shift_var(I::kIdShrx, r0, r1, r2, false); break;
     case Opcode::shift_arithmetic_right_64: shift_var(I::kIdSarx, r0, r1, r2, false); break;
-    case Opcode::and_: binop64(I::kIdAnd, r0, r1, r2); break;
-    case Opcode::xor_: binop64(I::kIdXor, r0, r1, r2); break;
-    case Opcode::or_: binop64(I::kIdOr, r0, r1, r2); break;
+    case Opcode::and_: binop64(I::kIdAnd, r0, r1, r2, true); break;
+    case Opcode::xor_: binop64(I::kIdXor, r0, r1, r2, true); break;
+    case Opcode::or_: binop64(I::kIdOr, r0, r1, r2, true); break;
     case Opcode::mul_upper_signed_signed:
       is_64_bit_ ? mul_upper(r0, r1, r2, true, true) : mul_upper32(r0, r1, r2, true, true);
       break;
@@ -838,6 +916,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
   holder.init(Environment::host());
   holder.setErrorHandler(&errors);
   x86::Assembler a(&holder);
+  a.addEncodingOptions(EncodingOptions::kOptimizedAlign);  // alignment padding as long NOPs
   Codegen gen(module, step_tracing, *out, a);
   gen.emit_all();
   if (errors.error == kErrorOk) holder.flatten();
