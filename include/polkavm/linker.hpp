@@ -23,7 +23,9 @@
 namespace polkavm {
 
 struct LinkerConfig {
-  /// No debug information is emitted in any case; kept for command-line compatibility with the reference.
+  /// Leave out the debug sections. Without it, the ELF's DWARF line information (file, line, column,
+  /// function and inlined calls, read with libdw) becomes the blob's debug_strings, debug_line_programs and
+  /// debug_line_program_ranges sections (the reference's format; read with polkavm/debug_info.hpp).
   bool strip = false;
   /// 0: keep every block and data section. 1: drop code and data that no export can reach.
   /// 2 (default): also fold constants and fuse address loads into the jumps that use them.

@@ -4,6 +4,7 @@
 #include "polkavm/assembler.hpp"
 #include "polkavm/code.hpp"
 #include "polkavm/config.hpp"
+#include "polkavm/debug_info.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/error.hpp"
 #include "polkavm/gas.hpp"

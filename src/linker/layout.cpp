@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "linker/dwarf.hpp"
 #include "linker/lower.hpp"
 #include "polkavm/memory_map.hpp"
 
@@ -190,13 +191,27 @@ Result<ProgramBlob> Linker::emit() {
       return fail(fmt::format("the {} instruction set has no '{}' instruction", instruction_set_name(isa_), name(op)));
     return {};
   };
+  // Debug information: a label wherever the source instruction changes, so that the code's final offsets
+  // tell which program counters each RISC-V instruction became. `source` is where the next instruction
+  // comes from; an instruction the optimizer made up keeps the source before it.
+  const bool debug_info = !config_.strip;
+  std::vector<std::pair<CodeBuilder::Label, Location>> source_marks;
+  Location source;
+  auto mark_source = [&] {
+    if (!debug_info || (!source_marks.empty() && source_marks.back().second == source)) return;
+    const CodeBuilder::Label label = builder.new_label();
+    builder.bind(label);
+    source_marks.emplace_back(label, source);
+  };
   auto emit_insn = [&](const Instruction& insn) -> Result<void> {
     if (auto ok = check(insn.opcode); !ok) return ok;
+    mark_source();
     builder.emit(insn);
     return {};
   };
   auto emit_jump = [&](const Instruction& insn, Location target) -> Result<void> {
     if (auto ok = check(insn.opcode); !ok) return ok;
+    mark_source();
     builder.emit(insn, labels[block_at_.at(target)]);
     return {};
   };
@@ -211,7 +226,9 @@ Result<ProgramBlob> Linker::emit() {
     // Whether `location` is where the next emitted block starts (so control can just fall through to it).
     auto is_next = [&](Location location) { return n + 1 < used.size() && blocks_[used[n + 1]].start == location; };
     builder.bind(labels[used[n]]);
+    source = block.start;
     for (const Op& op : block.ops) {
+      if (op.insn.pc != 0 && op.insn.pc <= insts_.size()) source = insts_[op.insn.pc - 1].location;  // see build_blocks
       Instruction insn = op.insn;
       switch (op.kind) {
         case Op::Kind::Plain: break;
@@ -239,6 +256,8 @@ Result<ProgramBlob> Linker::emit() {
     }
 
     const Terminator& term = block.terminator;
+    // A jump the block split added (to the next instruction) belongs to the instruction before it.
+    if (term.at.section != 0 && !(term.kind == Terminator::Kind::Jump && term.at == term.target)) source = term.at;
     Instruction insn = term.insn;
     Result<void> ok;
     switch (term.kind) {
@@ -297,6 +316,25 @@ Result<ProgramBlob> Linker::emit() {
     order.emplace_back(output.label_offsets[labels[block_at_.at(exports_[i].location)]], i);
   std::sort(order.begin(), order.end());  // by pc, then by declaration order
   for (const auto& [pc, i] : order) blob.exports.push_back(ProgramExport{pc, exports_[i].metadata.symbol});
+  if (debug_info) {
+    const DwarfInfo dwarf = DwarfInfo::load(input_, elf_);
+    std::vector<DebugSpan> spans;
+    const uint32_t code_size = static_cast<uint32_t>(output.code.code.size());
+    for (size_t i = 0; i < source_marks.size(); ++i) {
+      const auto& [label, location] = source_marks[i];
+      const uint32_t begin = output.label_offsets[label];
+      const uint32_t end = i + 1 < source_marks.size() ? output.label_offsets[source_marks[i + 1].first] : code_size;
+      FrameStack frames = dwarf.frames_at(section(location.section).address + location.offset);
+      if (!spans.empty() && spans.back().end_pc == begin && spans.back().frames == frames)
+        spans.back().end_pc = end;
+      else
+        spans.push_back(DebugSpan{begin, end, std::move(frames)});
+    }
+    DebugSections sections = encode_debug_sections(spans, dwarf.strings());
+    blob.debug_strings = std::move(sections.strings);
+    blob.debug_line_programs = std::move(sections.line_programs);
+    blob.debug_line_program_ranges = std::move(sections.ranges);
+  }
   blob.code_and_jump_table = std::move(output.code);
   return blob;
 }

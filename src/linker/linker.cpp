@@ -290,14 +290,20 @@ Result<void> Linker::build_blocks() {
     blocks_.push_back(std::move(*current));
     current.reset();
   };
-  for (SourceInst& inst : insts_) {
+  for (size_t index = 0; index < insts_.size(); ++index) {
+    SourceInst& inst = insts_[index];
     if (targets.contains(inst.location)) {
       if (current) close(Terminator{Terminator::Kind::Jump, {}, inst.location, {}, inst.location});
       current = Block{inst.location, {}, {}};
     } else if (!current) {
       continue;  // nothing can get here (padding after a jump, unreferenced code)
     }
-    for (Op& op : inst.ops) current->ops.push_back(std::move(op));
+    for (Op& op : inst.ops) {
+      // Until the code is emitted an op's pc is free: it holds which instruction the op came from (the
+      // index in insts_ plus one; 0 for ops the optimizer makes up), for the debug information.
+      op.insn.pc = static_cast<uint32_t>(index + 1);
+      current->ops.push_back(std::move(op));
+    }
     if (inst.terminator) close(*inst.terminator);
   }
   if (current) return fail("the code does not end with a control-flow instruction");
@@ -458,7 +464,7 @@ Result<ProgramBlob> link_elf_to_blob(std::span<const uint8_t> elf, const LinkerC
     return Error(fmt::format("failed to link ELF: invalid optimization level {} (expected 0, 1 or 2)", config.opt_level));
   auto parsed = linker::parse_elf(elf);
   if (!parsed) return parsed.error();
-  linker::Linker linker(config, std::move(parsed).value());
+  linker::Linker linker(config, std::move(parsed).value(), elf);
   auto blob = linker.link();
   if (!blob) return blob.error();
   // The blob must parse back; anything else is a linker bug, reported rather than handed on.

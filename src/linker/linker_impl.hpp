@@ -129,7 +129,8 @@ inline std::optional<std::pair<Opcode, Opcode>> absolute_store(RvOp op) {
 /// order linker.cpp describes; each returns the first error it meets.
 class Linker {
  public:
-  Linker(const LinkerConfig& config, ElfFile elf) : config_(config), elf_(std::move(elf)) {}
+  Linker(const LinkerConfig& config, ElfFile elf, std::span<const uint8_t> input)
+      : config_(config), elf_(std::move(elf)), input_(input) {}
   Result<ProgramBlob> link();
 
  private:
@@ -169,6 +170,7 @@ class Linker {
 
   const LinkerConfig& config_;
   ElfFile elf_;
+  std::span<const uint8_t> input_;  // the ELF's bytes, for its DWARF (dwarf.cpp)
   InstructionSet isa_ = InstructionSet::Latest64;
   std::vector<SectionKind> kinds_;
   uint32_t regspill_ = 0;  // the synthetic section the lowering spills borrowed registers to

@@ -9,6 +9,7 @@
 #include "assemble.hpp"
 #include "blob_file.hpp"
 #include "link.hpp"
+#include "polkavm/debug_info.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
 #include "run.hpp"
@@ -30,7 +31,53 @@ struct DisassembleArgs {
   bool no_show_offsets = false;
   bool display_gas = false;
   bool directives = false;
+  bool show_source = false;
 };
+
+// Where the code at `pc` came from: "path:line:column in function", with the inlined calls it sits in.
+std::string describe_source(const polkavm::SourceLocation& location) {
+  std::string text = location.path;
+  if (location.line != 0) text += fmt::format(":{}", location.line);
+  if (location.column != 0) text += fmt::format(":{}", location.column);
+  if (!location.function.empty()) text += (text.empty() ? "" : " in ") + location.function;
+  // Inlined calls: each Call frame is a call site, innermost first.
+  for (auto it = location.frames.rbegin(); it != location.frames.rend(); ++it) {
+    if (it->kind != polkavm::DebugFrameKind::Call) continue;
+    auto caller = it + 1;  // the frame before the call site: the function that made the call
+    while (caller != location.frames.rend() && caller->kind != polkavm::DebugFrameKind::Enter) ++caller;
+    text += fmt::format(", inlined into {}", caller != location.frames.rend() ? caller->full_name() : "?");
+    if (!it->path.empty()) text += fmt::format(" at {}:{}", it->path, it->line);
+  }
+  return text;
+}
+
+// Inserts a "// <source>" line before each instruction whose source location differs from the one before.
+polkavm::Result<std::string> annotate_with_source(const polkavm::ProgramBlob& blob, const std::string& text) {
+  std::string out;
+  std::string last;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    const std::string line = text.substr(start, end - start);
+    start = end;
+    // Instruction lines start with their offset: "    12: ...".
+    const size_t first = line.find_first_not_of(' ');
+    const size_t colon = line.find(':');
+    if (first != std::string::npos && colon != std::string::npos && colon > first &&
+        std::all_of(line.begin() + static_cast<std::ptrdiff_t>(first), line.begin() + static_cast<std::ptrdiff_t>(colon),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
+      const uint32_t pc = static_cast<uint32_t>(std::stoul(line.substr(first, colon - first)));
+      auto location = polkavm::source_location(blob, pc);
+      if (!location) return location.error();
+      const std::string described = *location ? describe_source(**location) : std::string();
+      if (described != last && !described.empty()) out += std::string(first, ' ') + "// " + described + "\n";
+      last = described;
+    }
+    out += line;
+  }
+  return out;
+}
 
 int disassemble(const DisassembleArgs& args) {
   auto blob = load_blob(args.blob);
@@ -57,6 +104,14 @@ int disassemble(const DisassembleArgs& args) {
   }
 
   std::string text = polkavm::disassemble(*blob, options);
+  if (args.show_source) {
+    if (!options.show_offsets) return fail("--show-source needs the code offsets (drop --no-show-offsets)");
+    if (!polkavm::has_debug_info(*blob))
+      fmt::print(stderr, "warning: the program has no debug information (was it linked with --strip?)\n");
+    auto annotated = annotate_with_source(*blob, text);
+    if (!annotated) return fail(fmt::format("cannot read the debug information: {}", annotated.error().message()));
+    text = std::move(*annotated);
+  }
   if (args.output.empty()) {
     fmt::print("{}", text);
     return 0;
@@ -102,6 +157,8 @@ int main(int argc, char** argv) {
   dis_cmd->add_flag("--display-gas", dis.display_gas, "Show each basic block's gas cost");
   dis_cmd->add_flag("--directives", dis.directives,
                     "Write the memory layout as assembler directives, so that `assemble` rebuilds the whole blob");
+  dis_cmd->add_flag("--show-source", dis.show_source,
+                    "Show the source location (file:line:column, function, inlined calls) from the debug information");
 
   polkatool::AssembleArgs assemble_args;
   auto* asm_cmd = app.add_subcommand("assemble", "Assemble text (the reference's syntax) into a program blob");
@@ -115,7 +172,7 @@ int main(int argc, char** argv) {
   auto* link_cmd = app.add_subcommand("link", "Link a RISC-V ELF (built with --emit-relocs) into a program blob");
   link_cmd->add_option("input", link_args.input, "RISC-V ELF file")->required();
   link_cmd->add_option("-o,--output", link_args.output, "Program blob (.polkavm) to write")->required();
-  link_cmd->add_flag("-s,--strip", link_args.strip, "Strip debug information (none is emitted yet)");
+  link_cmd->add_flag("-s,--strip", link_args.strip, "Leave out the debug information (DWARF line info)");
   link_cmd->add_option("--opt-level", link_args.opt_level,
                        "0: keep everything, 1: drop what no export reaches, 2: also optimize (default)")
       ->check(CLI::Range(0, 2));
