@@ -206,6 +206,10 @@ TEST_P(LinkerDebugInfoTest, InlinedRemainderShowsTheCallChain) {
   EXPECT_EQ(location->frames[2].kind, DebugFrameKind::Enter);
   EXPECT_EQ(location->frames[2].function_name, "remainder_of");
   EXPECT_EQ(location->frames[2].line, line_of("uint32_t remainder_of("));
+  // Enter frames name the file of the declaration (DWARF 5 file index 0, the unit's own source).
+  EXPECT_EQ(location->frames[0].path, location->path);
+  EXPECT_EQ(location->frames[0].line, line_of("uint32_t divide("));
+  EXPECT_EQ(location->frames[2].path, location->path);
   EXPECT_EQ(location->frames[3].kind, DebugFrameKind::Line);
 }
 

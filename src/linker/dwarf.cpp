@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <optional>
 
 #include "polkavm/program.hpp"
+#include "program/debug_line_program.hpp"
 
 namespace polkavm::linker {
 
@@ -128,10 +130,13 @@ struct DwarfInfo::Data {
   void describe(const Unit& unit, Dwarf_Die* die, Scope& scope) {
     scope.function_id = strings.intern(attr_string(die, DW_AT_name));
     scope.namespace_id = namespace_of(die);
-    if (const char* path = dwarf_decl_file(die)) scope.decl_path_id = strings.intern(simplify_path(path));
+    // The file index directly: libdw's dwarf_decl_file rejects index 0, DWARF 5's primary source file.
+    Dwarf_Attribute attr;
+    Dwarf_Word file = 0;
+    if (dwarf_attr_integrate(die, DW_AT_decl_file, &attr) && dwarf_formudata(&attr, &file) == 0)
+      scope.decl_path_id = file_id(unit, file);
     int line = 0;
     if (dwarf_decl_line(die, &line) == 0 && line > 0) scope.decl_line = static_cast<uint32_t>(line);
-    (void)unit;
   }
 
   std::vector<Range> ranges_of(Dwarf_Die* die) {
@@ -333,30 +338,7 @@ FrameStack DwarfInfo::frames_at(uint64_t address) const {
 
 namespace {
 
-enum LineOp : uint8_t {
-  kFinishProgram = 0,
-  kSetMutationDepth = 1,
-  kSetKindEnter = 2,
-  kSetKindCall = 3,
-  kSetKindLine = 4,
-  kSetNamespace = 5,
-  kSetFunctionName = 6,
-  kSetPath = 7,
-  kSetLine = 8,
-  kSetColumn = 9,
-  kSetStackDepth = 10,
-  kIncrementLine = 11,
-  kAddLine = 12,
-  kSubLine = 13,
-  kFinishInstruction = 14,
-  kFinishMultipleInstructions = 15,
-  kFinishInstructionAndIncrementStackDepth = 16,
-  kFinishMultipleInstructionsAndIncrementStackDepth = 17,
-  kFinishInstructionAndDecrementStackDepth = 18,
-  kFinishMultipleInstructionsAndDecrementStackDepth = 19,
-};
-constexpr uint8_t kLineProgramVersion1 = 1;
-constexpr size_t kMaxFramesRead = 16;  // the reader keeps this many frames
+using namespace line_program;
 
 void put_u32(std::vector<uint8_t>& out, uint32_t value) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
@@ -491,8 +473,8 @@ class LineProgramWriter {
 
 // The reader keeps 16 frames: a deeper stack keeps its 15 outermost frames and its innermost (the line).
 FrameStack readable(const FrameStack& frames) {
-  if (frames.size() <= kMaxFramesRead) return frames;
-  FrameStack out(frames.begin(), frames.begin() + (kMaxFramesRead - 1));
+  if (frames.size() <= kMaxFrames) return frames;
+  FrameStack out(frames.begin(), frames.begin() + (kMaxFrames - 1));
   out.push_back(frames.back());
   return out;
 }
@@ -527,7 +509,7 @@ DebugSections encode_debug_sections(const std::vector<DebugSpan>& input, const S
   if (groups.empty()) return out;
 
   StringPool pool(strings);
-  out.line_programs.push_back(kLineProgramVersion1);
+  out.line_programs.push_back(kVersion1);
   for (const Group& group : groups) {
     put_u32(out.ranges, spans[group.first].begin_pc);
     put_u32(out.ranges, spans[group.last - 1].end_pc);

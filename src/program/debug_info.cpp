@@ -3,40 +3,16 @@
 // and the number of steps is bounded, so a hostile blob gives an Error.
 #include "polkavm/debug_info.hpp"
 
+#include <algorithm>
 #include <array>
+
+#include "program/debug_line_program.hpp"
 
 namespace polkavm {
 
 namespace {
 
-constexpr uint8_t kLineProgramVersion1 = 1;
-constexpr size_t kRangeEntrySize = 12;
-constexpr size_t kMaxFrames = 16;            // the reference reader's inline stack
-constexpr size_t kMaxOpsPerRegion = 512;     // as the reference: a longer run between regions is an error
-
-// The line program opcodes (polkavm-common's LineProgramOp).
-enum LineOp : uint8_t {
-  kFinishProgram = 0,
-  kSetMutationDepth = 1,
-  kSetKindEnter = 2,
-  kSetKindCall = 3,
-  kSetKindLine = 4,
-  kSetNamespace = 5,
-  kSetFunctionName = 6,
-  kSetPath = 7,
-  kSetLine = 8,
-  kSetColumn = 9,
-  kSetStackDepth = 10,
-  kIncrementLine = 11,
-  kAddLine = 12,
-  kSubLine = 13,
-  kFinishInstruction = 14,
-  kFinishMultipleInstructions = 15,
-  kFinishInstructionAndIncrementStackDepth = 16,
-  kFinishMultipleInstructionsAndIncrementStackDepth = 17,
-  kFinishInstructionAndDecrementStackDepth = 18,
-  kFinishMultipleInstructionsAndDecrementStackDepth = 19,
-};
+using namespace line_program;
 
 Error parse_error(const std::string& what) { return Error("failed to parse program blob: " + what); }
 
@@ -94,7 +70,7 @@ Result<std::optional<DebugRegion>> debug_region_at(const ProgramBlob& blob, uint
   if (!has_debug_info(blob)) return std::optional<DebugRegion>();
   const std::vector<uint8_t>& programs = blob.debug_line_programs;
   const std::vector<uint8_t>& ranges = blob.debug_line_program_ranges;
-  if (programs[0] != kLineProgramVersion1)
+  if (programs[0] != kVersion1)
     return parse_error("the debug line programs section has an unsupported version");
   if (ranges.size() % kRangeEntrySize != 0) return parse_error("the debug function ranges section has an invalid size");
 
