@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
-# it with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
+# the unit tests with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
 # (build-fuzz/: random blobs for 30 s, the interpreter against the compiler for 30 s, the assembler for 20 s)
 # and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
@@ -20,13 +20,16 @@ configure_and_build "$POLKAVM_ROOT/build" -DCMAKE_BUILD_TYPE=Release -DPOLKAVM_S
   -DPOLKAVM_BUILD_TESTS=ON -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=ON
 ctest --test-dir "$POLKAVM_ROOT/build" --output-on-failure --parallel "$POLKAVM_JOBS"
 
-# The interpreter's other dispatch modes run the same suite: the portable switch, and musttail (clang only).
+# The interpreter's other dispatch modes run the unit suite again, on the interpreter (the compiler's code
+# does not depend on the dispatch mode): the portable switch, and musttail (clang only). One test process
+# each: per-test processes would cost more than the tests.
+interpreter_only='-*/compiler:*/compiler_*:*_compiler'
 configure_and_build "$POLKAVM_ROOT/build-switch" -DCMAKE_BUILD_TYPE=Release -DPOLKAVM_INTERPRETER_DISPATCH=switch \
-  -DPOLKAVM_BUILD_BENCH=OFF
-ctest --test-dir "$POLKAVM_ROOT/build-switch" --output-on-failure --parallel "$POLKAVM_JOBS"
+  -DPOLKAVM_BUILD_BENCH=OFF -DPOLKAVM_BUILD_GUESTS=OFF -- polkavm_tests
+"$POLKAVM_ROOT/build-switch/tests/polkavm_tests" --gtest_brief=1 --gtest_filter="$interpreter_only"
 POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-musttail" -DCMAKE_BUILD_TYPE=Release \
-  -DPOLKAVM_INTERPRETER_DISPATCH=musttail -DPOLKAVM_BUILD_BENCH=OFF
-ctest --test-dir "$POLKAVM_ROOT/build-musttail" --output-on-failure --parallel "$POLKAVM_JOBS"
+  -DPOLKAVM_INTERPRETER_DISPATCH=musttail -DPOLKAVM_BUILD_BENCH=OFF -DPOLKAVM_BUILD_GUESTS=OFF -- polkavm_tests
+"$POLKAVM_ROOT/build-musttail/tests/polkavm_tests" --gtest_brief=1 --gtest_filter="$interpreter_only"
 
 if ((sanitize)); then
   # Short libFuzzer runs (clang, ASan + UBSan): random programs must never crash the host, and the two
@@ -55,10 +58,14 @@ if ((sanitize)); then
     grep -E "^(Done|stat::new_units_added)" "$fuzz_log"
   done
 
-  # The same suite minus the benchmarks (the conformance tests need the tools' vector runner).
+  # The same suite minus the benchmarks (the conformance tests need the tools' vector runner): the unit
+  # tests in one process (sanitizer start-up per test would dominate), then ctest's other tests (the tools,
+  # the guest programs; the unit tests' names are the ones with a dot).
   configure_and_build "$POLKAVM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON \
     -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
-    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-    ctest --test-dir "$POLKAVM_ROOT/build-asan" --output-on-failure --parallel "$POLKAVM_JOBS"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  "$POLKAVM_ROOT/build-asan/tests/polkavm_tests" --gtest_brief=1
+  ctest --test-dir "$POLKAVM_ROOT/build-asan" --output-on-failure --parallel "$POLKAVM_JOBS" -E '[.]'
+
 fi
