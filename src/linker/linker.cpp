@@ -439,6 +439,7 @@ Result<ProgramBlob> Linker::link() {
   if (auto ok = build_blocks(); !ok) return ok.error();
   if (config_.opt_level >= 2) {
     for (Block& block : blocks_) {
+      fuse_rotates(block);
       fold_constants(block, elf_.is_64);
       fuse_address_load_and_jump(block, [this](Location location) { return is_code(location.section); });
     }

@@ -294,6 +294,147 @@ void fold_constants(Block& block, bool rv64) {
   block.ops = std::move(kept);
 }
 
+namespace {
+
+// How much of a register's value the rest of the block can observe.
+enum class Demand : uint8_t { None, Low32, Full };
+
+// What an op needs of its register operands when `out` is what is needed of its result: 32-bit operations
+// read only the low halves, and operations whose low result bits depend only on the low operand bits
+// (add, sub, mul, the bitwise ones, left shifts, moves) pass the demand on.
+Demand operand_demand(Opcode op, Demand out) {
+  using O = Opcode;
+  switch (op) {
+    case O::add_32: case O::sub_32: case O::mul_32: case O::add_imm_32: case O::mul_imm_32:
+    case O::negate_and_add_imm_32: case O::shift_logical_left_32: case O::shift_logical_right_32:
+    case O::shift_arithmetic_right_32: case O::shift_logical_left_imm_32: case O::shift_logical_right_imm_32:
+    case O::shift_arithmetic_right_imm_32: case O::rotate_right_imm_32:
+      return Demand::Low32;
+    case O::add_64: case O::sub_64: case O::mul_64: case O::and_: case O::or_: case O::xor_: case O::add_imm_64:
+    case O::and_imm: case O::or_imm: case O::xor_imm: case O::mul_imm_64: case O::negate_and_add_imm_64:
+    case O::shift_logical_left_imm_64: case O::move_reg: case O::and_inverted: case O::or_inverted: case O::xnor:
+      return out;
+    default: return Demand::Full;
+  }
+}
+
+// Whether the op's result (in reg[0]) always has a zero upper half.
+bool writes_upper_zero(const Instruction& insn) {
+  using O = Opcode;
+  switch (insn.opcode) {
+    case O::load_u8: case O::load_u16: case O::load_u32: case O::load_indirect_u8: case O::load_indirect_u16:
+    case O::load_indirect_u32: case O::zero_extend_16:
+      return true;
+    case O::load_imm:
+    case O::and_imm: return static_cast<int32_t>(insn.imm[0]) >= 0;
+    case O::shift_logical_right_imm_64: return (insn.imm[0] & 63) >= 32;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+void fuse_rotates(Block& block) {
+  // Without Zbb a rotation is `(x >> n) | (x << (w - n))`. The 64-bit form is exactly rotate_right_imm_64. A
+  // 32-bit rotation on RV64 is often spelled with a 64-bit left shift (its upper half is garbage that no one
+  // reads), so its `or` becomes rotate_right_imm_32 where only the low half of the result is observed.
+  const size_t n = block.ops.size();
+  if (n < 3) return;
+
+  // Backward: what is observed of each op's result (everything counts as observed after the block).
+  std::vector<Demand> result_demand(n, Demand::Full);
+  std::array<Demand, kRegCount> demand;
+  demand.fill(Demand::Full);
+  for (size_t i = n; i-- > 0;) {
+    const Op& op = block.ops[i];
+    const Effects e = effects(op);
+    Demand out = Demand::None;
+    for (int r = 0; r < kRegCount; ++r)
+      if (e.writes & (1u << r)) out = std::max(out, demand[r]);
+    result_demand[i] = out;
+    for (int r = 0; r < kRegCount; ++r)
+      if (e.writes & (1u << r)) demand[r] = Demand::None;
+    const Opcode code = op.insn.opcode;
+    const bool plain = op.kind == Op::Kind::Plain;
+    const bool narrow_store = plain && (code == Opcode::store_indirect_u8 || code == Opcode::store_indirect_u16 ||
+                                        code == Opcode::store_indirect_u32);
+    if (narrow_store && op.insn.reg[0] != op.insn.reg[1]) {
+      // A narrow store observes the low half of its value, and all of its address register.
+      demand[op.insn.reg[0]] = std::max(demand[op.insn.reg[0]], Demand::Low32);
+      demand[op.insn.reg[1]] = Demand::Full;
+      continue;
+    }
+    const bool exact = plain && (e.writes & (e.writes - 1)) == 0;
+    const Demand in = exact ? operand_demand(code, out) : Demand::Full;
+    for (int r = 0; r < kRegCount; ++r)
+      if (e.reads & (1u << r)) demand[r] = std::max(demand[r], in);
+  }
+
+  // Forward: the op that last wrote each register, and a version count to see that `x` did not change.
+  struct Def {
+    size_t op = SIZE_MAX;
+    uint32_t source_version = 0;  // the version of the shift's source register when it ran
+  };
+  std::array<Def, kRegCount> def;
+  std::array<uint32_t, kRegCount> version{};
+  std::array<bool, kRegCount> upper_zero{};  // the register's upper 32 bits are known to be zero
+  for (size_t i = 0; i < n; ++i) {
+    Op& op = block.ops[i];
+    Instruction& insn = op.insn;
+    if (op.kind == Op::Kind::Plain && insn.opcode == Opcode::or_ && insn.reg[1] != insn.reg[2]) {
+      const Def& a = def[insn.reg[1]];
+      const Def& b = def[insn.reg[2]];
+      if (a.op != SIZE_MAX && b.op != SIZE_MAX) {
+        const Instruction& sa = block.ops[a.op].insn;
+        const Instruction& sb = block.ops[b.op].insn;
+        const bool right_first = sa.opcode == Opcode::shift_logical_right_imm_32 ||
+                                 sa.opcode == Opcode::shift_logical_right_imm_64;
+        const Instruction& right = right_first ? sa : sb;
+        const Instruction& left = right_first ? sb : sa;
+        const Def& right_def = right_first ? a : b;
+        const Def& left_def = right_first ? b : a;
+        const uint8_t x = right.reg[1];
+        const bool same_source = left.reg[1] == x && right_def.source_version == version[x] &&
+                                 left_def.source_version == version[x] && x != insn.reg[1] && x != insn.reg[2];
+        const uint32_t amount = right.imm[0];
+        std::optional<Opcode> rotate;
+        if (same_source && amount > 0) {
+          const bool left32 = left.opcode == Opcode::shift_logical_left_imm_32;
+          const bool left64 = left.opcode == Opcode::shift_logical_left_imm_64;
+          const bool right64 = right.opcode == Opcode::shift_logical_right_imm_64;
+          // The right shift gives lo32(x) >> n with a zero upper half: a 32-bit shift, or a 64-bit one of an x
+          // whose upper half is zero.
+          const bool right32 = right.opcode == Opcode::shift_logical_right_imm_32 || (right64 && upper_zero[x]);
+          if (right64 && left64 && amount < 64 && left.imm[0] == 64 - amount) {
+            rotate = Opcode::rotate_right_imm_64;
+          } else if (right32 && (left32 || left64) && amount < 32 && left.imm[0] == 32 - amount &&
+                     (left32 || result_demand[i] != Demand::Full)) {
+            // With a 32-bit left shift the `or` is exactly the sign-extended rotation (the left half carries
+            // the sign, the right half's upper bits are zero). With a 64-bit one only the low half agrees.
+            rotate = Opcode::rotate_right_imm_32;
+          }
+        }
+        if (rotate) {
+          insn.opcode = *rotate;
+          insn.reg[1] = x;
+          insn.reg[2] = 0;
+          insn.imm[0] = amount;
+        }
+      }
+    }
+    const Effects e = effects(op);
+    for (int r = 0; r < kRegCount; ++r) {
+      if (!(e.writes & (1u << r))) continue;
+      ++version[r];
+      def[r] = {};
+      upper_zero[r] = op.kind == Op::Kind::Plain && insn.reg[0] == r && writes_upper_zero(insn);
+      const bool shift = op.kind == Op::Kind::Plain && format(insn.opcode) == Format::RegRegImm &&
+                         insn.reg[0] == r && insn.reg[1] != r;
+      if (shift) def[r] = {i, version[insn.reg[1]]};
+    }
+  }
+}
+
 void fuse_address_load_and_jump(Block& block, const std::function<bool(Location)>& is_code) {
   if (block.ops.empty() || block.terminator.kind != Terminator::Kind::Jump) return;
   const Op& last = block.ops.back();

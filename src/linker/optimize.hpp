@@ -14,6 +14,10 @@ namespace polkavm::linker {
 /// overwrites before anything reads them. `rv64`: 64-bit registers (else 32-bit, as on Latest32).
 void fold_constants(Block& block, bool rv64);
 
+/// `(x >> n) | (x << (w - n))` (RISC-V without Zbb) becomes one rotate_right_imm; a 32-bit rotation whose
+/// left shift is 64-bit only where the block observes no more than the low 32 bits of the result.
+void fuse_rotates(Block& block);
+
 /// `load_imm rX, <code address>` followed by a jump becomes one `load_imm_and_jump` (a call).
 void fuse_address_load_and_jump(Block& block, const std::function<bool(Location)>& is_code);
 

@@ -1,0 +1,131 @@
+// The linker's rotate fusion (src/linker/optimize.cpp) on hand-made blocks: which shift/or shapes become
+// one rotate_right_imm, which must not, and that a fused block computes what the original did (both run on
+// the interpreter with random inputs).
+#include <random>
+
+#include "linker/optimize.hpp"
+#include "test_util.hpp"
+
+namespace polkavm::test {
+namespace {
+
+using linker::Block;
+using linker::Op;
+
+Block block_of(std::initializer_list<Instruction> insns) {
+  Block block;
+  for (const Instruction& i : insns) block.ops.push_back(Op{Op::Kind::Plain, i, {}, 0});
+  return block;
+}
+
+std::vector<Opcode> opcodes(const Block& block) {
+  std::vector<Opcode> out;
+  for (const Op& op : block.ops) out.push_back(op.insn.opcode);
+  return out;
+}
+
+// Runs the block's ops (A1 = x, A2 = y on entry) and returns A0.
+uint64_t run(const Block& block, uint64_t x, uint64_t y) {
+  CodeBuilder b(InstructionSet::Latest64);
+  for (const Op& op : block.ops) b.emit(op.insn);
+  emit_ret(b);
+  Vm v = make_vm(BackendKind::Interpreter, InstructionSet::Latest64, b);
+  v.instance.set_reg(Reg::A1, x);
+  v.instance.set_reg(Reg::A2, y);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+  return v.instance.reg(Reg::A0);
+}
+
+// Fuses a copy of `block`, checks the result's opcodes, and that A0 comes out the same for random inputs.
+void expect_fused(const Block& block, std::vector<Opcode> expected) {
+  Block fused = block;
+  linker::fuse_rotates(fused);
+  EXPECT_EQ(opcodes(fused), expected);
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 20; ++i) {
+    const uint64_t x = i < 4 ? std::array<uint64_t, 4>{0, ~0ull, 0x80000000, 0x7fffffff}[i] : random();
+    const uint64_t y = random();
+    EXPECT_EQ(run(fused, x, y), run(block, x, y)) << std::hex << x;
+  }
+}
+
+constexpr uint32_t neg(int32_t v) { return static_cast<uint32_t>(v); }
+
+TEST(LinkerRotateFusion, SixtyFourBitRotationIsExact) {
+  // a0 = (a1 >> 13) | (a1 << 51): a0 is observed after the block, so only an exact rotation may replace it.
+  const Block block = block_of({insn(Opcode::shift_logical_right_imm_64, {Reg::T0, Reg::A1}, {13}),
+                                insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::A1}, {51}),
+                                insn(Opcode::or_, {Reg::A0, Reg::T0, Reg::T1})});
+  expect_fused(block, {Opcode::shift_logical_right_imm_64, Opcode::shift_logical_left_imm_64,
+                       Opcode::rotate_right_imm_64});
+}
+
+TEST(LinkerRotateFusion, ThirtyTwoBitShiftsGiveTheSignExtendedRotation) {
+  // srliw + slliw + or is exactly rotate_right_imm_32, whoever reads the result; either operand order.
+  const Block block = block_of({insn(Opcode::shift_logical_left_imm_32, {Reg::T1, Reg::A1}, {25}),
+                                insn(Opcode::shift_logical_right_imm_32, {Reg::T0, Reg::A1}, {7}),
+                                insn(Opcode::or_, {Reg::A0, Reg::T1, Reg::T0})});
+  expect_fused(block, {Opcode::shift_logical_left_imm_32, Opcode::shift_logical_right_imm_32,
+                       Opcode::rotate_right_imm_32});
+}
+
+TEST(LinkerRotateFusion, WideLeftShiftOnlyWhereTheUpperHalfIsNotObserved) {
+  // clang's RV64 spelling: srliw + slli (64-bit) + or. The upper half of the `or` is garbage, so it is a
+  // rotation only when the block reads no more than the low half: here through add_32.
+  const std::initializer_list<Instruction> rotation = {
+      insn(Opcode::shift_logical_right_imm_32, {Reg::T0, Reg::A1}, {17}),
+      insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::A1}, {15}),
+      insn(Opcode::or_, {Reg::T2, Reg::T0, Reg::T1})};
+  Block low_half = block_of(rotation);
+  low_half.ops.push_back(Op{Op::Kind::Plain, insn(Opcode::xor_, {Reg::T2, Reg::T2, Reg::A2}), {}, 0});
+  low_half.ops.push_back(Op{Op::Kind::Plain, insn(Opcode::add_32, {Reg::A0, Reg::T2, Reg::A2}), {}, 0});
+  low_half.ops.push_back(Op{Op::Kind::Plain, insn(Opcode::load_imm, {Reg::T2}, {0}), {}, 0});
+  expect_fused(low_half, {Opcode::shift_logical_right_imm_32, Opcode::shift_logical_left_imm_64,
+                          Opcode::rotate_right_imm_32, Opcode::xor_, Opcode::add_32, Opcode::load_imm});
+
+  // The same `or` read in full (64-bit add), or left in a register after the block: no fusion.
+  Block full = block_of(rotation);
+  full.ops.push_back(Op{Op::Kind::Plain, insn(Opcode::add_64, {Reg::A0, Reg::T2, Reg::A2}), {}, 0});
+  full.ops.push_back(Op{Op::Kind::Plain, insn(Opcode::load_imm, {Reg::T2}, {0}), {}, 0});
+  expect_fused(full, {Opcode::shift_logical_right_imm_32, Opcode::shift_logical_left_imm_64, Opcode::or_,
+                      Opcode::add_64, Opcode::load_imm});
+  Block live_out = block_of(rotation);
+  live_out.ops.push_back(Op{Op::Kind::Plain, insn(Opcode::add_32, {Reg::A0, Reg::T2, Reg::A2}), {}, 0});
+  expect_fused(live_out, {Opcode::shift_logical_right_imm_32, Opcode::shift_logical_left_imm_64, Opcode::or_,
+                          Opcode::add_32});
+}
+
+TEST(LinkerRotateFusion, WideRightShiftNeedsAZeroUpperHalf) {
+  // srli (64-bit) of a zero-extended value (andi with a non-negative mask) is lo32(x) >> n; of anything
+  // else it pulls upper bits in.
+  auto with_source = [](Instruction source) {
+    Block b = block_of({source, insn(Opcode::shift_logical_right_imm_64, {Reg::T0, Reg::S0}, {7}),
+                        insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::S0}, {25}),
+                        insn(Opcode::or_, {Reg::T2, Reg::T0, Reg::T1}),
+                        insn(Opcode::add_32, {Reg::A0, Reg::T2, Reg::A2}), insn(Opcode::load_imm, {Reg::T2}, {0})});
+    return b;
+  };
+  expect_fused(with_source(insn(Opcode::and_imm, {Reg::S0, Reg::A1}, {0x7fffffff})),
+               {Opcode::and_imm, Opcode::shift_logical_right_imm_64, Opcode::shift_logical_left_imm_64,
+                Opcode::rotate_right_imm_32, Opcode::add_32, Opcode::load_imm});
+  expect_fused(with_source(insn(Opcode::and_imm, {Reg::S0, Reg::A1}, {neg(-2)})),
+               {Opcode::and_imm, Opcode::shift_logical_right_imm_64, Opcode::shift_logical_left_imm_64,
+                Opcode::or_, Opcode::add_32, Opcode::load_imm});
+}
+
+TEST(LinkerRotateFusion, SourceChangedBetweenTheShiftsIsNoRotation) {
+  const Block block = block_of({insn(Opcode::shift_logical_right_imm_64, {Reg::T0, Reg::A1}, {13}),
+                                insn(Opcode::add_imm_64, {Reg::A1, Reg::A1}, {1}),
+                                insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::A1}, {51}),
+                                insn(Opcode::or_, {Reg::A0, Reg::T0, Reg::T1})});
+  expect_fused(block, {Opcode::shift_logical_right_imm_64, Opcode::add_imm_64, Opcode::shift_logical_left_imm_64,
+                       Opcode::or_});
+  // Amounts that do not add up to the width.
+  const Block mismatch = block_of({insn(Opcode::shift_logical_right_imm_64, {Reg::T0, Reg::A1}, {13}),
+                                   insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::A1}, {50}),
+                                   insn(Opcode::or_, {Reg::A0, Reg::T0, Reg::T1})});
+  expect_fused(mismatch, {Opcode::shift_logical_right_imm_64, Opcode::shift_logical_left_imm_64, Opcode::or_});
+}
+
+}  // namespace
+}  // namespace polkavm::test
