@@ -766,6 +766,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
       if (r0 == r1 && imm != 0) {  // sets the flags for a following branch on r0
         a_.add(g(r0), sx(imm));
         flags_reg_ = r0;
+      } else if (imm == 0) {  // the linker's move: a register move the CPU can eliminate, unlike lea
+        if (r0 != r1) a_.mov(g(r0), g(r1));
       } else {
         a_.lea(g(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
       }

@@ -2,33 +2,24 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
+#include <string>
 
+#include "blob_file.hpp"
 #include "polkavm/assembler.hpp"
 
 namespace polkatool {
 
 int assemble_command(const AssembleArgs& args) {
-  auto fail = [](const std::string& message) {
-    fmt::print(stderr, "error: {}\n", message);
-    return 1;
-  };
-  std::ifstream in(args.input, std::ios::binary);
-  if (!in) return fail(fmt::format("failed to read {}", args.input.string()));
-  std::stringstream text;
-  text << in.rdbuf();
+  auto text = read_file(args.input);
+  if (!text) return fail(text.error().message());
 
-  auto blob = polkavm::assemble(text.str(), args.isa);
+  auto blob = polkavm::assemble(std::string(text->begin(), text->end()), args.isa);
   if (!blob) {
     std::string message = fmt::format("failed to assemble {}: {}", args.input.string(), blob.error().message());
     if (!args.isa) message += " (pass --isa or add an '%isa = ...' line)";
     return fail(message);
   }
-  std::ofstream out(args.output, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(blob->data()), static_cast<std::streamsize>(blob->size()));
-  out.close();
-  if (!out) return fail(fmt::format("failed to write {}", args.output.string()));
+  if (auto written = write_file(args.output, *blob); !written) return fail(written.error().message());
   return 0;
 }
 

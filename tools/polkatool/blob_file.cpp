@@ -4,21 +4,40 @@
 
 #include <fstream>
 #include <iterator>
-#include <vector>
 
 namespace polkatool {
 
-polkavm::Result<polkavm::ProgramBlob> load_blob(const std::filesystem::path& path) {
-  using polkavm::Error;
+using polkavm::Error;
+
+polkavm::Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return Error(fmt::format("failed to read {}: not a regular file", path.string()));
   std::ifstream file(path, std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (!file.good() && !file.eof()) return Error(fmt::format("failed to read {}", path.string()));
-  auto blob = polkavm::ProgramBlob::parse(bytes);
+  return bytes;
+}
+
+polkavm::Result<void> write_file(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) return Error(fmt::format("failed to write {}", path.string()));
+  return {};
+}
+
+polkavm::Result<polkavm::ProgramBlob> load_blob(const std::filesystem::path& path) {
+  auto bytes = read_file(path);
+  if (!bytes) return bytes.error();
+  auto blob = polkavm::ProgramBlob::parse(*bytes);
   if (!blob) return Error(fmt::format("failed to parse {}: {}", path.string(), blob.error().message()));
   return blob;
+}
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "error: {}\n", message);
+  return 1;
 }
 
 }  // namespace polkatool

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 
 #include "assemble.hpp"
@@ -17,12 +16,9 @@
 
 namespace {
 
+using polkatool::fail;
 using polkatool::load_blob;
 
-int fail(const std::string& message) {
-  fmt::print(stderr, "error: {}\n", message);
-  return 1;
-}
 
 struct DisassembleArgs {
   std::filesystem::path blob;
@@ -116,10 +112,9 @@ int disassemble(const DisassembleArgs& args) {
     fmt::print("{}", text);
     return 0;
   }
-  std::ofstream out(args.output, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) return fail(fmt::format("failed to write {}", args.output.string()));
+  const auto written = polkatool::write_file(
+      args.output, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  if (!written) return fail(written.error().message());
   return 0;
 }
 

@@ -187,10 +187,6 @@ double median(std::vector<double> values) {
 }  // namespace
 
 int run_command(const RunArgs& args) {
-  auto fail = [](const std::string& message) {
-    fmt::print(stderr, "error: {}\n", message);
-    return 1;
-  };
   auto plan = plan_call(args);
   if (!plan) return fail(plan.error().message());
   auto blob = load_blob(args.blob);
