@@ -20,6 +20,7 @@
 
 #include "linker/elf.hpp"
 #include "linker/riscv.hpp"
+#include "guest_build_util.hpp"
 #include "polkavm/linker.hpp"
 #include "test_util.hpp"
 
@@ -39,8 +40,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class Arch { Rv64, Rv32 };
-const char* arch_name(Arch arch) { return arch == Arch::Rv64 ? "rv64" : "rv32"; }
 
 // How a program is compiled and linked by the ELF linker.
 enum class Mode {
@@ -80,11 +79,6 @@ const std::vector<Program>& programs() {
 
 // ---- building ----
 
-bool tool_found(const char* path) {
-  const std::string p = path;
-  return !p.empty() && !p.ends_with("-NOTFOUND") && fs::exists(p);
-}
-
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
@@ -93,19 +87,8 @@ std::string slurp(const fs::path& path) {
 }
 
 const fs::path& scratch_dir() {
-  struct Dir {
-    fs::path path;
-    Dir() {
-      std::string pattern = (fs::temp_directory_path() / "polkavm-guest-suite-XXXXXX").string();
-      if (mkdtemp(pattern.data())) path = pattern;
-    }
-    ~Dir() {
-      std::error_code ignored;
-      if (!path.empty()) fs::remove_all(path, ignored);
-    }
-  };
-  static Dir dir;
-  return dir.path;
+  static ScratchDir dir("polkavm-guest-suite");
+  return dir.path();
 }
 
 void run_tool(const std::string& command, const std::string& log, const std::string& what) {

@@ -12,6 +12,7 @@
 
 #include "polkavm/debug_info.hpp"
 #include "polkavm/disassembler.hpp"
+#include "guest_build_util.hpp"
 #include "polkavm/linker.hpp"
 #include "test_util.hpp"
 
@@ -20,26 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool tool_found(const char* path) {
-  const std::string p = path;
-  return !p.empty() && !p.ends_with("-NOTFOUND") && fs::exists(p);
-}
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "polkavm-debug-info-test-XXXXXX").string();
-    if (mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -83,7 +64,7 @@ std::vector<uint8_t> build_guest(Arch arch) {
   static std::map<Arch, std::vector<uint8_t>> cache;
   if (auto it = cache.find(arch); it != cache.end()) return it->second;
   if (!tool_found(POLKAVM_TEST_CLANG) || !tool_found(POLKAVM_TEST_LLD)) return {};
-  static ScratchDir dir;
+  static ScratchDir dir("polkavm-debug-info-test");
   const std::string stem = (dir.path() / (arch == Arch::Rv64 ? "guest64" : "guest32")).string();
   std::ofstream(stem + ".c") << kSource;
   const std::string target = arch == Arch::Rv64 ? "--target=riscv64 -march=rv64emac -mabi=lp64e"

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "guest_build_util.hpp"
 #include "polkavm/linker.hpp"
 #include "test_util.hpp"
 
@@ -35,34 +36,9 @@ namespace fs = std::filesystem;
 
 // ---- building guests ----
 
-enum class Arch { Rv64, Rv32 };
-
-const char* arch_name(Arch arch) { return arch == Arch::Rv64 ? "rv64" : "rv32"; }
-
-bool tool_found(const char* path) {
-  const std::string p = path;
-  return !p.empty() && !p.ends_with("-NOTFOUND") && fs::exists(p);
-}
-
-/// A scratch directory for the compiler's files, removed when the test program exits.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "polkavm-linker-test-XXXXXX").string();
-    if (mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
+// A scratch directory for the compiler's files, removed when the test program exits.
 fs::path scratch() {
-  static ScratchDir dir;
+  static ScratchDir dir("polkavm-linker-test");
   return dir.path();
 }
 
