@@ -36,10 +36,18 @@ uint64_t run(const Block& block, uint64_t x, uint64_t y) {
   return v.instance.reg(Reg::A0);
 }
 
-// Fuses a copy of `block`, checks the result's opcodes, and that A0 comes out the same for random inputs.
-void expect_fused(const Block& block, std::vector<Opcode> expected) {
+linker::RegDemands all(linker::Demand d) {
+  linker::RegDemands demands;
+  demands.fill(d);
+  return demands;
+}
+
+// Fuses a copy of `block` (everything observed after it, unless `after` says less), checks the result's
+// opcodes, and that A0 comes out the same for random inputs.
+void expect_fused(const Block& block, std::vector<Opcode> expected,
+                  const linker::RegDemands& after = all(linker::Demand::Full)) {
   Block fused = block;
-  linker::fuse_rotates(fused);
+  linker::fuse_rotates(fused, after);
   EXPECT_EQ(opcodes(fused), expected);
   std::mt19937_64 random(7);
   for (int i = 0; i < 20; ++i) {
@@ -125,6 +133,42 @@ TEST(LinkerRotateFusion, SourceChangedBetweenTheShiftsIsNoRotation) {
                                    insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::A1}, {50}),
                                    insn(Opcode::or_, {Reg::A0, Reg::T0, Reg::T1})});
   expect_fused(mismatch, {Opcode::shift_logical_right_imm_64, Opcode::shift_logical_left_imm_64, Opcode::or_});
+}
+
+TEST(LinkerRotateFusion, WhatLaterBlocksObserveComesFromTheDataflow) {
+  // Block 0 leaves a rotation in T2 and jumps to block 1, which overwrites T2 before reading it: T2 is dead
+  // after block 0, so its rotation may be the 32-bit one. Block 1 loops to itself (a branch) and then traps.
+  using linker::Demand;
+  using linker::Terminator;
+  Block first = block_of({insn(Opcode::shift_logical_right_imm_32, {Reg::T0, Reg::A1}, {17}),
+                          insn(Opcode::shift_logical_left_imm_64, {Reg::T1, Reg::A1}, {15}),
+                          insn(Opcode::or_, {Reg::T2, Reg::T0, Reg::T1}),
+                          insn(Opcode::add_32, {Reg::A0, Reg::T2, Reg::A2})});
+  first.start = {1, 0};
+  first.terminator.kind = Terminator::Kind::Jump;
+  first.terminator.target = {1, 100};
+  Block second = block_of({insn(Opcode::load_imm, {Reg::T2}, {5}), insn(Opcode::add_imm_64, {Reg::S0, Reg::T2}, {1})});
+  second.start = {1, 100};
+  second.terminator.kind = Terminator::Kind::Branch;
+  second.terminator.insn = insn(Opcode::branch_eq_imm, {Reg::S1}, {0, 0});
+  second.terminator.target = {1, 100};
+  second.terminator.next = {1, 200};  // no block there: the end, where everything is observed
+  const std::vector<linker::RegDemands> after = linker::demands_after_blocks({first, second});
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0][static_cast<int>(Reg::T2)], Demand::None);  // overwritten first thing in block 1
+  EXPECT_EQ(after[0][static_cast<int>(Reg::S1)], Demand::Full);  // the branch compares it
+  EXPECT_EQ(after[0][static_cast<int>(Reg::A0)], Demand::Full);  // observable at the end
+  EXPECT_EQ(after[1][static_cast<int>(Reg::T2)], Demand::Full);
+  expect_fused(first, {Opcode::shift_logical_right_imm_32, Opcode::shift_logical_left_imm_64,
+                       Opcode::rotate_right_imm_32, Opcode::add_32},
+               after[0]);
+  // With the successor reading T2 in full, no fusion.
+  second.ops[0] = Op{Op::Kind::Plain, insn(Opcode::add_64, {Reg::S0, Reg::T2, Reg::T2}), {}, 0};
+  const std::vector<linker::RegDemands> reads = linker::demands_after_blocks({first, second});
+  EXPECT_EQ(reads[0][static_cast<int>(Reg::T2)], Demand::Full);
+  expect_fused(first, {Opcode::shift_logical_right_imm_32, Opcode::shift_logical_left_imm_64, Opcode::or_,
+                       Opcode::add_32},
+               reads[0]);
 }
 
 }  // namespace

@@ -438,8 +438,10 @@ Result<ProgramBlob> Linker::link() {
       if (auto ok = decode_code_section(sec); !ok) return ok.error();
   if (auto ok = build_blocks(); !ok) return ok.error();
   if (config_.opt_level >= 2) {
-    for (Block& block : blocks_) {
-      fuse_rotates(block);
+    const std::vector<RegDemands> after = demands_after_blocks(blocks_);
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      Block& block = blocks_[i];
+      fuse_rotates(block, after[i]);
       fold_constants(block, elf_.is_64);
       fuse_address_load_and_jump(block, [this](Location location) { return is_code(location.section); });
     }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <bit>
+#include <map>
 #include <optional>
 
 #include "linker/lower.hpp"
@@ -296,9 +297,6 @@ void fold_constants(Block& block, bool rv64) {
 
 namespace {
 
-// How much of a register's value the rest of the block can observe.
-enum class Demand : uint8_t { None, Low32, Full };
-
 // What an op needs of its register operands when `out` is what is needed of its result: 32-bit operations
 // read only the low halves, and operations whose low result bits depend only on the low operand bits
 // (add, sub, mul, the bitwise ones, left shifts, moves) pass the demand on.
@@ -332,26 +330,25 @@ bool writes_upper_zero(const Instruction& insn) {
   }
 }
 
-}  // namespace
-
-void fuse_rotates(Block& block) {
-  // Without Zbb a rotation is `(x >> n) | (x << (w - n))`. The 64-bit form is exactly rotate_right_imm_64. A
-  // 32-bit rotation on RV64 is often spelled with a 64-bit left shift (its upper half is garbage that no one
-  // reads), so its `or` becomes rotate_right_imm_32 where only the low half of the result is observed.
-  const size_t n = block.ops.size();
-  if (n < 3) return;
-
-  // Backward: what is observed of each op's result (everything counts as observed after the block).
-  std::vector<Demand> result_demand(n, Demand::Full);
-  std::array<Demand, kRegCount> demand;
-  demand.fill(Demand::Full);
-  for (size_t i = n; i-- > 0;) {
+// Runs the block backwards from `demand` (what is observed after it) to what is observed at its entry; fills
+// `result_demand` (if given) with what is observed of each op's result.
+RegDemands demand_at_entry(const Block& block, RegDemands demand, std::vector<Demand>* result_demand) {
+  // The terminator reads first (it runs last): a branch compares whole registers.
+  const Terminator& t = block.terminator;
+  if (t.kind == Terminator::Kind::Branch) {
+    demand[t.insn.reg[0]] = Demand::Full;
+    if (format(t.insn.opcode) == Format::RegRegOffset) demand[t.insn.reg[1]] = Demand::Full;
+  } else if (t.kind != Terminator::Kind::Jump) {
+    demand.fill(Demand::Full);
+  }
+  if (result_demand) result_demand->assign(block.ops.size(), Demand::Full);
+  for (size_t i = block.ops.size(); i-- > 0;) {
     const Op& op = block.ops[i];
     const Effects e = effects(op);
     Demand out = Demand::None;
     for (int r = 0; r < kRegCount; ++r)
       if (e.writes & (1u << r)) out = std::max(out, demand[r]);
-    result_demand[i] = out;
+    if (result_demand) (*result_demand)[i] = out;
     for (int r = 0; r < kRegCount; ++r)
       if (e.writes & (1u << r)) demand[r] = Demand::None;
     const Opcode code = op.insn.opcode;
@@ -369,6 +366,61 @@ void fuse_rotates(Block& block) {
     for (int r = 0; r < kRegCount; ++r)
       if (e.reads & (1u << r)) demand[r] = std::max(demand[r], in);
   }
+  return demand;
+}
+
+}  // namespace
+
+std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks) {
+  RegDemands full;
+  full.fill(Demand::Full);
+  RegDemands none;
+  none.fill(Demand::None);
+  std::map<Location, size_t> index;
+  for (size_t i = 0; i < blocks.size(); ++i) index.emplace(blocks[i].start, i);
+
+  // Only jumps and branches continue at known blocks; after anything else (a call, an indirect jump, a trap,
+  // the end of code) the host or unknown code may observe every register.
+  std::vector<std::vector<size_t>> successors(blocks.size());
+  std::vector<bool> open(blocks.size(), false);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const Terminator& t = blocks[i].terminator;
+    open[i] = t.kind != Terminator::Kind::Jump && t.kind != Terminator::Kind::Branch;
+    if (open[i]) continue;
+    for (const Location& next : t.successors()) {
+      auto it = index.find(next);
+      if (it == index.end()) open[i] = true;
+      else successors[i].push_back(it->second);
+    }
+  }
+
+  // Backward dataflow to a fixed point; demands only grow, so this ends.
+  std::vector<RegDemands> after(blocks.size(), none), entry(blocks.size(), none);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = blocks.size(); i-- > 0;) {
+      RegDemands out = open[i] ? full : none;
+      for (size_t s : successors[i])
+        for (int r = 0; r < kRegCount; ++r) out[r] = std::max(out[r], entry[s][r]);
+      after[i] = out;
+      const RegDemands in = demand_at_entry(blocks[i], out, nullptr);
+      if (in != entry[i]) {
+        entry[i] = in;
+        changed = true;
+      }
+    }
+  }
+  return after;
+}
+
+void fuse_rotates(Block& block, const RegDemands& after) {
+  // Without Zbb a rotation is `(x >> n) | (x << (w - n))`. The 64-bit form is exactly rotate_right_imm_64. A
+  // 32-bit rotation on RV64 is often spelled with a 64-bit left shift (its upper half is garbage that no one
+  // reads), so its `or` becomes rotate_right_imm_32 where only the low half of the result is observed.
+  const size_t n = block.ops.size();
+  if (n < 3) return;
+  std::vector<Demand> result_demand;
+  demand_at_entry(block, after, &result_demand);
 
   // Forward: the op that last wrote each register, and a version count to see that `x` did not change.
   struct Def {

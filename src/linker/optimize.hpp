@@ -2,6 +2,7 @@
 // they work inside one block, where every register's value is known from the instructions before it.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <vector>
 
@@ -14,9 +15,18 @@ namespace polkavm::linker {
 /// overwrites before anything reads them. `rv64`: 64-bit registers (else 32-bit, as on Latest32).
 void fold_constants(Block& block, bool rv64);
 
+/// How much of a register's value later code can observe: nothing, the low 32 bits, or all of it.
+enum class Demand : uint8_t { None, Low32, Full };
+using RegDemands = std::array<Demand, kRegCount>;
+
+/// For each block, what the code after it observes of each register: a backward dataflow over the blocks'
+/// jumps and branches. After a call, an indirect jump or a trap, everything counts as observed.
+std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks);
+
 /// `(x >> n) | (x << (w - n))` (RISC-V without Zbb) becomes one rotate_right_imm; a 32-bit rotation whose
-/// left shift is 64-bit only where the block observes no more than the low 32 bits of the result.
-void fuse_rotates(Block& block);
+/// left shift is 64-bit only where no more than the low 32 bits of the result are observed (`after`: what
+/// is observed of each register after the block).
+void fuse_rotates(Block& block, const RegDemands& after);
 
 /// `load_imm rX, <code address>` followed by a jump becomes one `load_imm_and_jump` (a call).
 void fuse_address_load_and_jump(Block& block, const std::function<bool(Location)>& is_code);
