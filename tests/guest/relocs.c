@@ -112,17 +112,18 @@ uint64_t relocs_run(uint32_t op, uint64_t a, uint64_t b) {
 #endif
   switch (op) {
     case 11: return rl_call((uint32_t)a);
-    case 12: return (uint64_t)(rl_exported + (int32_t)a);
+    /* 32-bit arithmetic wraps through uint32_t: a signed overflow is undefined, and gcc and clang differ on it */
+    case 12: return (uint64_t)(int64_t)(int32_t)((uint32_t)rl_exported + (uint32_t)a);
     case 13:  /* a store to a global (R_RISCV_PCREL_LO12_S, or LO12_S), read back after a compiler barrier */
-      rl_store_target = (int32_t)a * 3;
+      rl_store_target = (int32_t)((uint32_t)a * 3u);
       __asm__ volatile("" ::: "memory");
       return (uint64_t)(int64_t)rl_store_target;
-    case 14: return (uint64_t)(int64_t)(*rl_pointer + rl_second[(a & 31) + 1] + rl_first);
+    case 14: return (uint64_t)(int64_t)(int32_t)((uint32_t)*rl_pointer + (uint32_t)rl_second[(a & 31) + 1] + (uint32_t)rl_first);
     case 15: {  /* stores leave the table as they found it, so later calls see the same data */
       const int32_t saved = rl_second[a & 63];
       rl_second[a & 63] = (int32_t)b;
       __asm__ volatile("" ::: "memory");
-      const int32_t value = rl_second[a & 63] + rl_second[(a + 1) & 63];
+      const int32_t value = (int32_t)((uint32_t)rl_second[a & 63] + (uint32_t)rl_second[(a + 1) & 63]);
       rl_second[a & 63] = saved;
       return (uint64_t)(int64_t)value;
     }
