@@ -1,6 +1,7 @@
 // The disassembler must print exactly the reference's text: single instructions in every format, and whole
 // programs compared with the disassemblies the reference wrote into the spec vectors' TESTCASES.md.
 #include "polkavm/disassembler.hpp"
+#include "polkavm/assembler.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -323,6 +324,37 @@ TEST(Disassembler, MatchesReferenceTestcasesForSpecVectors) {
   compare_with_testcases(kSharedDir / "conformance" / "polkavm-spec-e88d5b4", InstructionSet::JamV1, 363);
 }
 
+
+}  // namespace
+}  // namespace polkavm
+
+namespace polkavm {
+namespace {
+
+TEST(Disassembler, ExportsInTheMiddleOfABlockAssembleBack) {
+  // Found by assemble_fuzz: an export placed mid-block (`%no_fallthrough`, so the host can enter there)
+  // was left out of the listing, which then failed to assemble.
+  const char* text =
+      "    a1 = a1 + 1\n"
+      "pub @t\n"
+      "    a1 = a1 + 1\n"
+      "pub @main: %no_fallthrough\n"
+      "    a2 = a1 + 5\n"
+      "    trap\n";
+  auto blob = assemble_blob(text, InstructionSet::Latest64);
+  ASSERT_TRUE(blob) << blob.error().message();
+  ASSERT_EQ(blob->exports.size(), 2u);
+  const std::string listing = disassemble(*blob);
+  EXPECT_NE(listing.find("%no_fallthrough [export #"), std::string::npos) << listing;
+  auto back = assemble_blob(listing, blob->isa);
+  ASSERT_TRUE(back) << back.error().message() << "\n" << listing;
+  EXPECT_EQ(back->code_and_jump_table, blob->code_and_jump_table);
+  ASSERT_EQ(back->exports.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(back->exports[i].pc, blob->exports[i].pc);
+    EXPECT_EQ(back->exports[i].symbol, blob->exports[i].symbol);
+  }
+}
 
 }  // namespace
 }  // namespace polkavm

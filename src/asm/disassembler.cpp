@@ -449,6 +449,7 @@ class ProgramPrinter {
     for (size_t i = 0; i < instructions_.size(); ++i) {
       const Instruction& insn = instructions_[i];
       if (pending_label) label(insn.pc, block);
+      else if (options_.emit_exports && exports_.count(insn.pc)) mid_block_exports(insn.pc, block);
       line(insn);
       pending_label = false;
       if (!insn.valid || ends_block(insn.opcode)) {
@@ -506,6 +507,19 @@ class ProgramPrinter {
     if (options_.gas_costs) {
       if (auto gas = options_.gas_costs->gas_cost_for_block(pc)) text += fmt::format(" (gas: {})", *gas);
     }
+    if (options_.show_offsets) out_ += "      : ";
+    if (options_.show_raw_bytes) out_ += fmt::format("{:24} ", "");
+    out_ += text;
+    out_ += '\n';
+  }
+
+  // An export in the middle of a block (the host may enter there) gets a label that does not split the
+  // block, so the listing assembles back to the same code.
+  void mid_block_exports(uint32_t pc, uint32_t block) {
+    std::string text = fmt::format("@{}_{} %no_fallthrough", block, pc);
+    auto [begin, end] = exports_.equal_range(pc);
+    for (auto it = begin; it != end; ++it)
+      text += fmt::format(" [export #{}: {}]", it->second, format_symbol(blob_.exports[it->second].symbol));
     if (options_.show_offsets) out_ += "      : ";
     if (options_.show_raw_bytes) out_ += fmt::format("{:24} ", "");
     out_ += text;
