@@ -111,7 +111,7 @@ class Codegen {
   void emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32_t offset);
 
   // d = x op y (64-bit, two-operand instruction `id`).
-  void binop64(InstId id, uint8_t d, uint8_t x, uint8_t y, bool commutative);
+  void binop64(InstId id, uint8_t d, uint8_t x, uint8_t y);
   // d = sx32(x op y).
   void binop32(InstId id, uint8_t d, uint8_t x, uint8_t y);
   void binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm);
@@ -434,7 +434,8 @@ void Codegen::emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32
 // ------------------------------------------------------------------------------------------------
 // Arithmetic helpers
 
-void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y, bool commutative) {
+void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y) {
+  const bool commutative = id != x86::Inst::kIdSub;
   if (d == x) {
     a_.emit(id, g(d), g(y));
   } else if (d == y && commutative) {
@@ -841,9 +842,9 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::shift_logical_left_32: shift_var(I::kIdShlx, r0, r1, r2, true); break;
     case Opcode::shift_logical_right_32: shift_var(I::kIdShrx, r0, r1, r2, true); break;
     case Opcode::shift_arithmetic_right_32: shift_var(I::kIdSarx, r0, r1, r2, true); break;
-    case Opcode::add_64: binop64(I::kIdAdd, r0, r1, r2, true); break;
-    case Opcode::sub_64: binop64(I::kIdSub, r0, r1, r2, false); break;
-    case Opcode::mul_64: binop64(I::kIdImul, r0, r1, r2, true); break;
+    case Opcode::add_64: binop64(I::kIdAdd, r0, r1, r2); break;
+    case Opcode::sub_64: binop64(I::kIdSub, r0, r1, r2); break;
+    case Opcode::mul_64: binop64(I::kIdImul, r0, r1, r2); break;
     case Opcode::div_unsigned_64: divrem(r0, r1, r2, false, false, false); break;
     case Opcode::div_signed_64: divrem(r0, r1, r2, false, true, false); break;
     case Opcode::rem_unsigned_64: divrem(r0, r1, r2, false, false, true); break;
@@ -851,9 +852,9 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::shift_logical_left_64: shift_var(I::kIdShlx, r0, r1, r2, false); break;
     case Opcode::shift_logical_right_64: shift_var(I::kIdShrx, r0, r1, r2, false); break;
     case Opcode::shift_arithmetic_right_64: shift_var(I::kIdSarx, r0, r1, r2, false); break;
-    case Opcode::and_: binop64(I::kIdAnd, r0, r1, r2, true); break;
-    case Opcode::xor_: binop64(I::kIdXor, r0, r1, r2, true); break;
-    case Opcode::or_: binop64(I::kIdOr, r0, r1, r2, true); break;
+    case Opcode::and_: binop64(I::kIdAnd, r0, r1, r2); break;
+    case Opcode::xor_: binop64(I::kIdXor, r0, r1, r2); break;
+    case Opcode::or_: binop64(I::kIdOr, r0, r1, r2); break;
     case Opcode::mul_upper_signed_signed:
       is_64_bit_ ? mul_upper(r0, r1, r2, true, true) : mul_upper32(r0, r1, r2, true, true);
       break;
