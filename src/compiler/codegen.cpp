@@ -308,21 +308,24 @@ void Codegen::emit_charge(uint32_t pc, Gas cost) {
 // Control flow
 
 void Codegen::emit_dynamic_jump(uint32_t pc) {
-  // ecx = the guest address. Entry (address / 2 - 1) must be in the table; rotating first sends odd
-  // addresses (and 0, through the subtraction) far out of range.
-  Label bad = a_.newLabel();
-  a_.cmp(x86::ecx, static_cast<int32_t>(kReturnToHost));
-  a_.je(halt_);
+  // ecx = the guest address; jump-table entry k has address 2 * k (k >= 1). Rotating right by one turns a
+  // valid address into k and an odd one into a number of 2^31 or more, far out of range; the native table
+  // has an empty entry 0 (address 0 traps). The return-to-host address is rare, so it is told apart only
+  // once the range check has failed.
+  Label out_of_range = a_.newLabel(), bad = a_.newLabel();
   a_.ror(x86::ecx, 1);
-  a_.sub(x86::ecx, 1);
-  a_.cmp(x86::ecx, static_cast<uint32_t>(module_.blob.jump_table().size()));
-  a_.jae(bad);
+  a_.cmp(x86::ecx, static_cast<uint32_t>(module_.blob.jump_table().size() + 1));
+  a_.jae(out_of_range);
   a_.shl(kTmp, 3);
   a_.add(kTmp, x86::qword_ptr(x86::rsp, kFrameJumpTable));
   a_.mov(kTmp, x86::qword_ptr(kTmp));
   a_.test(kTmp, kTmp);
   a_.jz(bad);
   a_.jmp(kTmp);
+  a_.bind(out_of_range);
+  static_assert(kReturnToHost % 2 == 0);
+  a_.cmp(x86::ecx, static_cast<int32_t>(kReturnToHost / 2));
+  a_.je(halt_);
   a_.bind(bad);
   trap(pc);
 }
@@ -665,7 +668,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
       else trap(pc);
       break;
     case Opcode::jump_indirect:
-      a_.lea(x86::ecx, x86::ptr(g(r0), static_cast<int32_t>(imm)));
+      if (imm == 0) a_.mov(x86::ecx, g32(r0));
+      else a_.lea(x86::ecx, x86::ptr(g(r0), static_cast<int32_t>(imm)));
       emit_dynamic_jump(pc);
       break;
     case Opcode::load_imm_and_jump:
@@ -902,11 +906,11 @@ void Codegen::emit_instruction(const Instruction& insn) {
 
 void Codegen::finish(uintptr_t base, CodeHolder& holder) {
   const auto& table = module_.blob.jump_table();
-  out_.djump_.assign(table.size(), 0);
+  out_.djump_.assign(table.size() + 1, 0);  // indexed by address / 2: entry 0 (address 0) traps
   for (size_t i = 0; i < table.size(); ++i) {
     const uint32_t target = table[i];
     if (!code_.is_jump_target_valid(target) || out_.entry_[target] == kNoCode) continue;
-    out_.djump_[i] = base + holder.labelOffset(labels_[target]);
+    out_.djump_[i + 1] = base + holder.labelOffset(labels_[target]);
   }
   out_.enter_ = static_cast<uint32_t>(holder.labelOffset(enter_));
   out_.fault_stub_ = static_cast<uint32_t>(holder.labelOffset(fault_stub_));

@@ -72,7 +72,7 @@ class CompiledCode {
   size_t size_ = 0;
   std::vector<uint32_t> entry_, charge_, body_;         // by guest pc (code size + 1 entries)
   std::vector<std::pair<uint32_t, uint32_t>> insn_at_;  // (native offset, pc), in code order
-  std::vector<uintptr_t> djump_;                        // by jump-table entry: native address, 0 = trap
+  std::vector<uintptr_t> djump_;                        // by address / 2: native address, 0 = trap
   uint32_t enter_ = 0, fault_stub_ = 0;
 };
 
