@@ -233,6 +233,57 @@ TEST_P(CompilerTest, BranchesEnteredInTheMiddleOfABlockTestTheirRegister) {
   }
 }
 
+TEST_P(CompilerTest, ThirtyTwoBitResultsCompareAsTheirSignExtensions) {
+  // 32-bit operations whose results differ from their zero extension, then every kind of instruction that
+  // compares them: a branch reusing the flags of `add_imm_32`, branches against immediates and registers,
+  // set_less_than, min/max and cmov. (The compiler keeps only the low half of a 32-bit program's registers
+  // meaningful and compares 32-bit values; 64-bit programs compare the sign extensions.)
+  for (InstructionSet isa : {InstructionSet::Latest32, InstructionSet::Latest64}) {
+    SCOPED_TRACE(instruction_set_name(isa));
+    CodeBuilder b(isa);
+    auto check = b.new_label(), bad = b.new_label();
+    const auto u = [](int32_t v) { return static_cast<uint32_t>(v); };
+    emit_load_imm(b, Reg::A0, u(-1));
+    b.emit(insn(Opcode::add_imm_32, {Reg::A0, Reg::A0}, {1}));                      // 0
+    b.bind(check);
+    b.emit(insn(Opcode::branch_not_eq_imm, {Reg::A0}, {0, 0}), bad);
+    emit_load_imm(b, Reg::A1, 0x7FFFFFFF);
+    b.emit(insn(Opcode::add_imm_32, {Reg::A1, Reg::A1}, {1}));                      // INT32_MIN
+    b.emit(insn(Opcode::branch_greater_or_equal_signed_imm, {Reg::A1}, {0, 0}), bad);
+    emit_load_imm(b, Reg::A2, 1);
+    b.emit(insn(Opcode::branch_greater_or_equal_unsigned, {Reg::A2, Reg::A1}), bad);
+    b.emit(insn(Opcode::set_less_than_unsigned, {Reg::A3, Reg::A2, Reg::A1}));      // 1
+    b.emit(insn(Opcode::set_less_than_signed, {Reg::A4, Reg::A1, Reg::A2}));        // 1
+    b.emit(insn(Opcode::shift_logical_left_imm_32, {Reg::A5, Reg::A2}, {31}));      // INT32_MIN
+    b.emit(insn(Opcode::maximum, {Reg::T0, Reg::A5, Reg::A2}));                     // 1
+    b.emit(insn(Opcode::maximum_unsigned, {Reg::T1, Reg::A5, Reg::A2}));            // INT32_MIN
+    b.emit(insn(Opcode::sub_32, {Reg::T2, Reg::A2, Reg::A2}));                      // 0
+    emit_load_imm(b, Reg::S0, 5);
+    b.emit(insn(Opcode::cmov_if_zero, {Reg::S0, Reg::A2, Reg::T2}));               // 1
+    b.emit(insn(Opcode::set_less_than_unsigned_imm, {Reg::S1, Reg::A1}, {u(-1)}));  // 1
+    emit_ret(b);
+    b.bind(bad);
+    emit_trap(b);
+    Vm v = make_vm(backend(), isa, b);
+    RawInstance& in = v.instance;
+    const uint64_t int32_min = isa == InstructionSet::Latest32 ? 0x80000000u : 0xFFFFFFFF80000000u;
+    ASSERT_EQ(call(in, 0), Interrupt::finished());
+    EXPECT_EQ(in.reg(Reg::A0), 0u);
+    EXPECT_EQ(in.reg(Reg::A1), int32_min);
+    EXPECT_EQ(in.reg(Reg::A3), 1u);
+    EXPECT_EQ(in.reg(Reg::A4), 1u);
+    EXPECT_EQ(in.reg(Reg::A5), int32_min);
+    EXPECT_EQ(in.reg(Reg::T0), 1u);
+    EXPECT_EQ(in.reg(Reg::T1), int32_min);
+    EXPECT_EQ(in.reg(Reg::S0), 1u);
+    EXPECT_EQ(in.reg(Reg::S1), 1u);
+    // Entered at the branch, which then tests a0 itself: a host value that is zero only in its low half is
+    // not zero on a 64-bit program; a 32-bit program keeps only the low half.
+    in.set_reg(Reg::A0, 0x100000000u);
+    EXPECT_EQ(call(in, v.at(check)), isa == InstructionSet::Latest32 ? Interrupt::finished() : Interrupt::trap());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Compiler, CompilerTest, ::testing::ValuesIn(backends()), backend_param_name);
 
 // ---- the compiler only ----

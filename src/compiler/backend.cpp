@@ -263,6 +263,10 @@ Interrupt CompilerBackend::execute(uint32_t target) {
     enter_guest(code_->enter_fn(), &ctx_);
     t_running = nullptr;
     std::memcpy(state.regs.data(), ctx_.regs, sizeof(ctx_.regs));
+    // 32-bit programs' code keeps only the low half of a register meaningful; the state holds them
+    // sign-extended, as the interpreter does.
+    if (!module_->blob.is_64_bit())
+      for (uint64_t& r : state.regs) r = sx(static_cast<uint32_t>(r));
     state.gas = ctx_.gas;
     const uint32_t pc = static_cast<uint32_t>(ctx_.arg);
     switch (ctx_.exit) {

@@ -86,6 +86,16 @@ class Codegen {
 
   Gp g(uint8_t r) const { return kGuest[r]; }
   Gp g32(uint8_t r) const { return kGuest[r].r32(); }
+  // A register as comparisons and tests read it. 32-bit programs keep only the low half of a register
+  // meaningful (see set32): they compare 32-bit values, which order the same way as their sign extensions.
+  Gp gc(uint8_t r) const { return is_64_bit_ ? g(r) : g32(r); }
+  // d = the sign extension of a 32-bit result. 64-bit programs need the upper half; 32-bit programs never
+  // read it (every instruction they have uses only the low 32 bits of its inputs, and the host sign-extends
+  // the registers at every exit), so the result is only moved into place.
+  void set32(uint8_t d, const Gp& result) {
+    if (is_64_bit_) a_.movsxd(g(d), result);
+    else if (result != g32(d)) a_.mov(g32(d), result);
+  }
   uint32_t offset() const { return static_cast<uint32_t>(a_.offset()); }
   Label label_for(uint32_t pc) {
     if (!labels_[pc].isValid()) labels_[pc] = a_.newLabel();
@@ -243,7 +253,7 @@ void Codegen::emit_all() {
   for (const ReentryStub& s : reentry_stubs_) {
     a_.bind(s.stub);
     out_.entry_[s.pc] = out_.charge_[s.pc] = out_.body_[s.pc] = offset();
-    a_.test(g(s.reg), g(s.reg));
+    a_.test(gc(s.reg), gc(s.reg));
     a_.jmp(s.resume);
   }
   // Jump targets the sweep did not start a block at (not reached with valid code) trap there.
@@ -338,16 +348,16 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
   }
   const bool eq_or_ne = insn.opcode == Opcode::branch_eq_imm || insn.opcode == Opcode::branch_not_eq_imm;
   if (!with_imm) {
-    a_.cmp(g(insn.reg[0]), g(insn.reg[1]));
+    a_.cmp(gc(insn.reg[0]), gc(insn.reg[1]));
   } else if (insn.imm[0] == 0 && eq_or_ne && prev_flags_reg_ == insn.reg[0]) {
     // ZF already tells whether the register is zero: `add r, imm; jnz` fuses into one macro-op.
     ReentryStub s{a_.newLabel(), a_.newLabel(), insn.pc, insn.reg[0]};
     a_.bind(s.resume);
     reentry_stubs_.push_back(s);
   } else if (insn.imm[0] == 0) {
-    a_.test(g(insn.reg[0]), g(insn.reg[0]));  // the same flags as cmp with 0
+    a_.test(gc(insn.reg[0]), gc(insn.reg[0]));  // the same flags as cmp with 0
   } else {
-    a_.cmp(g(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
+    a_.cmp(gc(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
   }
   InstId jcc = x86::Inst::kIdJmp;
   switch (insn.opcode) {
@@ -474,12 +484,12 @@ void Codegen::binop32(InstId id, uint8_t d, uint8_t x, uint8_t y) {
     a_.mov(r, g32(x));
     a_.emit(id, r, g32(y));
   }
-  a_.movsxd(g(d), r);
+  set32(d, r);
 }
 
 void Codegen::binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm) {
   if (d != s) a_.mov(g(d), g(s));
-  a_.emit(id, g(d), sx(imm));
+  a_.emit(id, gc(d), sx(imm));  // 32-bit programs: the flags then describe the low half, which branches test
   flags_reg_ = d;
 }
 
@@ -487,7 +497,7 @@ void Codegen::shift_imm(InstId id, uint8_t d, uint8_t s, uint32_t amount, bool i
   if (is32) {
     a_.mov(x86::ecx, g32(s));
     a_.emit(id, x86::ecx, static_cast<int>(amount & 31));
-    a_.movsxd(g(d), x86::ecx);
+    set32(d, x86::ecx);
   } else {
     if (d != s) a_.mov(g(d), g(s));
     a_.emit(id, g(d), static_cast<int>(amount & 63));
@@ -499,7 +509,7 @@ void Codegen::shift_imm_alt(InstId id, uint8_t d, uint8_t s, uint32_t value, boo
   if (is32) {
     a_.mov(x86::ecx, value);
     a_.emit(id, x86::ecx, x86::ecx, g32(s));
-    a_.movsxd(g(d), x86::ecx);
+    set32(d, x86::ecx);
   } else {
     a_.mov(kTmp, sx(value));
     a_.emit(id, g(d), kTmp, g(s));
@@ -508,8 +518,8 @@ void Codegen::shift_imm_alt(InstId id, uint8_t d, uint8_t s, uint32_t value, boo
 
 void Codegen::shift_var(InstId id, uint8_t d, uint8_t x, uint8_t y, bool is32) {
   if (is32) {
-    a_.emit(id, x86::ecx, g32(x), g32(y));
-    a_.movsxd(g(d), x86::ecx);
+    a_.emit(id, is_64_bit_ ? Gp(x86::ecx) : g32(d), g32(x), g32(y));
+    if (is_64_bit_) a_.movsxd(g(d), x86::ecx);
   } else {
     a_.emit(id, g(d), g(x), g(y));
   }
@@ -521,7 +531,7 @@ void Codegen::rotate_var(InstId id, uint8_t d, uint8_t x, uint8_t y, bool is32) 
     a_.mov(x86::ecx, g32(y));
     a_.mov(g32(d), g32(x));
     a_.emit(id, g32(d), x86::cl);
-    a_.movsxd(g(d), g32(d));
+    set32(d, g32(d));
   } else {
     a_.mov(kTmp, g(y));
     if (d != x) a_.mov(g(d), g(x));
@@ -531,7 +541,7 @@ void Codegen::rotate_var(InstId id, uint8_t d, uint8_t x, uint8_t y, bool is32) 
 
 void Codegen::set_cc(InstId setcc, uint8_t d, uint8_t x, const Operand& y) {
   a_.xor_(x86::ecx, x86::ecx);
-  a_.emit(x86::Inst::kIdCmp, g(x), y);
+  a_.emit(x86::Inst::kIdCmp, gc(x), y);
   a_.emit(setcc, x86::cl);
   a_.mov(g(d), kTmp);
 }
@@ -539,7 +549,7 @@ void Codegen::set_cc(InstId setcc, uint8_t d, uint8_t x, const Operand& y) {
 // d = cmovcc(x, y) after comparing x with y: max/min.
 void Codegen::select(InstId cmovcc, uint8_t d, uint8_t x, uint8_t y) {
   a_.mov(kTmp, g(x));
-  a_.cmp(kTmp, g(y));
+  a_.cmp(is_64_bit_ ? kTmp : Gp(x86::ecx), gc(y));
   a_.emit(cmovcc, kTmp, g(y));
   a_.mov(g(d), kTmp);
 }
@@ -587,7 +597,7 @@ void Codegen::divrem(uint8_t d, uint8_t x, uint8_t y, bool is32, bool is_signed,
   }
   a_.pop(x86::rdx);
   a_.pop(x86::rax);
-  if (is32) a_.movsxd(g(d), x86::ecx);
+  if (is32) set32(d, x86::ecx);
   else a_.mov(g(d), kTmp);
   a_.jmp(done);
   a_.bind(by_zero);
@@ -633,7 +643,7 @@ void Codegen::mul_upper32(uint8_t d, uint8_t x, uint8_t y, bool x_signed, bool y
   a_.imul(kTmp, x86::qword_ptr(x86::rsp));
   a_.lea(x86::rsp, x86::ptr(x86::rsp, 8));
   a_.shr(kTmp, 32);
-  a_.movsxd(g(d), x86::ecx);
+  set32(d, x86::ecx);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -758,14 +768,21 @@ void Codegen::emit_instruction(const Instruction& insn) {
       } else {
         a_.mov(x86::ecx, g32(r1));
         a_.bswap(x86::ecx);
-        a_.movsxd(g(r0), x86::ecx);
+        set32(r0, x86::ecx);
       }
       break;
 
     // ---- register and immediate ----
     case Opcode::add_imm_32:
-      a_.lea(x86::ecx, x86::ptr(g(r1), static_cast<int32_t>(imm)));
-      a_.movsxd(g(r0), x86::ecx);
+      if (r0 == r1 && imm != 0) {
+        // The flags of the 32-bit sum describe its sign extension too: a following branch on r0 uses them.
+        a_.add(g32(r0), static_cast<int32_t>(imm));
+        set32(r0, g32(r0));
+        flags_reg_ = r0;
+      } else {
+        a_.lea(is_64_bit_ ? Gp(x86::ecx) : g32(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
+        if (is_64_bit_) a_.movsxd(g(r0), x86::ecx);
+      }
       break;
     case Opcode::add_imm_64:
       if (r0 == r1 && imm != 0) {  // sets the flags for a following branch on r0
@@ -781,8 +798,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::xor_imm: binop_imm64(I::kIdXor, r0, r1, imm); break;
     case Opcode::or_imm: binop_imm64(I::kIdOr, r0, r1, imm); break;
     case Opcode::mul_imm_32:
-      a_.imul(x86::ecx, g32(r1), static_cast<int32_t>(imm));
-      a_.movsxd(g(r0), x86::ecx);
+      a_.imul(is_64_bit_ ? Gp(x86::ecx) : g32(r0), g32(r1), static_cast<int32_t>(imm));
+      if (is_64_bit_) a_.movsxd(g(r0), x86::ecx);
       break;
     case Opcode::mul_imm_64: a_.imul(g(r0), g(r1), static_cast<int32_t>(imm)); break;
     case Opcode::set_less_than_unsigned_imm: set_cc(I::kIdSetb, r0, r1, Imm(sx(imm))); break;
@@ -804,7 +821,7 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::negate_and_add_imm_32:
       a_.mov(x86::ecx, imm);
       a_.sub(x86::ecx, g32(r1));
-      a_.movsxd(g(r0), x86::ecx);
+      set32(r0, x86::ecx);
       break;
     case Opcode::negate_and_add_imm_64:
       a_.mov(kTmp, sx(imm));
@@ -812,15 +829,15 @@ void Codegen::emit_instruction(const Instruction& insn) {
       a_.mov(g(r0), kTmp);
       break;
     case Opcode::rotate_right_imm_32:
-      a_.rorx(x86::ecx, g32(r1), imm & 31);
-      a_.movsxd(g(r0), x86::ecx);
+      a_.rorx(is_64_bit_ ? Gp(x86::ecx) : g32(r0), g32(r1), imm & 31);
+      if (is_64_bit_) a_.movsxd(g(r0), x86::ecx);
       break;
     case Opcode::rotate_right_imm_64: a_.rorx(g(r0), g(r1), imm & 63); break;
     case Opcode::rotate_right_imm_alt_32:
       a_.mov(x86::ecx, g32(r1));
       a_.mov(g32(r0), imm);
       a_.ror(g32(r0), x86::cl);
-      a_.movsxd(g(r0), g32(r0));
+      set32(r0, g32(r0));
       break;
     case Opcode::rotate_right_imm_alt_64:
       a_.mov(kTmp, g(r1));
@@ -830,7 +847,7 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::cmov_if_zero_imm:
     case Opcode::cmov_if_not_zero_imm:
       a_.mov(kTmp, sx(imm));
-      a_.test(g(r1), g(r1));
+      a_.test(gc(r1), gc(r1));
       if (insn.opcode == Opcode::cmov_if_zero_imm) a_.cmovz(g(r0), kTmp);
       else a_.cmovnz(g(r0), kTmp);
       break;
@@ -868,14 +885,14 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::mul_upper_signed_unsigned:
       is_64_bit_ ? mul_upper(r0, r1, r2, true, false) : mul_upper32(r0, r1, r2, true, false);
       break;
-    case Opcode::set_less_than_unsigned: set_cc(I::kIdSetb, r0, r1, g(r2)); break;
-    case Opcode::set_less_than_signed: set_cc(I::kIdSetl, r0, r1, g(r2)); break;
+    case Opcode::set_less_than_unsigned: set_cc(I::kIdSetb, r0, r1, gc(r2)); break;
+    case Opcode::set_less_than_signed: set_cc(I::kIdSetl, r0, r1, gc(r2)); break;
     case Opcode::cmov_if_zero:
-      a_.test(g(r2), g(r2));
+      a_.test(gc(r2), gc(r2));
       a_.cmovz(g(r0), g(r1));
       break;
     case Opcode::cmov_if_not_zero:
-      a_.test(g(r2), g(r2));
+      a_.test(gc(r2), gc(r2));
       a_.cmovnz(g(r0), g(r1));
       break;
     case Opcode::rotate_left_32: rotate_var(I::kIdRol, r0, r1, r2, true); break;
