@@ -10,6 +10,7 @@ namespace polkavm::test {
 namespace {
 
 using linker::Block;
+using linker::Demand;
 using linker::Op;
 
 Block block_of(std::initializer_list<Instruction> insns) {
@@ -169,6 +170,60 @@ TEST(LinkerRotateFusion, WhatLaterBlocksObserveComesFromTheDataflow) {
   expect_fused(first, {Opcode::shift_logical_right_imm_32, Opcode::shift_logical_left_imm_64, Opcode::or_,
                        Opcode::add_32},
                reads[0]);
+}
+
+// Widens a copy of `block` (which jumps on to code that observes A0 as `a0` says and no other register),
+// checks the opcodes, and that the observed part of A0 comes out the same for random inputs.
+void expect_widened(Block block, std::vector<Opcode> expected, Demand a0 = Demand::Full) {
+  block.terminator.kind = linker::Terminator::Kind::Jump;
+  linker::RegDemands after = all(Demand::None);
+  after[static_cast<int>(Reg::A0)] = a0;
+  Block widened = block;
+  linker::widen_narrow_ops(widened, after);
+  EXPECT_EQ(opcodes(widened), expected);
+  const uint64_t mask = a0 == Demand::Full ? ~0ull : 0xFFFFFFFFull;
+  std::mt19937_64 random(11);
+  for (int i = 0; i < 20; ++i) {
+    const uint64_t x = i < 4 ? std::array<uint64_t, 4>{0, ~0ull, 0x80000000, 0x7fffffff}[i] : random();
+    const uint64_t y = i < 4 ? 0x7fffffff : random();
+    EXPECT_EQ(run(widened, x, y) & mask, run(block, x, y) & mask) << std::hex << x << " " << y;
+  }
+}
+
+TEST(LinkerWidening, ThirtyTwoBitOpsWhoseUpperHalfNobodyReadsBecome64Bit) {
+  // Each result is read only through a mask of the low half, a sign extension, or a 32-bit operation.
+  for (Opcode narrow : {Opcode::add_32, Opcode::sub_32, Opcode::mul_32}) {
+    const Opcode wide = narrow == Opcode::add_32 ? Opcode::add_64 : narrow == Opcode::sub_32 ? Opcode::sub_64 : Opcode::mul_64;
+    expect_widened(block_of({insn(narrow, {Reg::T0, Reg::A1, Reg::A2}), insn(Opcode::and_imm, {Reg::A0, Reg::T0}, {0xff})}),
+                   {wide, Opcode::and_imm});
+    expect_widened(block_of({insn(narrow, {Reg::T0, Reg::A1, Reg::A2}), insn(Opcode::sign_extend_16, {Reg::A0, Reg::T0})}),
+                   {wide, Opcode::sign_extend_16});
+  }
+  expect_widened(block_of({insn(Opcode::add_imm_32, {Reg::T0, Reg::A1}, {neg(-5)}),
+                           insn(Opcode::mul_imm_32, {Reg::T1, Reg::T0}, {77}),
+                           insn(Opcode::negate_and_add_imm_32, {Reg::T2, Reg::T1}, {9}),
+                           insn(Opcode::shift_logical_left_imm_32, {Reg::S0, Reg::T2}, {3}),
+                           insn(Opcode::add_32, {Reg::A0, Reg::S0, Reg::A2})}),
+                 {Opcode::add_imm_64, Opcode::mul_imm_64, Opcode::negate_and_add_imm_64,
+                  Opcode::shift_logical_left_imm_64, Opcode::add_32});
+  // A0 observed only in its low half (a narrow store after the block, say): its producer widens too.
+  expect_widened(block_of({insn(Opcode::sub_32, {Reg::A0, Reg::A1, Reg::A2})}), {Opcode::sub_64}, Demand::Low32);
+}
+
+TEST(LinkerWidening, NotWhereTheUpperHalfIsObserved) {
+  // Observed in full after the block, through a 64-bit operation, by an `and` that keeps upper bits, or as
+  // a memory address: the sign extension matters.
+  expect_widened(block_of({insn(Opcode::add_32, {Reg::A0, Reg::A1, Reg::A2})}), {Opcode::add_32});
+  expect_widened(block_of({insn(Opcode::add_32, {Reg::T0, Reg::A1, Reg::A2}), insn(Opcode::add_64, {Reg::A0, Reg::T0, Reg::T0})}),
+                 {Opcode::add_32, Opcode::add_64});
+  expect_widened(block_of({insn(Opcode::add_32, {Reg::T0, Reg::A1, Reg::A2}), insn(Opcode::and_imm, {Reg::A0, Reg::T0}, {neg(-16)})}),
+                 {Opcode::add_32, Opcode::and_imm});
+  expect_widened(block_of({insn(Opcode::add_32, {Reg::T0, Reg::A1, Reg::A2}), insn(Opcode::shift_logical_right_imm_64, {Reg::A0, Reg::T0}, {40})}),
+                 {Opcode::add_32, Opcode::shift_logical_right_imm_64});
+  // A 32-bit left shift takes its amount modulo 32; the 64-bit one would not.
+  expect_widened(block_of({insn(Opcode::shift_logical_left_imm_32, {Reg::T0, Reg::A1}, {35}),
+                           insn(Opcode::and_imm, {Reg::A0, Reg::T0}, {0xffff})}),
+                 {Opcode::shift_logical_left_imm_32, Opcode::and_imm});
 }
 
 }  // namespace

@@ -298,18 +298,21 @@ void fold_constants(Block& block, bool rv64) {
 namespace {
 
 // What an op needs of its register operands when `out` is what is needed of its result: 32-bit operations
-// read only the low halves, and operations whose low result bits depend only on the low operand bits
-// (add, sub, mul, the bitwise ones, left shifts, moves) pass the demand on.
-Demand operand_demand(Opcode op, Demand out) {
+// and the narrow extensions read only the low halves, an `and` with a mask of the low half needs no more
+// than that, and operations whose low result bits depend only on the low operand bits (add, sub, mul, the
+// bitwise ones, left shifts, moves) pass the demand on.
+Demand operand_demand(const Instruction& insn, Demand out) {
   using O = Opcode;
-  switch (op) {
+  switch (insn.opcode) {
     case O::add_32: case O::sub_32: case O::mul_32: case O::add_imm_32: case O::mul_imm_32:
     case O::negate_and_add_imm_32: case O::shift_logical_left_32: case O::shift_logical_right_32:
     case O::shift_arithmetic_right_32: case O::shift_logical_left_imm_32: case O::shift_logical_right_imm_32:
-    case O::shift_arithmetic_right_imm_32: case O::rotate_right_imm_32:
+    case O::shift_arithmetic_right_imm_32: case O::rotate_right_imm_32: case O::sign_extend_8:
+    case O::sign_extend_16: case O::zero_extend_16:
       return Demand::Low32;
+    case O::and_imm: return static_cast<int32_t>(insn.imm[0]) >= 0 ? std::min(out, Demand::Low32) : out;
     case O::add_64: case O::sub_64: case O::mul_64: case O::and_: case O::or_: case O::xor_: case O::add_imm_64:
-    case O::and_imm: case O::or_imm: case O::xor_imm: case O::mul_imm_64: case O::negate_and_add_imm_64:
+    case O::or_imm: case O::xor_imm: case O::mul_imm_64: case O::negate_and_add_imm_64:
     case O::shift_logical_left_imm_64: case O::move_reg: case O::and_inverted: case O::or_inverted: case O::xnor:
       return out;
     default: return Demand::Full;
@@ -362,7 +365,7 @@ RegDemands demand_at_entry(const Block& block, RegDemands demand, std::vector<De
       continue;
     }
     const bool exact = plain && (e.writes & (e.writes - 1)) == 0;
-    const Demand in = exact ? operand_demand(code, out) : Demand::Full;
+    const Demand in = exact ? operand_demand(op.insn, out) : Demand::Full;
     for (int r = 0; r < kRegCount; ++r)
       if (e.reads & (1u << r)) demand[r] = std::max(demand[r], in);
   }
@@ -483,6 +486,31 @@ void fuse_rotates(Block& block, const RegDemands& after) {
       const bool shift = op.kind == Op::Kind::Plain && format(insn.opcode) == Format::RegRegImm &&
                          insn.reg[0] == r && insn.reg[1] != r;
       if (shift) def[r] = {i, version[insn.reg[1]]};
+    }
+  }
+}
+
+void widen_narrow_ops(Block& block, const RegDemands& after) {
+  // On a 64-bit machine a 32-bit operation also sign-extends its result (a `movsxd` on x86-64). Where only
+  // the low half of the result is observed, the 64-bit operation gives the same low half for less.
+  std::vector<Demand> result_demand;
+  demand_at_entry(block, after, &result_demand);
+  for (size_t i = 0; i < block.ops.size(); ++i) {
+    Op& op = block.ops[i];
+    if (op.kind != Op::Kind::Plain || result_demand[i] == Demand::Full) continue;
+    Instruction& insn = op.insn;
+    using O = Opcode;
+    switch (insn.opcode) {
+      case O::add_32: insn.opcode = O::add_64; break;
+      case O::sub_32: insn.opcode = O::sub_64; break;
+      case O::mul_32: insn.opcode = O::mul_64; break;
+      case O::add_imm_32: insn.opcode = O::add_imm_64; break;
+      case O::mul_imm_32: insn.opcode = O::mul_imm_64; break;
+      case O::negate_and_add_imm_32: insn.opcode = O::negate_and_add_imm_64; break;
+      case O::shift_logical_left_imm_32:  // the 32-bit shift takes its amount modulo 32, the 64-bit one modulo 64
+        if (insn.imm[0] < 32) insn.opcode = O::shift_logical_left_imm_64;
+        break;
+      default: break;
     }
   }
 }

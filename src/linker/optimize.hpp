@@ -28,6 +28,11 @@ std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks);
 /// is observed of each register after the block).
 void fuse_rotates(Block& block, const RegDemands& after);
 
+/// 64-bit programs: a 32-bit add, sub, mul, negate-and-add or left shift by an immediate whose result is
+/// observed only in its low half (`after`: what is observed of each register after the block) becomes the
+/// 64-bit operation, which computes the same low half without sign-extending it.
+void widen_narrow_ops(Block& block, const RegDemands& after);
+
 /// `load_imm rX, <code address>` followed by a jump becomes one `load_imm_and_jump` (a call).
 void fuse_address_load_and_jump(Block& block, const std::function<bool(Location)>& is_code);
 
