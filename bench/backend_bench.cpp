@@ -4,9 +4,10 @@
 //                    1x, 10x and 100x the size, with the time per KB of code;
 //   ecalli/...       one ecalli round trip: guest -> host -> guest;
 //   instantiate/...  a new instance of a ready module plus one call of a function that only returns.
-// After the run, a Markdown table gives the compiler/interpreter ratio of every exec workload and the
-// compile time per KB at each size (linear compilation shows as a flat column). Run it with
-// --benchmark_repetitions=5 on a noisy machine: the tables take the CPU time of the fastest repetition.
+// After the run, a Markdown table gives the compiler/interpreter ratio of every exec workload (from each
+// row's fastest single call, and from the CPU time of its fastest repetition) and the compile time per KB at
+// each size (linear compilation shows as a flat column). Run it with --benchmark_repetitions=5
+// --benchmark_enable_random_interleaving=true on a noisy machine.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
