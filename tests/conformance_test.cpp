@@ -56,6 +56,22 @@ TEST(Conformance, VectorSetsArePresent) {
   }
 }
 
+TEST(Conformance, AVectorSetsRootRunsItsVectorsAndNotItsSchema) {
+  // `spectool run <set>` walks the whole set: its programs/ and the schema.json beside them, which describes
+  // vectors and is not one.
+  for (const VectorSet& set : kVectorSets) {
+    const fs::path root = vector_dir(set).parent_path();
+    if (!fs::is_regular_file(root / "schema.json")) continue;
+    const std::vector<fs::path> inputs{root};
+    auto files = vectors::collect_vector_files(inputs);
+    ASSERT_TRUE(files.ok()) << files.error().message();
+    EXPECT_EQ(files->size(), set.count) << set.directory;
+    // Named on the command line, a file is taken as given.
+    const std::vector<fs::path> schema{root / "schema.json"};
+    EXPECT_EQ(vectors::collect_vector_files(schema)->size(), 1u);
+  }
+}
+
 struct VectorCase {
   const VectorSet* set;
   fs::path file;

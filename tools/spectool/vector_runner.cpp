@@ -290,13 +290,21 @@ Result<std::shared_ptr<const GasModel>> cost_model_from_name(std::string_view na
   return Error(fmt::format("unknown cost model '{}' (available: naive, full-l1-hit, full-l2-hit, full-l3-hit)", name));
 }
 
+// A JSON Schema (a top-level "$schema" key) describes vectors; vector sets ship one beside them.
+bool is_json_schema(const fs::path& file) {
+  std::ifstream in(file);
+  const nlohmann::json document = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return document.is_object() && document.contains("$schema");
+}
+
 Result<std::vector<fs::path>> collect_vector_files(std::span<const fs::path> inputs) {
   std::vector<fs::path> files;
   for (const fs::path& input : inputs) {
     std::error_code ec;
     if (fs::is_directory(input, ec)) {
       for (fs::recursive_directory_iterator it(input, ec), end; !ec && it != end; it.increment(ec))
-        if (it->is_regular_file() && it->path().extension() == ".json") files.push_back(it->path());
+        if (it->is_regular_file() && it->path().extension() == ".json" && !is_json_schema(it->path()))
+          files.push_back(it->path());
       if (ec) return Error(fmt::format("cannot list {}: {}", input.string(), ec.message()));
     } else if (fs::exists(input, ec)) {
       files.push_back(input);

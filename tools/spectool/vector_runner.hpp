@@ -47,8 +47,8 @@ struct RunnerOptions {
 /// "full-l1-hit", "full-l2-hit" or "full-l3-hit".
 Result<std::shared_ptr<const GasModel>> cost_model_from_name(std::string_view name);
 
-/// The .json files named by `inputs` (files as given, directories searched recursively), sorted by path.
-/// Fails when an input does not exist.
+/// The .json files named by `inputs` (files as given; directories searched recursively, leaving out JSON
+/// Schema documents such as a vector set's schema.json), sorted by path. Fails when an input does not exist.
 Result<std::vector<std::filesystem::path>> collect_vector_files(std::span<const std::filesystem::path> inputs);
 
 class VectorRunner {
