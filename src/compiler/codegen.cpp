@@ -96,6 +96,9 @@ class Codegen {
     if (is_64_bit_) a_.movsxd(g(d), result);
     else if (result != g32(d)) a_.mov(g32(d), result);
   }
+  // Where an instruction that cannot write d in place computes d's 32-bit result before set32: the scratch
+  // register on 64-bit programs (set32 sign-extends from it), d itself on 32-bit ones (set32 then does nothing).
+  Gp result32(uint8_t d) const { return is_64_bit_ ? Gp(x86::ecx) : g32(d); }
   uint32_t offset() const { return static_cast<uint32_t>(a_.offset()); }
   Label label_for(uint32_t pc) {
     if (!labels_[pc].isValid()) labels_[pc] = a_.newLabel();
@@ -518,8 +521,8 @@ void Codegen::shift_imm_alt(InstId id, uint8_t d, uint8_t s, uint32_t value, boo
 
 void Codegen::shift_var(InstId id, uint8_t d, uint8_t x, uint8_t y, bool is32) {
   if (is32) {
-    a_.emit(id, is_64_bit_ ? Gp(x86::ecx) : g32(d), g32(x), g32(y));
-    if (is_64_bit_) a_.movsxd(g(d), x86::ecx);
+    a_.emit(id, result32(d), g32(x), g32(y));
+    set32(d, result32(d));
   } else {
     a_.emit(id, g(d), g(x), g(y));
   }
@@ -780,8 +783,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
         set32(r0, g32(r0));
         flags_reg_ = r0;
       } else {
-        a_.lea(is_64_bit_ ? Gp(x86::ecx) : g32(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
-        if (is_64_bit_) a_.movsxd(g(r0), x86::ecx);
+        a_.lea(result32(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
+        set32(r0, result32(r0));
       }
       break;
     case Opcode::add_imm_64:
@@ -798,8 +801,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::xor_imm: binop_imm64(I::kIdXor, r0, r1, imm); break;
     case Opcode::or_imm: binop_imm64(I::kIdOr, r0, r1, imm); break;
     case Opcode::mul_imm_32:
-      a_.imul(is_64_bit_ ? Gp(x86::ecx) : g32(r0), g32(r1), static_cast<int32_t>(imm));
-      if (is_64_bit_) a_.movsxd(g(r0), x86::ecx);
+      a_.imul(result32(r0), g32(r1), static_cast<int32_t>(imm));
+      set32(r0, result32(r0));
       break;
     case Opcode::mul_imm_64: a_.imul(g(r0), g(r1), static_cast<int32_t>(imm)); break;
     case Opcode::set_less_than_unsigned_imm: set_cc(I::kIdSetb, r0, r1, Imm(sx(imm))); break;
@@ -829,8 +832,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
       a_.mov(g(r0), kTmp);
       break;
     case Opcode::rotate_right_imm_32:
-      a_.rorx(is_64_bit_ ? Gp(x86::ecx) : g32(r0), g32(r1), imm & 31);
-      if (is_64_bit_) a_.movsxd(g(r0), x86::ecx);
+      a_.rorx(result32(r0), g32(r1), imm & 31);
+      set32(r0, result32(r0));
       break;
     case Opcode::rotate_right_imm_64: a_.rorx(g(r0), g(r1), imm & 63); break;
     case Opcode::rotate_right_imm_alt_32:
