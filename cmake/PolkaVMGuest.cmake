@@ -29,6 +29,10 @@ find_program(POLKAVM_GUEST_LD NAMES ld.lld-19 DOC "ld.lld used for PolkaVM guest
 find_program(POLKAVM_GUEST_AR NAMES llvm-ar-19 llvm-ar DOC "llvm-ar for the guest runtime archive (optional)")
 
 set(POLKAVM_GUEST_OPT "-O2" CACHE STRING "Optimisation flags for PolkaVM guests")
+# clang unrolls loops with a run-time trip count when it compiles for x86-64, but its generic RISC-V
+# tuning (small in-order cores) does not. A guest runs on an x86-64 recompiler or an interpreter, where
+# unrolled loops are up to twice as fast (docs/PERFORMANCE.md); the price is code size (docs/GUESTS.md).
+option(POLKAVM_GUEST_UNROLL "Unroll guest loops with run-time trip counts (-mllvm=-unroll-runtime)" ON)
 set(POLKAVM_GUEST_EXTRA_FLAGS "" CACHE STRING "Extra compiler flags for every PolkaVM guest source (a ;-list)")
 
 # Link step: on when polkatool has the `link` subcommand (tools/polkatool/link.cpp), unless overridden.
@@ -50,6 +54,12 @@ endif()
 # Target and ABI flags per bitness. Only the 13 registers of RV32E/RV64E exist in PolkaVM, hence E.
 set(_POLKAVM_GUEST_ARCH_64 --target=riscv64-unknown-none-elf -march=rv64emac -mabi=lp64e)
 set(_POLKAVM_GUEST_ARCH_32 --target=riscv32-unknown-none-elf -march=rv32emac -mabi=ilp32e)
+
+if(POLKAVM_GUEST_UNROLL)
+  set(_POLKAVM_GUEST_UNROLL_FLAGS -mllvm=-unroll-runtime)
+else()
+  set(_POLKAVM_GUEST_UNROLL_FLAGS)
+endif()
 
 # Position independent (the linker re-links from relocations), no stack protector, no unwind tables,
 # no host headers: only clang's own (stdint.h, stddef.h, ...) plus the SDK's small libc headers.
@@ -81,7 +91,7 @@ function(_polkavm_guest_compile out_var bits source objdir)
   add_custom_command(
     OUTPUT "${object}"
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${objdir}"
-    COMMAND "${compiler}" ${_POLKAVM_GUEST_ARCH_${bits}} ${lang_flags} ${POLKAVM_GUEST_OPT}
+    COMMAND "${compiler}" ${_POLKAVM_GUEST_ARCH_${bits}} ${lang_flags} ${POLKAVM_GUEST_OPT} ${_POLKAVM_GUEST_UNROLL_FLAGS}
             ${_POLKAVM_GUEST_COMMON_FLAGS} ${POLKAVM_GUEST_EXTRA_FLAGS} ${ARGN}
             -MD -MF "${object}.d" -c "${source}" -o "${object}"
     DEPENDS "${source}"
