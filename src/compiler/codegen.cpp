@@ -99,6 +99,13 @@ class Codegen {
   // Where an instruction that cannot write d in place computes d's 32-bit result before set32: the scratch
   // register on 64-bit programs (set32 sign-extends from it), d itself on 32-bit ones (set32 then does nothing).
   Gp result32(uint8_t d) const { return is_64_bit_ ? Gp(x86::ecx) : g32(d); }
+  // The address x + y for lea, based on a register that needs no displacement byte when it can be: rbp and
+  // r13 as a base always carry one, and lea with base, index and displacement takes 2 cycles instead of 1.
+  x86::Mem sum(uint8_t x, uint8_t y) const {
+    const uint32_t id = g(x).id();
+    const bool x_needs_displacement = id == x86::Gp::kIdBp || id == x86::Gp::kIdR13;
+    return x_needs_displacement ? x86::ptr(g(y), g(x)) : x86::ptr(g(x), g(y));
+  }
   uint32_t offset() const { return static_cast<uint32_t>(a_.offset()); }
   Label label_for(uint32_t pc) {
     if (!labels_[pc].isValid()) labels_[pc] = a_.newLabel();
@@ -149,6 +156,12 @@ class Codegen {
   std::vector<Label> labels_;  // block starts by guest pc, created on first use
   std::vector<GasStub> gas_stubs_;
   std::vector<ReentryStub> reentry_stubs_;
+  // The cold end of a dynamic jump: the return-to-host address, or a trap at `pc`.
+  struct DynamicJumpStub {
+    Label out_of_range, bad;
+    uint32_t pc;
+  };
+  std::vector<DynamicJumpStub> dynamic_jump_stubs_;
   std::vector<bool> loop_heads_;  // by pc: targets of backward branches and jumps, aligned in machine code
   // The guest register whose full 64-bit value the flags (ZF, SF) reflect after the previous instruction's
   // code, or -1; valid only within a block.
@@ -249,6 +262,14 @@ void Codegen::emit_all() {
     }
     exit_to(out_of_gas_, s.pc);
   }
+  static_assert(kReturnToHost % 2 == 0);
+  for (const DynamicJumpStub& s : dynamic_jump_stubs_) {
+    a_.bind(s.out_of_range);
+    a_.cmp(x86::ecx, static_cast<int32_t>(kReturnToHost / 2));
+    a_.je(halt_);
+    a_.bind(s.bad);
+    trap(s.pc);
+  }
   for (const auto& [label, pc] : access_stubs_) {
     a_.bind(label);
     exit_to(access_, pc);
@@ -324,23 +345,18 @@ void Codegen::emit_dynamic_jump(uint32_t pc) {
   // ecx = the guest address; jump-table entry k has address 2 * k (k >= 1). Rotating right by one turns a
   // valid address into k and an odd one into a number of 2^31 or more, far out of range; the native table
   // has an empty entry 0 (address 0 traps). The return-to-host address is rare, so it is told apart only
-  // once the range check has failed.
-  Label out_of_range = a_.newLabel(), bad = a_.newLabel();
+  // once the range check has failed, in a stub out of line: the hot path ends with its indirect jump.
+  DynamicJumpStub s{a_.newLabel(), a_.newLabel(), pc};
   a_.ror(x86::ecx, 1);
   a_.cmp(x86::ecx, static_cast<uint32_t>(module_.blob.jump_table().size() + 1));
-  a_.jae(out_of_range);
+  a_.jae(s.out_of_range);
   a_.shl(kTmp, 3);
   a_.add(kTmp, x86::qword_ptr(x86::rsp, kFrameJumpTable));
   a_.mov(kTmp, x86::qword_ptr(kTmp));
   a_.test(kTmp, kTmp);
-  a_.jz(bad);
+  a_.jz(s.bad);
   a_.jmp(kTmp);
-  a_.bind(out_of_range);
-  static_assert(kReturnToHost % 2 == 0);
-  a_.cmp(x86::ecx, static_cast<int32_t>(kReturnToHost / 2));
-  a_.je(halt_);
-  a_.bind(bad);
-  trap(pc);
+  dynamic_jump_stubs_.push_back(s);
 }
 
 void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
@@ -457,7 +473,7 @@ void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y) {
   } else if (d == y && commutative) {
     a_.emit(id, g(d), g(x));
   } else if (id == x86::Inst::kIdAdd) {
-    a_.lea(g(d), x86::ptr(g(x), g(y)));
+    a_.lea(g(d), sum(x, y));
     return;
   } else if (d == y) {
     a_.mov(kTmp, g(x));
@@ -473,12 +489,12 @@ void Codegen::binop32(InstId id, uint8_t d, uint8_t x, uint8_t y) {
   // The 32-bit result goes straight into d's low half when that does not clobber an operand first.
   const bool commutative = id != x86::Inst::kIdSub;
   Gp r = g32(d);
-  if (id == x86::Inst::kIdAdd) {
-    a_.lea(r, x86::ptr(g(x), g(y)));
-  } else if (d == x) {
+  if (d == x) {
     a_.emit(id, r, g32(y));
   } else if (d == y && commutative) {
     a_.emit(id, r, g32(x));
+  } else if (id == x86::Inst::kIdAdd) {
+    a_.lea(r, sum(x, y));
   } else if (d != y) {
     a_.mov(r, g32(x));
     a_.emit(id, r, g32(y));
@@ -498,9 +514,9 @@ void Codegen::binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm) {
 
 void Codegen::shift_imm(InstId id, uint8_t d, uint8_t s, uint32_t amount, bool is32) {
   if (is32) {
-    a_.mov(x86::ecx, g32(s));
-    a_.emit(id, x86::ecx, static_cast<int>(amount & 31));
-    set32(d, x86::ecx);
+    if (d != s) a_.mov(g32(d), g32(s));
+    a_.emit(id, g32(d), static_cast<int>(amount & 31));
+    set32(d, g32(d));
   } else {
     if (d != s) a_.mov(g(d), g(s));
     a_.emit(id, g(d), static_cast<int>(amount & 63));
@@ -782,6 +798,9 @@ void Codegen::emit_instruction(const Instruction& insn) {
         a_.add(g32(r0), static_cast<int32_t>(imm));
         set32(r0, g32(r0));
         flags_reg_ = r0;
+      } else if (imm == 0) {  // the linker's 32-bit move: a sign extension, or a move the CPU can eliminate
+        if (is_64_bit_) a_.movsxd(g(r0), g32(r1));
+        else if (r0 != r1) a_.mov(g32(r0), g32(r1));
       } else {
         a_.lea(result32(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
         set32(r0, result32(r0));
