@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
 # the unit tests with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
-# (build-fuzz/: random blobs for 30 s, the interpreter against the compiler for 30 s, the assembler for 20 s)
-# and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+# (build-fuzz/: random blobs for 30 s, the interpreter against the compiler for 30 s, the assembler for 20 s,
+# the linker for 20 s) and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -32,22 +32,38 @@ POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-musttail" -DCMAK
 "$POLKAVM_ROOT/build-musttail/tests/polkavm_tests" --gtest_brief=1 --gtest_filter="$interpreter_only"
 
 if ((sanitize)); then
+  # The sanitizer builds use -O1 with line tables only: enough for symbolized reports, and about half the
+  # compile time of -O2 -g.
+  sanitizer_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON
+                   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+
   # Short libFuzzer runs (clang, ASan + UBSan): random programs must never crash the host, and the two
-  # backends must agree on them.
-  POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPOLKAVM_SANITIZE=ON -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=ON \
-    -DPOLKAVM_BUILD_BENCH=OFF -- run_program_fuzz differential_fuzz assemble_fuzz
+  # backends must agree on them; random ELFs must never crash the linker.
+  POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" "${sanitizer_flags[@]}" \
+    -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF \
+    -- run_program_fuzz differential_fuzz assemble_fuzz link_fuzz
   # The assembler starts from our spec sources (first byte: the instruction set; directive lines dropped).
-  seeds="$POLKAVM_ROOT/build-fuzz/assemble-seeds"
-  rm -rf "$seeds" && mkdir -p "$seeds"
+  assemble_seeds="$POLKAVM_ROOT/build-fuzz/assemble-seeds"
+  rm -rf "$assemble_seeds" && mkdir -p "$assemble_seeds"
   for source in "$POLKAVM_ROOT"/tests/spec/*.txt; do
-    { printf '\000'; grep -v -E '^(pre|post|step):' "$source"; } >"$seeds/$(basename "$source" .txt)"
+    { printf '\000'; grep -v -E '^(pre|post|step):' "$source"; } >"$assemble_seeds/$(basename "$source" .txt)"
   done
-  for target in run_program_fuzz:30 differential_fuzz:30 assemble_fuzz:20; do
+  # The linker starts from the guest programs' ELFs (built above in build/), each behind three settings bytes
+  # (see link_fuzz.cpp): opt level 0 with debug info; opt level 2; --strip, opt level 1 and no minimum stack.
+  link_seeds="$POLKAVM_ROOT/build-fuzz/link-seeds"
+  rm -rf "$link_seeds" && mkdir -p "$link_seeds"
+  for elf in "$POLKAVM_ROOT"/build/guest/programs/*.elf; do
+    [[ -f $elf ]] || continue
+    for settings in 00 04 0b; do
+      { printf "\\x$settings"; cat "$elf"; } >"$link_seeds/$(basename "$elf" .elf)-$settings"
+    done
+  done
+  for target in run_program_fuzz:30 differential_fuzz:30 assemble_fuzz:20 link_fuzz:20; do
     name="${target%%:*}"
     fuzz_log="$POLKAVM_ROOT/build-fuzz/$name.log"
     corpus=()
-    [[ $name == assemble_fuzz ]] && corpus=("$seeds")
+    [[ $name == assemble_fuzz ]] && corpus=("$assemble_seeds")
+    [[ $name == link_fuzz ]] && corpus=("$link_seeds")
     if ! "$POLKAVM_ROOT/build-fuzz/fuzz/$name" "${corpus[@]}" -max_total_time="${target##*:}" -detect_leaks=0 \
       -print_final_stats=1 -artifact_prefix="$POLKAVM_ROOT/build-fuzz/" >"$fuzz_log" 2>&1; then
       tail -n 60 "$fuzz_log"
@@ -61,8 +77,8 @@ if ((sanitize)); then
   # The same suite minus the benchmarks (the conformance tests need the tools' vector runner): the unit
   # tests in one process (sanitizer start-up per test would dominate), then ctest's other tests (the tools,
   # the guest programs; the unit tests' names are the ones with a dot).
-  configure_and_build "$POLKAVM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLKAVM_SANITIZE=ON \
-    -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF
+  configure_and_build "$POLKAVM_ROOT/build-asan" "${sanitizer_flags[@]}" -DPOLKAVM_BUILD_TOOLS=ON \
+    -DPOLKAVM_BUILD_BENCH=OFF
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   "$POLKAVM_ROOT/build-asan/tests/polkavm_tests" --gtest_brief=1

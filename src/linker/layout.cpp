@@ -156,6 +156,7 @@ Result<void> Linker::apply_data_relocations() {
                                         std::tuple{&rw_sections_, &rw_data_, rw_start_}}) {
     for (uint32_t sec : *sections) {
       const std::vector<uint8_t>& bytes = section_bytes_.at(sec);
+      if (bytes.empty()) continue;  // the image may be empty too: no pointer arithmetic on it
       std::copy(bytes.begin(), bytes.end(), image->begin() + static_cast<std::ptrdiff_t>(section_base_.at(sec) - start));
     }
   }
