@@ -1,6 +1,6 @@
-// The linker's rotate fusion (src/linker/optimize.cpp) on hand-made blocks: which shift/or shapes become
-// one rotate_right_imm, which must not, and that a fused block computes what the original did (both run on
-// the interpreter with random inputs).
+// The linker's block optimizations (src/linker/optimize.cpp) on hand-made blocks: rotate fusion (which
+// shift/or shapes become one rotate_right_imm and which must not), widening, and the inverted-`and` fusion;
+// each transformed block must compute what the original did (both run on the interpreter with random inputs).
 #include <random>
 
 #include "linker/optimize.hpp"
@@ -224,6 +224,56 @@ TEST(LinkerWidening, NotWhereTheUpperHalfIsObserved) {
   expect_widened(block_of({insn(Opcode::shift_logical_left_imm_32, {Reg::T0, Reg::A1}, {35}),
                            insn(Opcode::and_imm, {Reg::A0, Reg::T0}, {0xffff})}),
                  {Opcode::shift_logical_left_imm_32, Opcode::and_imm});
+}
+
+// Applies fuse_inverted_and and then fold_constants (whose dead-op removal drops a `not` nobody reads) to a
+// copy of `block`, checks the opcodes, and that A0 comes out the same for random inputs.
+void expect_inverted_and(const Block& block, std::vector<Opcode> expected) {
+  Block fused = block;
+  linker::fuse_inverted_and(fused);
+  linker::fold_constants(fused, true);
+  EXPECT_EQ(opcodes(fused), expected);
+  std::mt19937_64 random(11);
+  for (int i = 0; i < 20; ++i) {
+    const uint64_t x = i < 4 ? std::array<uint64_t, 4>{0, ~0ull, 0x80000000, 0x7fffffff}[i] : random();
+    const uint64_t y = i < 2 ? ~0ull : random();
+    EXPECT_EQ(run(fused, x, y), run(block, x, y)) << std::hex << x << " " << y;
+  }
+}
+
+constexpr uint32_t kNot = 0xFFFFFFFFu;  // xor_imm's -1
+
+TEST(LinkerInvertedAnd, NotThenAndBecomesAndInverted) {
+  // a0 = ~a1 & a2, the `not` in the register the `and` overwrites (clang's usual form): the `not` goes.
+  expect_inverted_and(block_of({insn(Opcode::xor_imm, {Reg::A0, Reg::A1}, {kNot}),
+                                insn(Opcode::and_, {Reg::A0, Reg::A0, Reg::A2})}),
+                      {Opcode::and_inverted});
+  // The inverted operand second, and a temporary that is overwritten later in the block.
+  expect_inverted_and(block_of({insn(Opcode::xor_imm, {Reg::T0, Reg::A1}, {kNot}),
+                                insn(Opcode::and_, {Reg::A0, Reg::A2, Reg::T0}),
+                                insn(Opcode::load_imm, {Reg::T0}, {0})}),
+                      {Opcode::and_inverted, Opcode::load_imm});
+  // The `not` is still read later (and may be live after the block): it stays, the `and` still fuses.
+  expect_inverted_and(block_of({insn(Opcode::xor_imm, {Reg::T0, Reg::A1}, {kNot}),
+                                insn(Opcode::and_, {Reg::A0, Reg::T0, Reg::A2}),
+                                insn(Opcode::add_64, {Reg::A0, Reg::A0, Reg::T0})}),
+                      {Opcode::xor_imm, Opcode::and_inverted, Opcode::add_64});
+}
+
+TEST(LinkerInvertedAnd, NotWhereTheSourceChangedOrTheImmediateIsNotMinusOne) {
+  // a1 changes between the `not` and the `and`: and_inverted would read the new a1.
+  expect_inverted_and(block_of({insn(Opcode::xor_imm, {Reg::T0, Reg::A1}, {kNot}),
+                                insn(Opcode::add_imm_64, {Reg::A1, Reg::A1}, {1}),
+                                insn(Opcode::and_, {Reg::A0, Reg::T0, Reg::A2})}),
+                      {Opcode::xor_imm, Opcode::add_imm_64, Opcode::and_});
+  // x ^ 0xfffffffe is no `not`; `t = t ^ -1` has lost its source.
+  expect_inverted_and(block_of({insn(Opcode::xor_imm, {Reg::T0, Reg::A1}, {neg(-2)}),
+                                insn(Opcode::and_, {Reg::A0, Reg::T0, Reg::A2})}),
+                      {Opcode::xor_imm, Opcode::and_});
+  expect_inverted_and(block_of({insn(Opcode::move_reg, {Reg::T0, Reg::A1}),
+                                insn(Opcode::xor_imm, {Reg::T0, Reg::T0}, {kNot}),
+                                insn(Opcode::and_, {Reg::A0, Reg::T0, Reg::A2})}),
+                      {Opcode::move_reg, Opcode::xor_imm, Opcode::and_});
 }
 
 }  // namespace

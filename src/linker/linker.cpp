@@ -442,6 +442,7 @@ Result<ProgramBlob> Linker::link() {
     for (size_t i = 0; i < blocks_.size(); ++i) {
       Block& block = blocks_[i];
       fuse_rotates(block, after[i]);
+      fuse_inverted_and(block);
       fold_constants(block, elf_.is_64);
       if (elf_.is_64) widen_narrow_ops(block, after[i]);
       fuse_address_load_and_jump(block, [this](Location location) { return is_code(location.section); });

@@ -490,6 +490,44 @@ void fuse_rotates(Block& block, const RegDemands& after) {
   }
 }
 
+void fuse_inverted_and(Block& block) {
+  // Without Zbb, `y & ~x` is `t = x ^ -1; d = t & y`. The `and` becomes and_inverted (x86 andn) reading x
+  // itself, as long as x has not changed since the `not`; the `not` then goes with the dead-op removal when
+  // nothing else reads t.
+  std::array<size_t, kRegCount> not_op;  // the `not` that last wrote each register, or SIZE_MAX
+  not_op.fill(SIZE_MAX);
+  std::array<uint32_t, kRegCount> not_source_version{};  // the version of its source when it ran
+  std::array<uint32_t, kRegCount> version{};
+  for (size_t i = 0; i < block.ops.size(); ++i) {
+    Op& op = block.ops[i];
+    Instruction& insn = op.insn;
+    if (op.kind == Op::Kind::Plain && insn.opcode == Opcode::and_ && insn.reg[1] != insn.reg[2]) {
+      for (int side = 1; side <= 2; ++side) {
+        const uint8_t t = insn.reg[side];
+        if (not_op[t] == SIZE_MAX) continue;
+        const uint8_t x = block.ops[not_op[t]].insn.reg[1];
+        if (version[x] != not_source_version[t]) continue;
+        insn.opcode = Opcode::and_inverted;
+        insn.reg[1] = insn.reg[3 - side];
+        insn.reg[2] = x;
+        break;
+      }
+    }
+    const Effects e = effects(op);
+    for (int r = 0; r < kRegCount; ++r) {
+      if (!(e.writes & (1u << r))) continue;
+      ++version[r];
+      not_op[r] = SIZE_MAX;
+      const bool is_not = op.kind == Op::Kind::Plain && insn.opcode == Opcode::xor_imm && insn.imm[0] == 0xFFFFFFFFu &&
+                          insn.reg[0] == r && insn.reg[1] != r;
+      if (is_not) {
+        not_op[r] = i;
+        not_source_version[r] = version[insn.reg[1]];
+      }
+    }
+  }
+}
+
 void widen_narrow_ops(Block& block, const RegDemands& after) {
   // On a 64-bit machine a 32-bit operation also sign-extends its result (a `movsxd` on x86-64). Where only
   // the low half of the result is observed, the 64-bit operation gives the same low half for less.

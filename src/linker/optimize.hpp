@@ -28,6 +28,10 @@ std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks);
 /// is observed of each register after the block).
 void fuse_rotates(Block& block, const RegDemands& after);
 
+/// `t = x ^ -1; d = t & y` (RISC-V without Zbb) becomes `d = y & ~x` (and_inverted) where x is unchanged
+/// between the two; the `not` stays for fold_constants' dead-op removal to drop.
+void fuse_inverted_and(Block& block);
+
 /// 64-bit programs: a 32-bit add, sub, mul, negate-and-add or left shift by an immediate whose result is
 /// observed only in its low half (`after`: what is observed of each register after the block) becomes the
 /// 64-bit operation, which computes the same low half without sign-extending it.
