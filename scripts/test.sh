@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
 # the unit tests with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
-# (build-fuzz/: random blobs for 30 s, the interpreter against the compiler for 30 s, the assembler for 20 s,
-# the linker for 20 s) and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+# (build-fuzz/: random code for 25 s, the interpreter against the compiler for 25 s, the assembler for 15 s,
+# the linker and the blob parser for 20 s each) and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -38,10 +38,10 @@ if ((sanitize)); then
                    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
 
   # Short libFuzzer runs (clang, ASan + UBSan): random programs must never crash the host, and the two
-  # backends must agree on them; random ELFs must never crash the linker.
+  # backends must agree on them; mutated ELFs and blobs must never crash the linker or the blob parser.
   POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" "${sanitizer_flags[@]}" \
     -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF \
-    -- run_program_fuzz differential_fuzz assemble_fuzz link_fuzz
+    -- run_program_fuzz differential_fuzz assemble_fuzz link_fuzz blob_fuzz
   # The assembler starts from our spec sources (first byte: the instruction set; directive lines dropped).
   assemble_seeds="$POLKAVM_ROOT/build-fuzz/assemble-seeds"
   rm -rf "$assemble_seeds" && mkdir -p "$assemble_seeds"
@@ -58,12 +58,19 @@ if ((sanitize)); then
       { printf "\\x$settings"; cat "$elf"; } >"$link_seeds/$(basename "$elf" .elf)-$settings"
     done
   done
-  for target in run_program_fuzz:30 differential_fuzz:30 assemble_fuzz:20 link_fuzz:20; do
+  # The container parser starts from the same programs' blobs (with their debug sections).
+  blob_seeds="$POLKAVM_ROOT/build-fuzz/blob-seeds"
+  rm -rf "$blob_seeds" && mkdir -p "$blob_seeds"
+  for blob in "$POLKAVM_ROOT"/build/guest/programs/*.polkavm; do
+    if [[ -f $blob ]]; then cp "$blob" "$blob_seeds/"; fi
+  done
+  for target in run_program_fuzz:25 differential_fuzz:25 assemble_fuzz:15 link_fuzz:20 blob_fuzz:20; do
     name="${target%%:*}"
     fuzz_log="$POLKAVM_ROOT/build-fuzz/$name.log"
     corpus=()
     [[ $name == assemble_fuzz ]] && corpus=("$assemble_seeds")
     [[ $name == link_fuzz ]] && corpus=("$link_seeds")
+    [[ $name == blob_fuzz ]] && corpus=("$blob_seeds")
     if ! "$POLKAVM_ROOT/build-fuzz/fuzz/$name" "${corpus[@]}" -max_total_time="${target##*:}" -detect_leaks=0 \
       -print_final_stats=1 -artifact_prefix="$POLKAVM_ROOT/build-fuzz/" >"$fuzz_log" 2>&1; then
       tail -n 60 "$fuzz_log"
