@@ -516,7 +516,9 @@ void Codegen::shift_imm(InstId id, uint8_t d, uint8_t s, uint32_t amount, bool i
   if (is32) {
     if (d != s) a_.mov(g32(d), g32(s));
     a_.emit(id, g32(d), static_cast<int>(amount & 31));
-    set32(d, g32(d));
+    // A logical right shift by 1..31 clears bit 31, so the zero extension of the 32-bit write is already
+    // the sign extension.
+    if (id != x86::Inst::kIdShr || (amount & 31) == 0) set32(d, g32(d));
   } else {
     if (d != s) a_.mov(g(d), g(s));
     a_.emit(id, g(d), static_cast<int>(amount & 63));
