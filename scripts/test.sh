@@ -2,7 +2,8 @@
 # Installs the build dependencies, builds everything (Release, build/) and runs the whole ctest suite; reruns
 # the unit tests with the interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
 # (build-fuzz/: random code for 25 s, the interpreter against the compiler for 25 s, the assembler for 15 s,
-# the linker and the blob parser for 20 s each) and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+# the linker and the blob parser for 20 s each) and runs the tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
