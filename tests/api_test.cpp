@@ -5,9 +5,9 @@
 namespace polkavm::test {
 namespace {
 
-class ApiTest : public ::testing::TestWithParam<BackendKind> {
+class ApiTest : public ::testing::TestWithParam<TestBackend> {
  protected:
-  BackendKind backend() const { return GetParam(); }
+  const TestBackend& backend() const { return GetParam(); }
 };
 
 // [a0 = 1; a0 += 2; ecalli 3; a0 += 4; ret] with a label before every instruction.
@@ -34,8 +34,8 @@ struct StepProgram {
 
 TEST_P(ApiTest, EngineReportsTheRequestedBackend) {
   Engine engine = make_engine(backend());
-  EXPECT_EQ(engine.backend(), backend());
-  EXPECT_EQ(engine.config().backend, backend());
+  EXPECT_EQ(engine.backend(), backend().backend);
+  EXPECT_EQ(engine.config().backend, backend().backend);
 }
 
 TEST_P(ApiTest, FreshInstanceState) {

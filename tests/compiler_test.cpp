@@ -14,9 +14,9 @@
 namespace polkavm::test {
 namespace {
 
-class CompilerTest : public ::testing::TestWithParam<BackendKind> {
+class CompilerTest : public ::testing::TestWithParam<TestBackend> {
  protected:
-  BackendKind backend() const { return GetParam(); }
+  const TestBackend& backend() const { return GetParam(); }
 };
 
 // Stores to ro data fault in hardware on the compiler; both backends must trap at the store.
@@ -293,18 +293,22 @@ void exit_on_signal(int) { _exit(42); }
 TEST(CompilerSignals, FaultsOutsideGuestCodeReachTheHandlerInstalledBefore) {
   if (!compiler_available()) GTEST_SKIP() << "the compiler does not run on this host";
   GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: the compiler installs its handler after ours
-  EXPECT_EXIT(
-      {
-        struct sigaction action {};
-        action.sa_handler = exit_on_signal;
-        sigaction(SIGSEGV, &action, nullptr);
-        Vm v = make_vm(BackendKind::Compiler, InstructionSet::Latest64, store_then_load_program(0x1000));
-        if (call(v.instance, 0) != Interrupt::trap()) _exit(1);  // a guest fault stays with the VM
-        void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        *static_cast<volatile int*>(page) = 1;  // a host fault goes to the handler installed before
-        _exit(2);
-      },
-      ::testing::ExitedWithCode(42), "");
+  for (const TestBackend& backend : backends()) {  // the compiler in each sandbox
+    if (backend.backend != BackendKind::Compiler) continue;
+    SCOPED_TRACE(test_backend_name(backend));
+    EXPECT_EXIT(
+        {
+          struct sigaction action {};
+          action.sa_handler = exit_on_signal;
+          sigaction(SIGSEGV, &action, nullptr);
+          Vm v = make_vm(backend, InstructionSet::Latest64, store_then_load_program(0x1000));
+          if (call(v.instance, 0) != Interrupt::trap()) _exit(1);  // a guest fault stays with the VM
+          void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          *static_cast<volatile int*>(page) = 1;  // a host fault goes to the handler installed before
+          _exit(2);
+        },
+        ::testing::ExitedWithCode(42), "");
+  }
 }
 
 TEST(CompilerSelection, EngineReportsTheBackendItRuns) {

@@ -1,5 +1,5 @@
 // Every conformance vector (the JAM PVM v0.4 set and the reference spectool's set) is its own test case,
-// on every backend in backends().
+// on every backend in test_util's backends() (the compiler in each sandbox).
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "polkavm/runtime.hpp"
+#include "test_util.hpp"
 #include "vector_runner.hpp"
 
 namespace polkavm {
@@ -15,14 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The compiler runs the vectors too where the host supports it.
-std::vector<BackendKind> backends() {
-  std::vector<BackendKind> kinds = {BackendKind::Interpreter};
-  Config config;
-  config.backend = BackendKind::Compiler;
-  if (Engine::create(config).ok()) kinds.push_back(BackendKind::Compiler);
-  return kinds;
-}
+using test::TestBackend;
 
 struct VectorSet {
   const char* directory;  // under conformance/
@@ -75,9 +69,9 @@ TEST(Conformance, AVectorSetsRootRunsItsVectorsAndNotItsSchema) {
 struct VectorCase {
   const VectorSet* set;
   fs::path file;
-  BackendKind backend;
+  TestBackend backend;
   friend void PrintTo(const VectorCase& c, std::ostream* os) {
-    *os << c.file.filename().string() << " on " << polkavm::backend_name(c.backend);
+    *os << c.file.filename().string() << " on " << test::test_backend_name(c.backend);
   }
 };
 
@@ -86,7 +80,8 @@ class ConformanceVector : public testing::TestWithParam<VectorCase> {};
 TEST_P(ConformanceVector, Passes) {
   const VectorCase& c = GetParam();
   vectors::RunnerOptions options;
-  options.backend = c.backend;
+  test::apply(options.engine, c.backend);  // the sandbox (the runner sets the backend from options.backend)
+  options.backend = c.backend.backend;
   auto runner = vectors::VectorRunner::create(options);
   ASSERT_TRUE(runner) << runner.error().message();
   auto outcome = runner->run_file(c.file);
@@ -97,13 +92,14 @@ std::vector<VectorCase> all_cases() {
   std::vector<VectorCase> cases;
   for (const VectorSet& set : kVectorSets)
     for (const auto& file : vector_files(set))
-      for (BackendKind backend : backends()) cases.push_back({&set, file, backend});
+      for (const TestBackend& backend : test::backends()) cases.push_back({&set, file, backend});
   return cases;
 }
 
 std::string case_name(const testing::TestParamInfo<VectorCase>& info) {
-  std::string name = std::string(info.param.set->tag) + "_" + info.param.file.stem().string() + "_" +
-                     std::string(backend_name(info.param.backend));
+  // The backend first: "compiler_linux_jam_v04_..." matches */compiler_*.
+  std::string name = test::test_backend_name(info.param.backend) + "_" + std::string(info.param.set->tag) + "_" +
+                     info.param.file.stem().string();
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return name;

@@ -5,9 +5,9 @@
 namespace polkavm::test {
 namespace {
 
-class ControlFlowTest : public ::testing::TestWithParam<BackendKind> {
+class ControlFlowTest : public ::testing::TestWithParam<TestBackend> {
  protected:
-  BackendKind backend() const { return GetParam(); }
+  const TestBackend& backend() const { return GetParam(); }
   Vm vm(const CodeBuilder& b, InstructionSet isa = InstructionSet::Latest64, VmOptions options = {}) {
     return make_vm(backend(), isa, b, options);
   }

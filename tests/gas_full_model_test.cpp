@@ -365,7 +365,7 @@ TEST(FullGasModel, HugeBlocksTakeLinearTime) {
 
 // ---- Through the runtime ------------------------------------------------------------------------
 
-class FullGasModelRuntime : public ::testing::TestWithParam<BackendKind> {};
+class FullGasModelRuntime : public ::testing::TestWithParam<TestBackend> {};
 
 TEST_P(FullGasModelRuntime, ChargesBlocksAndMidBlockEntries) {
   CodeBuilder b(InstructionSet::Latest64);

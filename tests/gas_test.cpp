@@ -6,9 +6,9 @@
 namespace polkavm::test {
 namespace {
 
-class GasTest : public ::testing::TestWithParam<BackendKind> {
+class GasTest : public ::testing::TestWithParam<TestBackend> {
  protected:
-  BackendKind backend() const { return GetParam(); }
+  const TestBackend& backend() const { return GetParam(); }
   Vm vm(InstructionSet isa, const CodeBuilder& b, ModuleConfig config) {
     return make_vm(backend(), isa, b, VmOptions{.module_config = std::move(config)});
   }
@@ -39,7 +39,7 @@ TEST_P(GasTest, NoMeteringChargesNothing) {
 TEST_P(GasTest, ModulesWithoutAChoiceUseTheEngineDefaultMetering) {
   TwoBlocks p;
   Config config;
-  config.backend = backend();
+  apply(config, backend());
   config.default_gas_metering = GasMeteringKind::Sync;
   Engine engine = unwrap(Engine::create(config));
   CodeAndJumpTable code = p.builder.finish().code;
@@ -307,7 +307,7 @@ TEST_P(GasTest, MemsetChargesOneGasPerByteAndResumes) {
 
 // [a0 = u32 [0x10000]; ret] with dynamic paging and 10 gas, run until the load (the first instruction of
 // its block, cost 2) faults; then the page is mapped.
-Vm faulted_first_load(BackendKind backend) {
+Vm faulted_first_load(const TestBackend& backend) {
   CodeBuilder b(InstructionSet::Latest64);
   b.emit(insn(Opcode::load_u32, {Reg::A0}, {0x10000}));
   emit_ret(b);

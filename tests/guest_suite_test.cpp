@@ -140,7 +140,7 @@ bool toolchain_available() {
 /// Runs `<name>_run(op, a, b)` on one instance; the import rl_host (relocs.c) answers x * 2 + 1.
 class SuiteGuest {
  public:
-  SuiteGuest(BackendKind backend, Arch arch, ProgramBlob blob, const std::string& entry)
+  SuiteGuest(const TestBackend& backend, Arch arch, ProgramBlob blob, const std::string& entry)
       : arch_(arch),
         module_(unwrap(Module::from_blob(make_engine(backend), ModuleConfig{}, std::move(blob)), "Module::from_blob")),
         instance_(unwrap(module_.instantiate(), "Module::instantiate")) {
@@ -193,7 +193,7 @@ const std::vector<uint64_t>& operands() {
 }
 
 struct SuiteParam {
-  BackendKind backend;
+  TestBackend backend;
   Arch arch;
 };
 
@@ -241,14 +241,14 @@ TEST_P(GuestSuiteTest, InstructionFormsMatchNative) { run_program("isa"); }
 
 std::vector<SuiteParam> suite_params() {
   std::vector<SuiteParam> params;
-  for (BackendKind backend : backends())
+  for (const TestBackend& backend : backends())
     for (Arch arch : {Arch::Rv64, Arch::Rv32}) params.push_back({backend, arch});
   return params;
 }
 
 INSTANTIATE_TEST_SUITE_P(GuestSuite, GuestSuiteTest, ::testing::ValuesIn(suite_params()),
                          [](const ::testing::TestParamInfo<SuiteParam>& info) {
-                           return std::string(backend_name(info.param.backend)) + "_" + arch_name(info.param.arch);
+                           return test_backend_name(info.param.backend) + "_" + arch_name(info.param.arch);
                          });
 
 // ---- coverage ----

@@ -30,7 +30,7 @@ uint64_t run(const Block& block, uint64_t x, uint64_t y) {
   CodeBuilder b(InstructionSet::Latest64);
   for (const Op& op : block.ops) b.emit(op.insn);
   emit_ret(b);
-  Vm v = make_vm(BackendKind::Interpreter, InstructionSet::Latest64, b);
+  Vm v = make_vm({BackendKind::Interpreter}, InstructionSet::Latest64, b);
   v.instance.set_reg(Reg::A1, x);
   v.instance.set_reg(Reg::A2, y);
   EXPECT_EQ(call(v.instance, 0), Interrupt::finished());

@@ -118,7 +118,7 @@ class Guest {
  public:
   using ImportHandler = std::function<void(uint32_t index, RawInstance& instance)>;
 
-  Guest(BackendKind backend, ProgramBlob blob)
+  Guest(const TestBackend& backend, ProgramBlob blob)
       : module_(unwrap(Module::from_blob(make_engine(backend), ModuleConfig{}, std::move(blob)), "Module::from_blob")),
         instance_(unwrap(module_.instantiate(), "Module::instantiate")) {}
 
@@ -163,17 +163,17 @@ uint64_t arg32(Arch arch, int32_t value) {
 uint64_t result32(Arch arch, int32_t value) { return arg32(arch, value); }
 
 struct LinkerParam {
-  BackendKind backend;
+  TestBackend backend;
   Arch arch;
 };
 
 std::string param_name(const ::testing::TestParamInfo<LinkerParam>& info) {
-  return std::string(backend_name(info.param.backend)) + "_" + arch_name(info.param.arch);
+  return test_backend_name(info.param.backend) + "_" + arch_name(info.param.arch);
 }
 
 std::vector<LinkerParam> all_params() {
   std::vector<LinkerParam> params;
-  for (BackendKind backend : backends())
+  for (const TestBackend& backend : backends())
     for (Arch arch : {Arch::Rv64, Arch::Rv32}) params.push_back({backend, arch});
   return params;
 }
@@ -182,7 +182,7 @@ class LinkerRunTest : public ::testing::TestWithParam<LinkerParam> {
  protected:
   void SetUp() override { REQUIRE_GUEST_TOOLCHAIN(); }
   Arch arch() const { return GetParam().arch; }
-  BackendKind backend() const { return GetParam().backend; }
+  const TestBackend& backend() const { return GetParam().backend; }
   Guest guest(const std::string& file, const LinkerConfig& config = {}) {
     return Guest(backend(), link(build_guest(guest_source(file), arch()), config));
   }

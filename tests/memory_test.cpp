@@ -8,12 +8,12 @@ namespace {
 
 constexpr uint32_t kPage = 0x1000;
 
-class MemoryTest : public ::testing::TestWithParam<BackendKind> {
+class MemoryTest : public ::testing::TestWithParam<TestBackend> {
  protected:
-  BackendKind backend() const { return GetParam(); }
+  const TestBackend& backend() const { return GetParam(); }
 };
 
-Vm trap_only_vm(BackendKind backend, InstructionSet isa, const VmOptions& options) {
+Vm trap_only_vm(const TestBackend& backend, InstructionSet isa, const VmOptions& options) {
   CodeBuilder b(isa);
   emit_trap(b);
   return make_vm(backend, isa, b, options);
@@ -63,7 +63,7 @@ TEST_P(MemoryTest, MemoryMapLayout) {
 // ---- guest accesses at region borders ----
 
 // Runs `op` (a load_indirect_* / store_indirect_* with base a0) at `address`.
-Interrupt guest_access(BackendKind backend, InstructionSet isa, const DataLayout& data, Opcode op, uint32_t address) {
+Interrupt guest_access(const TestBackend& backend, InstructionSet isa, const DataLayout& data, Opcode op, uint32_t address) {
   CodeBuilder b(isa);
   b.emit(insn(op, {Reg::A1, Reg::A0}, {0}));
   emit_ret(b);

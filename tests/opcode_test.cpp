@@ -35,7 +35,7 @@ using Alu2Fn = u64 (*)(W, u64 a);
 using CondFn = bool (*)(W, u64 a, u64 b);
 
 struct Ctx {
-  BackendKind backend;
+  TestBackend backend;
   InstructionSet isa;
   Opcode op;
   W w() const { return W{is_64_bit(isa)}; }
@@ -819,17 +819,17 @@ TEST(OpcodeCoverage, IsaOpcodeCountsMatchTheReference) {
 }
 
 struct OpcodeParam {
-  BackendKind backend;
+  TestBackend backend;
   InstructionSet isa;
   Opcode op;
   friend void PrintTo(const OpcodeParam& p, std::ostream* os) {
-    *os << backend_name(p.backend) << " " << instruction_set_name(p.isa) << " " << name(p.op);
+    *os << test_backend_name(p.backend) << " " << instruction_set_name(p.isa) << " " << name(p.op);
   }
 };
 
 std::vector<OpcodeParam> all_opcode_params() {
   std::vector<OpcodeParam> out;
-  for (BackendKind backend : backends())
+  for (const TestBackend& backend : backends())
     for (InstructionSet isa : kAllIsas)
       for (Opcode op : opcodes_of(isa)) out.push_back({backend, isa, op});
   return out;
@@ -846,7 +846,7 @@ TEST_P(OpcodeTest, Semantics) {
 
 INSTANTIATE_TEST_SUITE_P(Opcode, OpcodeTest, ::testing::ValuesIn(all_opcode_params()),
                          [](const ::testing::TestParamInfo<OpcodeParam>& info) {
-                           return std::string(backend_name(info.param.backend)) + "_" +
+                           return test_backend_name(info.param.backend) + "_" +
                                   std::string(instruction_set_name(info.param.isa)) + "_" +
                                   std::string(name(info.param.op));
                          });

@@ -7,14 +7,14 @@ namespace polkavm::test {
 namespace {
 
 struct GuestCase {
-  BackendKind backend;
+  TestBackend backend;
   const guests::SampleGuest* guest;
-  friend void PrintTo(const GuestCase& c, std::ostream* os) { *os << c.guest->name << " on " << backend_name(c.backend); }
+  friend void PrintTo(const GuestCase& c, std::ostream* os) { *os << c.guest->name << " on " << test_backend_name(c.backend); }
 };
 
 std::vector<GuestCase> all_cases() {
   std::vector<GuestCase> cases;
-  for (BackendKind backend : backends())
+  for (const TestBackend& backend : backends())
     for (const guests::SampleGuest& guest : guests::sample_guests()) cases.push_back({backend, &guest});
   return cases;
 }
@@ -26,7 +26,7 @@ TEST_P(SampleGuestTest, MainMatchesTheHostComputation) {
   // Through the container format, as a user would load it.
   const std::vector<uint8_t> bytes = c.guest->build().to_bytes();
   Config config;
-  config.backend = c.backend;
+  apply(config, c.backend);
   Engine engine = unwrap(Engine::create(config));
   for (GasMeteringKind gas : {GasMeteringKind::None, GasMeteringKind::Sync}) {
     ModuleConfig module_config;
@@ -47,9 +47,10 @@ TEST_P(SampleGuestTest, MainMatchesTheHostComputation) {
 
 INSTANTIATE_TEST_SUITE_P(SampleGuests, SampleGuestTest, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<GuestCase>& info) {
+                           // The backend first: "compiler_linux_xorshift_lanes" matches */compiler_*.
                            std::string name(info.param.guest->name);
                            std::replace(name.begin(), name.end(), '-', '_');
-                           return name + "_" + std::string(backend_name(info.param.backend));
+                           return test_backend_name(info.param.backend) + "_" + name;
                          });
 
 }  // namespace

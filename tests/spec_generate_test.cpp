@@ -36,7 +36,7 @@ std::vector<std::string> keys(const ojson& object) {
 
 /// The cost of the block at `pc` under the model the generator uses (JamV1, full model, L2 hit).
 Gas block_cost(std::string_view source, uint32_t pc) {
-  Engine engine = make_engine(BackendKind::Interpreter);
+  Engine engine = make_engine({BackendKind::Interpreter});
   ModuleConfig config = gas_config(GasMeteringKind::Sync);
   config.cost_model = make_full_gas_model(CacheModel::L2Hit);
   Module module = unwrap(Module::from_blob(engine, config, unwrap(assemble_blob(source, InstructionSet::JamV1))));

@@ -26,29 +26,64 @@ inline void PrintTo(BackendKind kind, std::ostream* os) { *os << backend_name(ki
 
 namespace polkavm::test {
 
-/// Whether this host runs the compiler backend (x86-64 with BMI2 and friends).
-inline bool compiler_available() {
+/// What a parameterised suite runs on: a backend and, for the compiler, the sandbox it runs in.
+struct TestBackend {
+  BackendKind backend = BackendKind::Interpreter;
+  SandboxKind sandbox = SandboxKind::Auto;
+};
+
+/// Sets `config` up for `b`: the backend, the sandbox, and allow_experimental for the generic sandbox.
+inline void apply(Config& config, const TestBackend& b) {
+  config.backend = b.backend;
+  config.sandbox = b.sandbox;
+  if (b.sandbox == SandboxKind::Generic) config.allow_experimental = true;
+}
+
+/// "interpreter", "compiler_linux", "compiler_generic" ("compiler" with the default sandbox).
+inline std::string test_backend_name(const TestBackend& b) {
+  std::string name(backend_name(b.backend));
+  switch (b.sandbox) {
+    case SandboxKind::Auto: break;
+    case SandboxKind::Linux: name += "_linux"; break;
+    case SandboxKind::Generic: name += "_generic"; break;
+  }
+  return name;
+}
+
+inline void PrintTo(const TestBackend& b, std::ostream* os) { *os << test_backend_name(b); }
+
+/// Whether this host creates an engine for `b`.
+inline bool backend_available(const TestBackend& b) {
   Config config;
-  config.backend = BackendKind::Compiler;
+  apply(config, b);
   return Engine::create(config).ok();
 }
 
-/// The backends every behavioural suite is instantiated for: the compiler too where the host runs it.
-inline const std::vector<BackendKind>& backends() {
-  static const std::vector<BackendKind> kBackends = [] {
-    std::vector<BackendKind> kinds = {BackendKind::Interpreter};
-    if (compiler_available()) kinds.push_back(BackendKind::Compiler);
-    return kinds;
+/// What every behavioural suite is instantiated for: the interpreter, and the compiler in each sandbox this
+/// host runs it in (x86-64 with BMI2 and friends; the Linux sandbox also needs user namespaces).
+inline const std::vector<TestBackend>& backends() {
+  static const std::vector<TestBackend> kBackends = [] {
+    std::vector<TestBackend> out = {TestBackend{BackendKind::Interpreter}};
+    for (SandboxKind sandbox : {SandboxKind::Linux, SandboxKind::Generic})
+      if (const TestBackend b{BackendKind::Compiler, sandbox}; backend_available(b)) out.push_back(b);
+    return out;
   }();
   return kBackends;
+}
+
+/// Whether this host runs the compiler backend (in any sandbox).
+inline bool compiler_available() {
+  for (const TestBackend& b : backends())
+    if (b.backend == BackendKind::Compiler) return true;
+  return false;
 }
 
 inline constexpr std::array<InstructionSet, kInstructionSetCount> kAllIsas = {
     InstructionSet::JamV1, InstructionSet::Latest64, InstructionSet::Latest32, InstructionSet::ReviveV1};
 
-/// Test-name suffix for a backend parameter ("interpreter").
-inline std::string backend_param_name(const ::testing::TestParamInfo<BackendKind>& info) {
-  return std::string(backend_name(info.param));
+/// Test-name suffix for a backend parameter ("interpreter", "compiler_linux", "compiler_generic").
+inline std::string backend_param_name(const ::testing::TestParamInfo<TestBackend>& info) {
+  return test_backend_name(info.param);
 }
 
 /// A test helper failed in a way that makes the rest of the test meaningless; gtest reports the exception.
@@ -102,14 +137,14 @@ struct Vm {
   uint32_t at(CodeBuilder::Label label) const { return labels.at(label); }
 };
 
-inline Engine make_engine(BackendKind backend, bool allow_dynamic_paging = false) {
+inline Engine make_engine(const TestBackend& backend, bool allow_dynamic_paging = false) {
   Config config;
-  config.backend = backend;
+  apply(config, backend);
   config.allow_dynamic_paging = allow_dynamic_paging;
   return unwrap(Engine::create(config), "Engine::create");
 }
 
-inline Vm make_vm(BackendKind backend, InstructionSet isa, const CodeBuilder& code, const VmOptions& options = {}) {
+inline Vm make_vm(const TestBackend& backend, InstructionSet isa, const CodeBuilder& code, const VmOptions& options = {}) {
   CodeBuilder::Output out = code.finish();
   Engine engine = make_engine(backend, options.allow_dynamic_paging);
   Module module = unwrap(Module::from_blob(engine, options.module_config, make_blob(isa, std::move(out.code), options.data)),

@@ -13,7 +13,13 @@ namespace polkavm {
 
 /// Auto: the compiler where it runs (Linux on x86-64 with BMI1, BMI2, LZCNT and POPCNT), else the interpreter.
 enum class BackendKind : uint8_t { Auto, Interpreter, Compiler };
+/// Where the compiler's code runs (the interpreter always runs in-process, as in the reference).
+/// Linux: a namespaced, seccomp-filtered worker process per instance. Generic: in this process, on the
+/// caller's thread; experimental (needs allow_experimental). Auto: Linux where the kernel allows it.
 enum class SandboxKind : uint8_t { Auto, Linux, Generic };
+inline constexpr SandboxKind kSandboxKinds[] = {SandboxKind::Auto, SandboxKind::Linux, SandboxKind::Generic};
+std::string_view sandbox_name(SandboxKind kind);  // "auto", "linux", "generic"
+std::optional<SandboxKind> sandbox_from_name(std::string_view name);
 
 inline constexpr BackendKind kBackendKinds[] = {BackendKind::Auto, BackendKind::Interpreter, BackendKind::Compiler};
 std::string_view backend_name(BackendKind kind);  // "auto", "interpreter", "compiler"
@@ -29,9 +35,12 @@ struct Config {
   bool crosscheck = false;
   bool allow_experimental = false;
   bool allow_dynamic_paging = false;
+  /// Idle Linux sandbox workers kept ready per engine (started as instances are created, reused after).
   uint32_t worker_count = 2;
   bool cache_enabled = false;
   uint32_t lru_cache_size = 0;
+  /// false: Linux sandbox workers start without namespaces, capability drop or seccomp (debugging only;
+  /// needs allow_experimental).
   bool sandboxing_enabled = true;
   /// Gas metering for modules that do not choose one.
   GasMeteringKind default_gas_metering = GasMeteringKind::None;

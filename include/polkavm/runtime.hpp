@@ -43,25 +43,32 @@ std::string to_string(const Interrupt& interrupt);  // "finished", "trap", "ecal
 
 enum class MemoryProtection : uint8_t { Read, ReadWrite };
 
+class RawInstance;
+
 namespace detail {
 struct EngineState;
 struct ModuleState;
 struct InstanceData;
+class InstanceBackend;
+/// The backend behind an instance (null if moved from); for the library's own tests and tools.
+InstanceBackend* backend_of(RawInstance& instance);
 }  // namespace detail
 
 class Engine {
  public:
-  /// Validates the configuration and picks the backend (Auto: the interpreter until a compiler exists).
+  /// Validates the configuration and picks the backend and sandbox. Backend Auto: the compiler where the CPU
+  /// runs it and a sandbox is available, else the interpreter. Sandbox Auto: Linux where the kernel allows
+  /// it, else Generic if allow_experimental is set.
   static Result<Engine> create(const Config& config = Config{});
   BackendKind backend() const;
+  /// Where compiled code runs: Linux or Generic (for the interpreter: Generic, i.e. in this process).
+  SandboxKind sandbox() const;
   const Config& config() const;
 
  private:
   friend class Module;
   std::shared_ptr<const detail::EngineState> state_;
 };
-
-class RawInstance;
 
 /// A validated program ready to instantiate. Cheap to copy (shared, immutable).
 class Module {
@@ -144,6 +151,7 @@ class RawInstance {
 
  private:
   friend class Module;
+  friend detail::InstanceBackend* detail::backend_of(RawInstance& instance);
   RawInstance(Module module, std::unique_ptr<detail::InstanceData> data);
   Module module_;
   std::unique_ptr<detail::InstanceData> data_;

@@ -1,107 +1,21 @@
-// Running compiled code in this process (the "generic sandbox"): entering and leaving guest code, the
-// host side of ecalli, sbrk, memset, steps and gas, and the SIGSEGV/SIGBUS handler for guest faults.
-#include <asm/prctl.h>
-#include <signal.h>
-#include <sys/auxv.h>
-#include <sys/syscall.h>
-#include <ucontext.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
+// The compiler backend's architecture-neutral half: where a run starts and resumes (entry, charge or body of
+// an instruction), what each exit of the generated code means, and the host side of ecalli, sbrk, memset,
+// steps, gas and memory faults. Running the code itself is the sandbox's job (src/sandbox/).
 #include <cstring>
-#include <mutex>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "compiler/compiler.hpp"
 #include "polkavm/code.hpp"
+#include "sandbox/sandbox.hpp"
 
 namespace polkavm::detail {
 
+std::unique_ptr<Sandbox> make_linux_sandbox(const EngineState& engine);
+
 namespace compiler {
 namespace {
-
-// ------------------------------------------------------------------------------------------------
-// Signals
-
-/// The VmCtx of the guest code running on this thread, if any.
-thread_local VmCtx* t_running = nullptr;
-
-struct sigaction g_previous_segv, g_previous_bus;
-
-void chain(int signal, siginfo_t* info, void* context) {
-  const struct sigaction& previous = signal == SIGBUS ? g_previous_bus : g_previous_segv;
-  if (previous.sa_flags & SA_SIGINFO) {
-    previous.sa_sigaction(signal, info, context);
-    return;
-  }
-  if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-    previous.sa_handler(signal);
-    return;
-  }
-  // Default action: let the fault happen again without us.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  sigaction(signal, &dfl, nullptr);
-}
-
-void on_fault(int signal, siginfo_t* info, void* context) {
-  auto* uc = static_cast<ucontext_t*>(context);
-  VmCtx* ctx = t_running;
-  const uintptr_t rip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  if (ctx == nullptr || rip < ctx->code_begin || rip >= ctx->code_end) {
-    chain(signal, info, context);
-    return;
-  }
-  // Guest code faulted on guest memory: leave through the fault stub, which saves the guest state.
-  ctx->exit = Exit::Fault;
-  ctx->fault_rip = rip;
-  ctx->fault_address = reinterpret_cast<uintptr_t>(info->si_addr);
-  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(ctx->fault_stub);
-}
-
-void install_signal_handlers() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction action {};
-    action.sa_sigaction = on_fault;
-    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGSEGV, &action, &g_previous_segv);
-    sigaction(SIGBUS, &action, &g_previous_bus);
-  });
-}
-
-// ------------------------------------------------------------------------------------------------
-// The gs base: generated code addresses guest memory as gs:[address].
-
-/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS).
-void set_guest_memory_base(uint8_t* base) {
-  constexpr unsigned long kHwcap2FsGsBase = 1ul << 1;  // HWCAP2_FSGSBASE: the kernel allows wrgsbase
-  thread_local uintptr_t t_gs_base = 0;
-  const auto value = reinterpret_cast<uintptr_t>(base);
-  if (t_gs_base == value) return;
-  static const bool has_wrgsbase = (getauxval(AT_HWCAP2) & kHwcap2FsGsBase) != 0;
-  if (has_wrgsbase) {
-    asm volatile("wrgsbase %0" : : "r"(value) : "memory");
-  } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, value) != 0) {
-    std::fprintf(stderr, "polkavm: cannot set the gs base for guest memory\n");
-    std::abort();
-  }
-  t_gs_base = value;
-}
-
-// ------------------------------------------------------------------------------------------------
-
-/// Enters generated code. Clang's -fsanitize=function checks an indirect call by reading a signature just
-/// before the callee's first byte, which for generated code may be an unmapped page: exempt this one call.
-#if defined(__clang__)
-__attribute__((no_sanitize("function")))
-#endif
-void enter_guest(uintptr_t entry, VmCtx* ctx) {
-  reinterpret_cast<void (*)(VmCtx*)>(entry)(ctx);
-}
 
 uint64_t sx(uint32_t v) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))); }
 
@@ -147,32 +61,47 @@ struct Resume {
 
 class CompilerBackend final : public InstanceBackend {
  public:
-  explicit CompilerBackend(std::shared_ptr<const ModuleState> module)
+  CompilerBackend(std::shared_ptr<const ModuleState> module, std::unique_ptr<Sandbox> sandbox)
       : module_(std::move(module)),
         view_(module_->blob),
         code_(module_->compiled_code),
-        compiled_tracing_(module_->config.step_tracing) {}
+        compiled_tracing_(module_->config.step_tracing),
+        sandbox_(std::move(sandbox)) {}
+  // The memory's backing may live in the sandbox (a worker's memfd): it goes first.
+  ~CompilerBackend() override { memory_.reset(); }
 
-  Interrupt run(VmState& state, GuestMemory& memory) override;
+  Result<void> init() {
+    Result<std::unique_ptr<MemoryBacking>> backing = sandbox_->make_memory_backing();
+    if (!backing) return backing.error();
+    Result<std::unique_ptr<GuestMemory>> memory = GuestMemory::create(
+        module_->memory_map, module_->blob, module_->config.dynamic_paging, std::move(backing).value());
+    if (!memory) return memory.error();
+    memory_ = std::move(memory).value();
+    state_.step_tracing = module_->config.step_tracing;
+    return {};
+  }
+
+  Result<Interrupt> run() override;
   void invalidate() override { code_.reset(); }
+  Sandbox* sandbox() override { return sandbox_.get(); }
 
  private:
   /// Enters at native offset `target` and runs until an exit that needs the embedder.
-  Interrupt execute(uint32_t target);
+  Result<Interrupt> execute(uint32_t target);
   Interrupt stop_at(uint32_t pc, Resume::At at, Interrupt interrupt) {
-    state_->program_counter = pc;
-    state_->next_program_counter = pc;
+    state_.program_counter = pc;
+    state_.next_program_counter = pc;
     resume_ = {at, pc};
     return interrupt;
   }
   Interrupt trap_at(uint32_t pc) {
-    state_->program_counter = pc;
-    state_->next_program_counter.reset();
+    state_.program_counter = pc;
+    state_.next_program_counter.reset();
     return Interrupt::trap();
   }
   Interrupt out_of_gas(uint32_t pc, Resume::At at);
   Interrupt memory_fault(uint32_t pc, uint32_t address, uint32_t size, bool is_write);
-  Interrupt on_fault();
+  Result<Interrupt> on_fault();
   /// Runs memset on the host: nothing when it completed, else the interrupt that stopped it.
   std::optional<Interrupt> memset(uint32_t pc);
   void sbrk(uint32_t pc);
@@ -190,14 +119,14 @@ class CompilerBackend final : public InstanceBackend {
   bool compiled_tracing_;
   Resume resume_;
   bool step_skips_charge_ = false;  // the next step stop resumes at the instruction's body
+  std::unique_ptr<Sandbox> sandbox_;
+  bool broken_ = false;  // the sandbox failed: nothing runs any more
   VmCtx ctx_{};
-  VmState* state_ = nullptr;
-  GuestMemory* memory_ = nullptr;
 };
 
-Interrupt CompilerBackend::run(VmState& state, GuestMemory& memory) {
-  state_ = &state;
-  memory_ = &memory;
+Result<Interrupt> CompilerBackend::run() {
+  VmState& state = state_;
+  if (broken_) return Error("this instance's sandbox failed earlier; create a new instance");
   if (!code_ || compiled_tracing_ != state.step_tracing) {
     // Step tracing was switched: this instance needs the other variant of the code.
     code_.reset();
@@ -205,11 +134,8 @@ Interrupt CompilerBackend::run(VmState& state, GuestMemory& memory) {
       code_ = module_->compiled_code;
     } else {
       Result<std::unique_ptr<CompiledCode>> compiled = CompiledCode::compile(*module_, state.step_tracing);
-      if (!compiled) {
-        // Only running out of memory gets here (the module's code compiled already).
-        std::fprintf(stderr, "polkavm: %s\n", compiled.error().message().c_str());
-        std::abort();
-      }
+      // Only running out of memory gets here (the module's code compiled already).
+      if (!compiled) return compiled.error();
       code_ = std::move(compiled).value();
     }
     compiled_tracing_ = state.step_tracing;
@@ -247,28 +173,28 @@ Interrupt CompilerBackend::run(VmState& state, GuestMemory& memory) {
   return execute(native(start));
 }
 
-Interrupt CompilerBackend::execute(uint32_t target) {
-  VmState& state = *state_;
-  install_signal_handlers();
-  set_guest_memory_base(memory_->base());
-  ctx_.djump_table = code_->djump_table();
-  ctx_.code_begin = code_->base();
-  ctx_.code_end = code_->base() + code_->size();
-  ctx_.fault_stub = code_->fault_stub();
+Result<Interrupt> CompilerBackend::execute(uint32_t target) {
+  VmState& state = state_;
   std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
   ctx_.gas = state.gas;
   for (;;) {
-    ctx_.target = code_->base() + target;
-    t_running = &ctx_;
-    enter_guest(code_->enter_fn(), &ctx_);
-    t_running = nullptr;
+    if (Result<void> ran = sandbox_->execute(*code_, ctx_, target); !ran) {
+      broken_ = true;
+      return ran.error();
+    }
     std::memcpy(state.regs.data(), ctx_.regs, sizeof(ctx_.regs));
     // 32-bit programs' code keeps only the low half of a register meaningful; the state holds them
     // sign-extended, as the interpreter does.
     if (!module_->blob.is_64_bit())
       for (uint64_t& r : state.regs) r = sx(static_cast<uint32_t>(r));
     state.gas = ctx_.gas;
-    const uint32_t pc = static_cast<uint32_t>(ctx_.arg);
+    const uint32_t pc = static_cast<uint32_t>(ctx_.arg);  // the ecalli's number is in the upper half
+    // What a sandbox reports is not trusted: an exit names an instruction of this code.
+    if (ctx_.exit != Exit::Halt && ctx_.exit != Exit::Fault && !code_->has_code(pc)) {
+      broken_ = true;
+      return Error(fmt::format("the sandbox reported an invalid exit ({} at 0x{:x})",
+                               static_cast<uint32_t>(ctx_.exit), ctx_.arg));
+    }
     switch (ctx_.exit) {
       case Exit::Trap: return trap_at(pc);
       case Exit::Halt:
@@ -299,6 +225,9 @@ Interrupt CompilerBackend::execute(uint32_t target) {
         if (std::optional<Interrupt> interrupt = memset(pc)) return *interrupt;
         target = code_->entry(view_.decode(pc).next_pc());
         break;
+      default:
+        broken_ = true;
+        return Error(fmt::format("the sandbox reported an unknown exit ({})", static_cast<uint32_t>(ctx_.exit)));
     }
     std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
     ctx_.gas = state.gas;
@@ -307,8 +236,8 @@ Interrupt CompilerBackend::execute(uint32_t target) {
 
 Interrupt CompilerBackend::out_of_gas(uint32_t pc, Resume::At at) {
   if (module_->gas_metering == GasMeteringKind::Async) {
-    state_->program_counter.reset();
-    state_->next_program_counter.reset();
+    state_.program_counter.reset();
+    state_.next_program_counter.reset();
     return Interrupt::not_enough_gas();
   }
   return stop_at(pc, at, Interrupt::not_enough_gas());  // sync: nothing was charged; the block is retried
@@ -321,40 +250,39 @@ Interrupt CompilerBackend::memory_fault(uint32_t pc, uint32_t address, uint32_t 
   return stop_at(pc, Resume::At::Body, Interrupt::fault(fault.segfault));
 }
 
-Interrupt CompilerBackend::on_fault() {
-  const uintptr_t rip = ctx_.fault_rip;
-  const uintptr_t base = reinterpret_cast<uintptr_t>(memory_->base());
-  const bool in_guest_memory =
-      ctx_.fault_address >= base && ctx_.fault_address - base < (uint64_t(1) << 32) + GuestMemory::kGuardSize;
-  const uint32_t pc = code_->pc_at(static_cast<uint32_t>(rip - code_->base()));
-  const Instruction insn = view_.decode(pc);
-  const std::optional<Access> access = access_of(insn, state_->regs.data());
+Result<Interrupt> CompilerBackend::on_fault() {
+  // Both are relative (to the code and to guest memory), as the sandbox reports them.
+  const uint64_t offset = ctx_.fault_rip, address = ctx_.fault_address;
+  const bool in_guest_memory = address < (uint64_t(1) << 32) + GuestMemory::kGuardSize;
+  const uint32_t pc = offset < code_->size() ? code_->pc_at(static_cast<uint32_t>(offset)) : 0;
+  const std::optional<Access> access =
+      offset < code_->size() ? access_of(view_.decode(pc), state_.regs.data()) : std::nullopt;
   if (!in_guest_memory || !access) {
-    // Not a guest memory access: a bug in the generated code. Nothing sensible can continue.
-    std::fprintf(stderr, "polkavm: unexpected fault in compiled code at pc %u (native offset 0x%zx, address 0x%zx)\n",
-                 pc, static_cast<size_t>(rip - code_->base()), static_cast<size_t>(ctx_.fault_address));
-    std::abort();
+    // Not a guest memory access: a bug in the generated code (or a lying sandbox). Nothing can continue.
+    broken_ = true;
+    return Error(fmt::format("unexpected fault in compiled code at pc {} (native offset 0x{:x}, address 0x{:x})",
+                             pc, offset, address));
   }
   return memory_fault(pc, access->address, access->size, access->is_write);
 }
 
 void CompilerBackend::sbrk(uint32_t pc) {
   const Instruction insn = view_.decode(pc);
-  const uint64_t requested = state_->regs[insn.reg[1]];
+  const uint64_t requested = state_.regs[insn.reg[1]];
   // As the interpreter: a 64-bit size that does not fit in u32 counts as 0; the result is sign-extended.
   const uint32_t size = module_->blob.is_64_bit() && requested > UINT32_MAX ? 0 : static_cast<uint32_t>(requested);
-  state_->regs[insn.reg[0]] = sx(memory_->sbrk(size).value_or(0));
+  state_.regs[insn.reg[0]] = sx(memory_->sbrk(size).value_or(0));
 }
 
 std::optional<Interrupt> CompilerBackend::memset(uint32_t pc) {
-  uint64_t* regs = state_->regs.data();
+  uint64_t* regs = state_.regs.data();
   const bool metered = module_->gas_metering != GasMeteringKind::None;
   const uint8_t value = static_cast<uint8_t>(regs[static_cast<int>(Reg::A1)]);
   const uint64_t a0 = regs[static_cast<int>(Reg::A0)];
   uint32_t dst = static_cast<uint32_t>(a0);
   uint64_t count = static_cast<uint32_t>(regs[static_cast<int>(Reg::A2)]);
   std::optional<Interrupt> interrupt;
-  switch (memory_->guest_fill(dst, count, value, metered ? &state_->gas : nullptr)) {
+  switch (memory_->guest_fill(dst, count, value, metered ? &state_.gas : nullptr)) {
     case GuestMemory::FillStop::Done: break;
     case GuestMemory::FillStop::OutOfGas:
       interrupt = out_of_gas(pc, Resume::At::Body);  // memset continues where it stopped; its block is paid for
@@ -377,8 +305,13 @@ Result<void> compile_module(ModuleState& module) {
   return {};
 }
 
-std::unique_ptr<InstanceBackend> make_compiler(std::shared_ptr<const ModuleState> module) {
-  return std::make_unique<compiler::CompilerBackend>(std::move(module));
+Result<std::unique_ptr<InstanceBackend>> make_compiler(std::shared_ptr<const ModuleState> module) {
+  std::unique_ptr<Sandbox> sandbox = module->engine->sandbox == SandboxKind::Linux
+                                         ? make_linux_sandbox(*module->engine)
+                                         : make_generic_sandbox();
+  auto backend = std::make_unique<compiler::CompilerBackend>(std::move(module), std::move(sandbox));
+  if (auto r = backend->init(); !r) return r.error();
+  return std::unique_ptr<InstanceBackend>(std::move(backend));
 }
 
 }  // namespace polkavm::detail

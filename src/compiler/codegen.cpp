@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -947,18 +948,21 @@ void Codegen::emit_instruction(const Instruction& insn) {
 
 void Codegen::finish(uintptr_t base, CodeHolder& holder) {
   const auto& table = module_.blob.jump_table();
-  out_.djump_.assign(table.size() + 1, 0);  // indexed by address / 2: entry 0 (address 0) traps
+  out_.djump_offsets_.assign(table.size() + 1, 0);  // indexed by address / 2: entry 0 (address 0) traps
   for (size_t i = 0; i < table.size(); ++i) {
     const uint32_t target = table[i];
     if (!code_.is_jump_target_valid(target) || out_.entry_[target] == kNoCode) continue;
-    out_.djump_[i + 1] = base + holder.labelOffset(labels_[target]);
+    out_.djump_offsets_[i + 1] = static_cast<uint32_t>(holder.labelOffset(labels_[target])) + 1;
   }
+  out_.djump_ = out_.djump_table(base);
   out_.enter_ = static_cast<uint32_t>(holder.labelOffset(enter_));
   out_.fault_stub_ = static_cast<uint32_t>(holder.labelOffset(fault_stub_));
 }
 
 Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
+  static std::atomic<uint64_t> next_id{1};
   std::unique_ptr<CompiledCode> out(new CompiledCode());
+  out->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   CodeHolder holder;
   ErrorRecorder errors;
   holder.init(Environment::host());
@@ -988,6 +992,12 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
 
 CompiledCode::~CompiledCode() {
   if (memory_) munmap(memory_, size_);
+}
+
+std::vector<uintptr_t> CompiledCode::djump_table(uintptr_t base) const {
+  std::vector<uintptr_t> table(djump_offsets_.size());
+  for (size_t i = 0; i < table.size(); ++i) table[i] = djump_offsets_[i] ? base + djump_offsets_[i] - 1 : 0;
+  return table;
 }
 
 uint32_t CompiledCode::pc_at(uint32_t offset) const {

@@ -7,6 +7,9 @@
 // the guest's) and used as gs:[zero-extended address]; the reservation has a guard after 4 GiB, so no guest
 // access reaches host memory.
 //
+// The code is position-independent but for the dynamic jump table, which holds native addresses and is built
+// for wherever the code runs (djump_table(base)).
+//
 // Guest code runs on the host's stack, whose top (while guest code runs) holds the frame
 // [rsp] = VmCtx*, [rsp + 8] = gas (at exits), [rsp + 16] = the dynamic jump table. Every exit stores the
 // guest registers and the gas back into the VmCtx and returns to the host, which does the rest (ecalli,
@@ -18,25 +21,12 @@
 #include <vector>
 
 #include "polkavm/error.hpp"
+#include "compiler/vm_ctx.hpp"
 #include "runtime/backend.hpp"
 
 namespace polkavm::detail::compiler {
 
-// Access: a memory access the generated code cannot check in hardware; the host classifies it.
-enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, Fault, Access };
-
-/// What generated code and the host share. Generated code addresses its fields by offsetof.
-struct VmCtx {
-  uint64_t regs[kRegCount];
-  int64_t gas;
-  const uintptr_t* djump_table;
-  uintptr_t target;  // the native address to enter at
-  uint64_t arg;      // the exit's argument: a guest pc
-  Exit exit;
-  // For the signal handler.
-  uintptr_t code_begin, code_end, fault_stub;
-  uintptr_t fault_rip, fault_address;
-};
+static_assert(kVmRegCount == kRegCount);
 
 inline constexpr uint32_t kNoCode = UINT32_MAX;
 
@@ -60,9 +50,17 @@ class CompiledCode {
   bool has_code(uint32_t pc) const { return pc < entry_.size() && entry_[pc] != kNoCode; }
   /// The guest pc of the instruction whose code holds native offset `offset`.
   uint32_t pc_at(uint32_t offset) const;
+  /// By address / 2: the native offset of the target plus one, 0 = trap.
+  const std::vector<uint32_t>& djump_offsets() const { return djump_offsets_; }
+  /// The dynamic jump table for code at `base` (native addresses, 0 = trap).
+  std::vector<uintptr_t> djump_table(uintptr_t base) const;
   const uintptr_t* djump_table() const { return djump_.data(); }
-  uintptr_t enter_fn() const { return base() + enter_; }
-  uintptr_t fault_stub() const { return base() + fault_stub_; }
+  /// enter(VmCtx*): the entry function.
+  uint32_t enter_offset() const { return enter_; }
+  /// Where the fault handler resumes after a guest memory fault.
+  uint32_t fault_stub_offset() const { return fault_stub_; }
+  /// Identifies this code among all compiled in the process (a sandbox worker knows what it holds).
+  uint64_t id() const { return id_; }
 
  private:
   friend class Codegen;
@@ -72,8 +70,10 @@ class CompiledCode {
   size_t size_ = 0;
   std::vector<uint32_t> entry_, charge_, body_;         // by guest pc (code size + 1 entries)
   std::vector<std::pair<uint32_t, uint32_t>> insn_at_;  // (native offset, pc), in code order
-  std::vector<uintptr_t> djump_;                        // by address / 2: native address, 0 = trap
+  std::vector<uint32_t> djump_offsets_;                 // by address / 2: native offset + 1, 0 = trap
+  std::vector<uintptr_t> djump_;                        // djump_table(base())
   uint32_t enter_ = 0, fault_stub_ = 0;
+  uint64_t id_ = 0;
 };
 
 }  // namespace polkavm::detail::compiler

@@ -139,7 +139,18 @@ class Interpreter final : public InstanceBackend {
         is_64_bit_(module_->blob.is_64_bit()),
         gas_metering_(module_->gas_metering != GasMeteringKind::None) {}
 
-  Interrupt run(VmState& state, GuestMemory& memory) override;
+  /// Creates the instance's guest memory, in this process.
+  Result<void> init() {
+    Result<std::unique_ptr<GuestMemory>> memory =
+        GuestMemory::create(module_->memory_map, module_->blob, module_->config.dynamic_paging);
+    if (!memory) return memory.error();
+    InstanceBackend::memory_ = std::move(memory).value();
+    InstanceBackend::state_.step_tracing = module_->config.step_tracing;
+    return {};
+  }
+
+  // The hot paths reach the state and memory through the pointers below, set by run(state, memory).
+  Result<Interrupt> run() override { return run(InstanceBackend::state_, *InstanceBackend::memory_); }
   void invalidate() override {
     ops_.clear();
     op_pcs_.clear();
@@ -163,6 +174,7 @@ class Interpreter final : public InstanceBackend {
 #undef X
 #endif
 
+  Interrupt run(VmState& state, GuestMemory& memory);
   /// Runs from op `start`; `uncharged` runs a charged op without charging (resuming inside a paid block).
   Interrupt execute(uint32_t start, bool uncharged);
 
@@ -738,8 +750,10 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
 
 }  // namespace
 
-std::unique_ptr<InstanceBackend> make_interpreter(std::shared_ptr<const ModuleState> module) {
-  return std::make_unique<Interpreter>(std::move(module));
+Result<std::unique_ptr<InstanceBackend>> make_interpreter(std::shared_ptr<const ModuleState> module) {
+  auto backend = std::make_unique<Interpreter>(std::move(module));
+  if (auto r = backend->init(); !r) return r.error();
+  return std::unique_ptr<InstanceBackend>(std::move(backend));
 }
 
 }  // namespace polkavm::detail

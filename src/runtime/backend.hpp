@@ -12,9 +12,18 @@
 
 namespace polkavm::detail {
 
+namespace linux_sandbox {
+class WorkerPool;
+}
+class Sandbox;
+
 struct EngineState {
   Config config;
   BackendKind backend = BackendKind::Interpreter;
+  /// Where compiled code runs (meaningful for the compiler backend only).
+  SandboxKind sandbox = SandboxKind::Generic;
+  /// The Linux sandbox's idle workers; null unless the sandbox is Linux.
+  std::shared_ptr<linux_sandbox::WorkerPool> workers;
 };
 
 namespace compiler {
@@ -42,22 +51,36 @@ struct VmState {
   bool step_tracing = false;
 };
 
+/// An instance's execution: it owns the registers, gas, program counters and guest memory, and every
+/// RawInstance operation goes through it. The interpreter runs in this process; the compiler runs its code
+/// in a sandbox (src/sandbox/).
 class InstanceBackend {
  public:
   virtual ~InstanceBackend() = default;
-  /// Runs until an interrupt; `state.next_program_counter` is set.
-  virtual Interrupt run(VmState& state, GuestMemory& memory) = 0;
+  VmState& state() { return state_; }
+  const VmState& state() const { return state_; }
+  GuestMemory& memory() { return *memory_; }
+  const GuestMemory& memory() const { return *memory_; }
+  /// Runs until an interrupt; `state().next_program_counter` is set. An Error means the instance cannot run
+  /// any more (its sandbox broke); the host process is unharmed.
+  virtual Result<Interrupt> run() = 0;
   /// Step tracing was switched; compiled code must be rebuilt.
   virtual void invalidate() = 0;
+  /// Where compiled code runs (null for the interpreter).
+  virtual Sandbox* sandbox() { return nullptr; }
+
+ protected:
+  VmState state_;
+  std::unique_ptr<GuestMemory> memory_;
 };
 
-std::unique_ptr<InstanceBackend> make_interpreter(std::shared_ptr<const ModuleState> module);
+Result<std::unique_ptr<InstanceBackend>> make_interpreter(std::shared_ptr<const ModuleState> module);
 
 /// Why the compiler backend cannot run on this host (not x86-64, or a CPU feature missing), or nothing.
 std::optional<std::string> compiler_unsupported_reason();
 /// Translates the module's code to machine code (sets `module.compiled_code`).
 Result<void> compile_module(ModuleState& module);
-/// An instance running the module's compiled code.
-std::unique_ptr<InstanceBackend> make_compiler(std::shared_ptr<const ModuleState> module);
+/// An instance running the module's compiled code in the engine's sandbox.
+Result<std::unique_ptr<InstanceBackend>> make_compiler(std::shared_ptr<const ModuleState> module);
 
 }  // namespace polkavm::detail

@@ -24,21 +24,45 @@ int prot_for(uint8_t perm) {
 
 }  // namespace
 
+namespace {
+
+class PrivateBacking final : public MemoryBacking {
+ public:
+  static constexpr uint64_t kSize = kAddressSpace + GuestMemory::kGuardSize;
+  explicit PrivateBacking(uint8_t* base) { base_ = base; }
+  ~PrivateBacking() override { munmap(base_, kSize); }
+  bool protect(uint64_t begin, uint64_t end, int prot) override {
+    return mprotect(base_ + begin, end - begin, prot) == 0;
+  }
+  bool discard(uint64_t begin, uint64_t end) override {
+    return madvise(base_ + begin, end - begin, MADV_DONTNEED) == 0;
+  }
+  bool host_writes_anywhere() const override { return false; }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MemoryBacking>> make_private_backing() {
+  void* p = mmap(nullptr, PrivateBacking::kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno));
+  return std::unique_ptr<MemoryBacking>(new PrivateBacking(static_cast<uint8_t*>(p)));
+}
+
 Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const MemoryMap& map, const ProgramBlob& blob,
-                                                         bool dynamic_paging) {
-  std::unique_ptr<GuestMemory> memory(new GuestMemory(map, blob, dynamic_paging));
+                                                         bool dynamic_paging,
+                                                         std::unique_ptr<MemoryBacking> backing) {
+  if (!backing) {
+    Result<std::unique_ptr<MemoryBacking>> made = make_private_backing();
+    if (!made) return made.error();
+    backing = std::move(made).value();
+  }
+  std::unique_ptr<GuestMemory> memory(new GuestMemory(map, blob, dynamic_paging, std::move(backing)));
   if (auto r = memory->init(); !r) return r.error();
   return memory;
 }
 
 Result<void> GuestMemory::init() {
-  reservation_ = kAddressSpace + kGuardSize;
-  void* p = mmap(nullptr, reservation_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) {
-    reservation_ = 0;
-    return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno));
-  }
-  base_ = static_cast<uint8_t*>(p);
   // Zeroed (nothing accessible) and backed lazily: an instance touches only the entries of its regions.
   void* table = mmap(nullptr, kGranuleCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (table == MAP_FAILED)
@@ -50,26 +74,23 @@ Result<void> GuestMemory::init() {
 
 void GuestMemory::UnmapTable::operator()(uint8_t* table) const { munmap(table, kGranuleCount); }
 
-GuestMemory::~GuestMemory() {
-  if (base_) munmap(base_, reservation_);
-}
+GuestMemory::~GuestMemory() = default;
 
 bool GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
   if (begin >= end) return true;
   // Without backing pages the permission table must not grant access (e.g. vm.max_map_count reached).
-  if (mprotect(base_ + begin, end - begin, prot_for(perm)) != 0) return false;
+  if (!backing_->protect(begin, end, prot_for(perm))) return false;
   std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), perm);
   return true;
 }
 
-void GuestMemory::unmap_range(uint64_t begin, uint64_t end) {
-  if (begin >= end) return;
-  // The permission table goes first: whatever the kernel says below, the guest cannot reach these pages.
+bool GuestMemory::unmap_range(uint64_t begin, uint64_t end) {
+  if (begin >= end) return true;
+  // The permission table goes first: whatever the kernel says below, the guest cannot reach these pages
+  // through the interpreter. Dropping the pages gives zeroes the next time they are mapped.
   std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
-  // Dropping the pages gives zeroes the next time they are mapped. Failures leave the pages mapped
-  // but unreachable, which is safe.
-  madvise(base_ + begin, end - begin, MADV_DONTNEED);
-  mprotect(base_ + begin, end - begin, PROT_NONE);
+  const bool discarded = backing_->discard(begin, end);
+  return backing_->protect(begin, end, PROT_NONE) && discarded;
 }
 
 Result<void> GuestMemory::map_standard_regions() {
@@ -81,8 +102,11 @@ Result<void> GuestMemory::map_standard_regions() {
       map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
   if (!mapped) return Error(fmt::format("failed to map guest memory (errno {})", errno));
   if (!blob_->ro_data.empty())
-    with_host_access(m.ro_data_address, blob_->ro_data.size(),
-                     [&] { std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address); });
+    if (auto r = with_host_access(m.ro_data_address, blob_->ro_data.size(), [&] {
+          std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
+        });
+        !r)
+      return r;
   std::copy(blob_->rw_data.begin(), blob_->rw_data.end(), base_ + m.rw_data_address);
   rw_mapped_end_ = m.rw_data_address + m.rw_data_size;
   return {};
@@ -98,7 +122,8 @@ Result<void> GuestMemory::reset() {
     }
     uint64_t end = page;
     while (end < kGranuleCount && perms_[end] != kPermNone) ++end;
-    unmap_range(page << kGranuleShift, end << kGranuleShift);
+    if (!unmap_range(page << kGranuleShift, end << kGranuleShift))
+      return Error(fmt::format("failed to reset guest memory (errno {})", errno));
     page = end;
   }
   if (!dynamic_paging_) return map_standard_regions();
@@ -137,24 +162,32 @@ AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is
   return {true, Segfault{page, page_size, write_protected}};
 }
 
-void GuestMemory::with_host_access(uint32_t address, uint64_t length, const std::function<void()>& write) {
+Result<void> GuestMemory::with_host_access(uint32_t address, uint64_t length, const std::function<void()>& write) {
   // Pages the guest may not write (read-only data, aux data) are writable by the host only meanwhile.
-  if (has_perm(address, static_cast<uint32_t>(length), kPermWrite)) {
+  if (backing_->host_writes_anywhere() || has_perm(address, static_cast<uint32_t>(length), kPermWrite)) {
     write();
-    return;
+    return {};
   }
   const uint64_t begin = address & ~uint64_t(kGranule - 1);
   const uint64_t end = align_up(uint64_t(address) + length, kGranule);
-  mprotect(base_ + begin, end - begin, PROT_READ | PROT_WRITE);
+  if (!backing_->protect(begin, end, PROT_READ | PROT_WRITE))
+    return Error(fmt::format("failed to make guest pages at 0x{:x} writable (errno {})", address, errno));
   write();
   // Back to what the permission table says, one run of equal permissions at a time.
+  bool restored = true;
   for (uint64_t run = begin; run < end;) {
     const uint8_t perm = perms_[run >> kGranuleShift];
     uint64_t run_end = run + kGranule;
     while (run_end < end && perms_[run_end >> kGranuleShift] == perm) run_end += kGranule;
-    mprotect(base_ + run, run_end - run, prot_for(perm));
+    restored = backing_->protect(run, run_end, prot_for(perm)) && restored;
     run = run_end;
   }
+  // A page left writable would let compiled code write read-only data: nothing may run on this memory.
+  if (!restored) {
+    std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
+    return Error(fmt::format("failed to restore the protection of guest pages at 0x{:x} (errno {})", address, errno));
+  }
+  return {};
 }
 
 bool GuestMemory::has_perm(uint32_t address, uint32_t length, uint8_t need) const {
@@ -187,15 +220,13 @@ Result<void> GuestMemory::write(uint32_t address, std::span<const uint8_t> data)
   if (data.empty()) return {};
   // Read-only data is not writable from the host either; aux data is (the guest only reads it).
   if (auto r = check_host_access(address, data.size(), kPermHostWrite); !r) return r;
-  with_host_access(address, data.size(), [&] { std::memcpy(base_ + address, data.data(), data.size()); });
-  return {};
+  return with_host_access(address, data.size(), [&] { std::memcpy(base_ + address, data.data(), data.size()); });
 }
 
 Result<void> GuestMemory::zero(uint32_t address, uint32_t length) {
   if (length == 0) return {};
   if (auto r = check_host_access(address, length, kPermHostWrite); !r) return r;
-  with_host_access(address, length, [&] { std::memset(base_ + address, 0, length); });
-  return {};
+  return with_host_access(address, length, [&] { std::memset(base_ + address, 0, length); });
 }
 
 Result<void> GuestMemory::check_dynamic_range(uint32_t address, uint32_t length) const {
@@ -210,8 +241,7 @@ Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryPro
   if (auto r = check_dynamic_range(address, length); !r) return r;
   uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
   // Pages already mapped are zeroed too, as the reference does.
-  unmap_range(address, end);
-  if (!map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead))
+  if (!unmap_range(address, end) || !map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead))
     return Error(fmt::format("failed to map guest pages at 0x{:x} (errno {})", address, errno));
   return {};
 }
@@ -225,14 +255,15 @@ Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool
       return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift));
   const uint8_t perm = read_only ? kPermRead : kPermReadWrite;
   std::fill(perms_.get() + first, perms_.get() + end, perm);
-  if (mprotect(base_ + (first << kGranuleShift), (end - first) << kGranuleShift, prot_for(perm)) != 0)
+  if (!backing_->protect(first << kGranuleShift, end << kGranuleShift, prot_for(perm)))
     return Error(fmt::format("failed to change the protection of guest pages at 0x{:x} (errno {})", address, errno));
   return {};
 }
 
 Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
   if (auto r = check_dynamic_range(address, length); !r) return r;
-  unmap_range(address, align_up(uint64_t(address) + length, map_.page_size));
+  if (!unmap_range(address, align_up(uint64_t(address) + length, map_.page_size)))
+    return Error(fmt::format("failed to free guest pages at 0x{:x} (errno {})", address, errno));
   return {};
 }
 

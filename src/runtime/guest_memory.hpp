@@ -29,6 +29,28 @@ enum PagePerm : uint8_t {
   kPermAux = kPermRead | kPermHostWrite,
 };
 
+/// Where guest memory's pages live, and how their hardware protection (which compiled code relies on) is
+/// changed. The private backing is an anonymous 4 GiB reservation in this process; the Linux sandbox's
+/// backing is its worker's shared memfd, whose protection is changed in the worker.
+class MemoryBacking {
+ public:
+  virtual ~MemoryBacking() = default;
+  /// The host's view of the 4 GiB plus the guard.
+  uint8_t* base() const { return base_; }
+  /// Gives the granule-aligned [begin, end) the hardware protection `prot` (PROT_*). False if refused.
+  virtual bool protect(uint64_t begin, uint64_t end, int prot) = 0;
+  /// Drops the contents of [begin, end): the pages read as zero when next made accessible.
+  virtual bool discard(uint64_t begin, uint64_t end) = 0;
+  /// Whether the host may write any page through base() whatever its protection for the guest.
+  virtual bool host_writes_anywhere() const = 0;
+
+ protected:
+  uint8_t* base_ = nullptr;
+};
+
+/// An anonymous reservation of 4 GiB plus the guard in this process, initially inaccessible.
+Result<std::unique_ptr<MemoryBacking>> make_private_backing();
+
 /// What a failed guest access turns into.
 struct AccessFault {
   bool is_segfault = false;  // false: trap
@@ -45,8 +67,10 @@ class GuestMemory {
 
   /// Reserves the address space and, without dynamic paging, maps the standard regions of `map`
   /// with the blob's initial data.
+  /// The backing's pages must all be inaccessible and read as zero; null: a private backing.
   static Result<std::unique_ptr<GuestMemory>> create(const MemoryMap& map, const ProgramBlob& blob,
-                                                     bool dynamic_paging);
+                                                     bool dynamic_paging,
+                                                     std::unique_ptr<MemoryBacking> backing = nullptr);
   ~GuestMemory();
   GuestMemory(const GuestMemory&) = delete;
   GuestMemory& operator=(const GuestMemory&) = delete;
@@ -93,23 +117,25 @@ class GuestMemory {
   std::optional<uint32_t> sbrk(uint32_t size);
 
  private:
-  GuestMemory(const MemoryMap& map, const ProgramBlob& blob, bool dynamic_paging)
-      : map_(map), blob_(&blob), dynamic_paging_(dynamic_paging) {}
+  GuestMemory(const MemoryMap& map, const ProgramBlob& blob, bool dynamic_paging,
+              std::unique_ptr<MemoryBacking> backing)
+      : map_(map), blob_(&blob), dynamic_paging_(dynamic_paging), backing_(std::move(backing)),
+        base_(backing_->base()) {}
   Result<void> init();
   bool map_range(uint64_t begin, uint64_t end, uint8_t perm);  // granule-aligned; false if the kernel refused
-  void unmap_range(uint64_t begin, uint64_t end);
+  bool unmap_range(uint64_t begin, uint64_t end);
   Result<void> map_standard_regions();
   bool has_perm(uint32_t address, uint32_t length, uint8_t need) const;
   /// Runs `write` on [address, address + length), which the host may write, with the pages made
   /// writable in hardware for the duration.
-  void with_host_access(uint32_t address, uint64_t length, const std::function<void()>& write);
+  Result<void> with_host_access(uint32_t address, uint64_t length, const std::function<void()>& write);
   Result<void> check_dynamic_range(uint32_t address, uint32_t length) const;
 
   MemoryMap map_;
   const ProgramBlob* blob_;  // owned by the Module, which outlives every instance
   bool dynamic_paging_;
-  uint8_t* base_ = nullptr;
-  size_t reservation_ = 0;
+  std::unique_ptr<MemoryBacking> backing_;
+  uint8_t* base_;
   struct UnmapTable {
     void operator()(uint8_t* table) const;
   };

@@ -8,13 +8,12 @@
 
 #include "polkavm/runtime.hpp"
 #include "runtime/backend.hpp"
+#include "sandbox/linux/linux_sandbox.hpp"
 
 namespace polkavm {
 
 namespace detail {
 struct InstanceData {
-  VmState state;
-  std::unique_ptr<GuestMemory> memory;
   std::unique_ptr<InstanceBackend> backend;
 };
 }  // namespace detail
@@ -34,6 +33,21 @@ std::string_view backend_name(BackendKind kind) {
 std::optional<BackendKind> backend_from_name(std::string_view name) {
   for (BackendKind kind : kBackendKinds)
     if (backend_name(kind) == name) return kind;
+  return std::nullopt;
+}
+
+std::string_view sandbox_name(SandboxKind kind) {
+  switch (kind) {
+    case SandboxKind::Auto: return "auto";
+    case SandboxKind::Linux: return "linux";
+    case SandboxKind::Generic: return "generic";
+  }
+  return "?";
+}
+
+std::optional<SandboxKind> sandbox_from_name(std::string_view name) {
+  for (SandboxKind kind : kSandboxKinds)
+    if (sandbox_name(kind) == name) return kind;
   return std::nullopt;
 }
 
@@ -87,11 +101,9 @@ Result<Config> Config::from_env() {
     config.backend = *kind;
   }
   if (const char* v = std::getenv("POLKAVM_SANDBOX")) {
-    std::string_view s(v);
-    if (s == "auto") config.sandbox = SandboxKind::Auto;
-    else if (s == "linux") config.sandbox = SandboxKind::Linux;
-    else if (s == "generic") config.sandbox = SandboxKind::Generic;
-    else return Error(fmt::format("invalid value of POLKAVM_SANDBOX: '{}' (expected auto, linux or generic)", s));
+    std::optional<SandboxKind> kind = sandbox_from_name(v);
+    if (!kind) return Error(fmt::format("invalid value of POLKAVM_SANDBOX: '{}' (expected auto, linux or generic)", v));
+    config.sandbox = *kind;
   }
   struct BoolVar {
     const char* name;
@@ -128,6 +140,32 @@ Result<Config> Config::from_env() {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
+namespace {
+
+/// The sandbox compiled code will run in, or why none can.
+Result<SandboxKind> choose_sandbox(const Config& config) {
+  const std::optional<std::string> linux_problem =
+      config.sandbox == SandboxKind::Generic ? std::nullopt : detail::linux_sandbox::unsupported_reason();
+  switch (config.sandbox) {
+    case SandboxKind::Linux:
+      if (linux_problem) return Error("the Linux sandbox cannot run on this host: " + *linux_problem);
+      return SandboxKind::Linux;
+    case SandboxKind::Generic:
+      if (!config.allow_experimental)
+        return Error("the generic sandbox (compiled code in this process) is experimental: set "
+                     "`allow_experimental` (POLKAVM_ALLOW_EXPERIMENTAL=1) to use it");
+      return SandboxKind::Generic;
+    case SandboxKind::Auto:
+      if (!linux_problem) return SandboxKind::Linux;
+      if (config.allow_experimental) return SandboxKind::Generic;
+      return Error("no sandbox is available for the compiler: the Linux sandbox cannot run on this host (" +
+                   *linux_problem + "), and the generic sandbox needs `allow_experimental`");
+  }
+  return Error("unknown sandbox kind");
+}
+
+}  // namespace
+
 Result<Engine> Engine::create(const Config& config) {
   if (config.crosscheck && !config.allow_experimental)
     return Error("cannot enable execution cross-checking: `allow_experimental` is not enabled");
@@ -138,24 +176,32 @@ Result<Engine> Engine::create(const Config& config) {
     return Error("cannot override the default gas cost model: `allow_experimental` is not enabled");
   auto state = std::make_shared<detail::EngineState>();
   state->config = config;
-  switch (config.backend) {
-    // Auto: the compiler where the CPU runs it, else the interpreter.
-    case BackendKind::Auto:
-      state->backend = detail::compiler_unsupported_reason() ? BackendKind::Interpreter : BackendKind::Compiler;
-      break;
-    case BackendKind::Interpreter: state->backend = BackendKind::Interpreter; break;
-    case BackendKind::Compiler:
-      if (std::optional<std::string> reason = detail::compiler_unsupported_reason())
+  state->backend = BackendKind::Interpreter;
+  state->sandbox = SandboxKind::Generic;
+  if (config.backend != BackendKind::Interpreter) {
+    if (std::optional<std::string> reason = detail::compiler_unsupported_reason()) {
+      if (config.backend == BackendKind::Compiler)
         return Error("the 'compiler' backend is not supported on this host: " + *reason);
-      state->backend = BackendKind::Compiler;
-      break;
+    } else {
+      Result<SandboxKind> sandbox = choose_sandbox(config);
+      if (sandbox) {
+        state->backend = BackendKind::Compiler;
+        state->sandbox = *sandbox;
+      } else if (config.backend == BackendKind::Compiler || config.sandbox != SandboxKind::Auto) {
+        return sandbox.error();
+      }
+      // Auto with no usable sandbox: the interpreter, which needs none.
+    }
   }
+  if (state->sandbox == SandboxKind::Linux)
+    state->workers = detail::linux_sandbox::make_worker_pool(config.worker_count, config.sandboxing_enabled);
   Engine engine;
   engine.state_ = std::move(state);
   return engine;
 }
 
 BackendKind Engine::backend() const { return state_->backend; }
+SandboxKind Engine::sandbox() const { return state_->sandbox; }
 const Config& Engine::config() const { return state_->config; }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,19 +295,28 @@ std::vector<std::pair<uint32_t, Gas>> Module::block_gas_costs() const {
 }
 
 Result<RawInstance> Module::instantiate() const {
+  Result<std::unique_ptr<detail::InstanceBackend>> backend = state_->engine->backend == BackendKind::Compiler
+                                                                 ? detail::make_compiler(state_)
+                                                                 : detail::make_interpreter(state_);
+  if (!backend) return backend.error();
   auto data = std::make_unique<detail::InstanceData>();
-  Result<std::unique_ptr<detail::GuestMemory>> memory =
-      detail::GuestMemory::create(state_->memory_map, state_->blob, state_->config.dynamic_paging);
-  if (!memory) return memory.error();
-  data->memory = std::move(memory).value();
-  data->state.step_tracing = state_->config.step_tracing;
-  data->backend = state_->engine->backend == BackendKind::Compiler ? detail::make_compiler(state_)
-                                                                    : detail::make_interpreter(state_);
+  data->backend = std::move(backend).value();
   return RawInstance(*this, std::move(data));
 }
 
 // ---------------------------------------------------------------------------------------------
 // RawInstance
+//
+// Every operation goes through the instance's backend, which owns the state and the memory. A moved-from
+// instance has no backend: its operations fail (or read as zero) instead of touching freed state.
+
+namespace detail {
+InstanceBackend* backend_of(RawInstance& instance) { return instance.data_ ? instance.data_->backend.get() : nullptr; }
+}  // namespace detail
+
+namespace {
+Error moved_from() { return Error("this instance was moved from"); }
+}
 
 RawInstance::RawInstance(Module module, std::unique_ptr<detail::InstanceData> data)
     : module_(std::move(module)), data_(std::move(data)) {}
@@ -270,11 +325,18 @@ RawInstance& RawInstance::operator=(RawInstance&&) noexcept = default;
 RawInstance::~RawInstance() = default;
 
 Result<Interrupt> RawInstance::run() {
-  detail::VmState& state = data_->state;
+  if (!data_) return moved_from();
+  detail::VmState& state = data_->backend->state();
   if (!state.next_program_counter) return Error("failed to run: next program counter is not set");
   const bool metered = module_.gas_metering() != GasMeteringKind::None;
   if (metered && state.gas < 0) return Interrupt::not_enough_gas();
-  Interrupt interrupt = data_->backend->run(state, *data_->memory);
+  Result<Interrupt> interrupt = data_->backend->run();
+  if (!interrupt) {
+    // The sandbox broke: nothing can continue from here.
+    state.program_counter.reset();
+    state.next_program_counter.reset();
+    return interrupt;
+  }
   if (metered && state.gas < 0) {
     state.next_program_counter.reset();
     return Interrupt::not_enough_gas();
@@ -283,30 +345,40 @@ Result<Interrupt> RawInstance::run() {
 }
 
 uint64_t RawInstance::reg(Reg r) const {
-  if (static_cast<size_t>(r) >= kRegCount) return 0;  // not a register: nothing to read
-  uint64_t value = data_->state.regs[static_cast<size_t>(r)];
+  if (!data_ || static_cast<size_t>(r) >= kRegCount) return 0;  // not a register: nothing to read
+  uint64_t value = data_->backend->state().regs[static_cast<size_t>(r)];
   return module_.is_64_bit() ? value : value & 0xFFFFFFFFu;
 }
 
 void RawInstance::set_reg(Reg r, uint64_t value) {
-  if (static_cast<size_t>(r) >= kRegCount) return;  // not a register: never write past the register file
+  if (!data_ || static_cast<size_t>(r) >= kRegCount) return;  // not a register: never write past the file
   // 32-bit programs keep registers sign-extended, as the reference's interpreter does.
   if (!module_.is_64_bit()) value = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(value)));
-  data_->state.regs[static_cast<size_t>(r)] = value;
+  data_->backend->state().regs[static_cast<size_t>(r)] = value;
 }
 
-void RawInstance::clear_regs() { data_->state.regs.fill(0); }
-Gas RawInstance::gas() const { return data_->state.gas; }
-void RawInstance::set_gas(Gas gas) { data_->state.gas = gas; }
-std::optional<uint32_t> RawInstance::program_counter() const { return data_->state.program_counter; }
-std::optional<uint32_t> RawInstance::next_program_counter() const { return data_->state.next_program_counter; }
+void RawInstance::clear_regs() {
+  if (data_) data_->backend->state().regs.fill(0);
+}
+Gas RawInstance::gas() const { return data_ ? data_->backend->state().gas : 0; }
+void RawInstance::set_gas(Gas gas) {
+  if (data_) data_->backend->state().gas = gas;
+}
+std::optional<uint32_t> RawInstance::program_counter() const {
+  return data_ ? data_->backend->state().program_counter : std::nullopt;
+}
+std::optional<uint32_t> RawInstance::next_program_counter() const {
+  return data_ ? data_->backend->state().next_program_counter : std::nullopt;
+}
 
 void RawInstance::set_next_program_counter(uint32_t pc) {
-  data_->state.next_program_counter = pc;
-  data_->state.next_pc_changed = true;
+  if (!data_) return;
+  data_->backend->state().next_program_counter = pc;
+  data_->backend->state().next_pc_changed = true;
 }
 
 Result<void> RawInstance::prepare_call(uint32_t pc, std::span<const uint64_t> args) {
+  if (!data_) return moved_from();
   if (args.size() > kArgRegs.size())
     return Error(fmt::format("too many arguments: {} (at most {})", args.size(), kArgRegs.size()));
   clear_regs();
@@ -318,56 +390,73 @@ Result<void> RawInstance::prepare_call(uint32_t pc, std::span<const uint64_t> ar
 }
 
 Result<void> RawInstance::read_memory_into(uint32_t address, std::span<uint8_t> out) const {
-  return data_->memory->read(address, out);
+  if (!data_) return moved_from();
+  return data_->backend->memory().read(address, out);
 }
 
 Result<std::vector<uint8_t>> RawInstance::read_memory(uint32_t address, uint32_t length) const {
+  if (!data_) return moved_from();
+  const detail::GuestMemory& memory = data_->backend->memory();
   // Checked before allocating: a bad length must not cost gigabytes.
   if (length != 0)
-    if (auto r = data_->memory->check_host_access(address, length, detail::kPermRead); !r) return r.error();
+    if (auto r = memory.check_host_access(address, length, detail::kPermRead); !r) return r.error();
   std::vector<uint8_t> out(length);
-  if (auto r = data_->memory->read(address, out); !r) return r.error();
+  if (auto r = memory.read(address, out); !r) return r.error();
   return out;
 }
 
 Result<void> RawInstance::write_memory(uint32_t address, std::span<const uint8_t> data) {
-  return data_->memory->write(address, data);
+  if (!data_) return moved_from();
+  return data_->backend->memory().write(address, data);
 }
 
-Result<void> RawInstance::zero_memory(uint32_t address, uint32_t length) { return data_->memory->zero(address, length); }
+Result<void> RawInstance::zero_memory(uint32_t address, uint32_t length) {
+  if (!data_) return moved_from();
+  return data_->backend->memory().zero(address, length);
+}
 
 bool RawInstance::is_memory_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const {
-  return data_->memory->is_accessible(address, length, protection);
+  return data_ && data_->backend->memory().is_accessible(address, length, protection);
 }
 
 Result<void> RawInstance::zero_memory_with_memory_protection(uint32_t address, uint32_t length,
                                                              MemoryProtection protection) {
-  return data_->memory->map_pages(address, length, protection);
+  if (!data_) return moved_from();
+  return data_->backend->memory().map_pages(address, length, protection);
 }
 
 Result<void> RawInstance::protect_memory(uint32_t address, uint32_t length) {
-  return data_->memory->set_protection(address, length, true);
+  if (!data_) return moved_from();
+  return data_->backend->memory().set_protection(address, length, true);
 }
 
 Result<void> RawInstance::unprotect_memory(uint32_t address, uint32_t length) {
-  return data_->memory->set_protection(address, length, false);
+  if (!data_) return moved_from();
+  return data_->backend->memory().set_protection(address, length, false);
 }
 
 Result<void> RawInstance::free_pages(uint32_t address, uint32_t length) {
-  return data_->memory->free_pages(address, length);
+  if (!data_) return moved_from();
+  return data_->backend->memory().free_pages(address, length);
 }
 
-Result<void> RawInstance::reset_memory() { return data_->memory->reset(); }
-uint32_t RawInstance::heap_size() const { return data_->memory->heap_size(); }
-std::optional<uint32_t> RawInstance::sbrk(uint32_t size) { return data_->memory->sbrk(size); }
+Result<void> RawInstance::reset_memory() {
+  if (!data_) return moved_from();
+  return data_->backend->memory().reset();
+}
+uint32_t RawInstance::heap_size() const { return data_ ? data_->backend->memory().heap_size() : 0; }
+std::optional<uint32_t> RawInstance::sbrk(uint32_t size) {
+  if (!data_) return std::nullopt;
+  return data_->backend->memory().sbrk(size);
+}
 
 void RawInstance::set_step_tracing(bool enabled) {
-  if (data_->state.step_tracing == enabled) return;
-  data_->state.step_tracing = enabled;
+  if (!data_ || data_->backend->state().step_tracing == enabled) return;
+  data_->backend->state().step_tracing = enabled;
   data_->backend->invalidate();
 }
 
-bool RawInstance::step_tracing() const { return data_->state.step_tracing; }
+bool RawInstance::step_tracing() const { return data_ && data_->backend->state().step_tracing; }
 
 std::string to_string(const Interrupt& interrupt) {
   switch (interrupt.kind) {

@@ -146,6 +146,10 @@ std::unique_ptr<Runner> native_runner(const std::string& program, const NativePa
 /// CPU without BMI2) makes its rows "skipped" with the reason.
 class Engines {
  public:
+  /// Every engine is `base` (Config::from_env() with --sandbox over it) with its backend.
+  explicit Engines(polkavm::Config base = {}) : base_(std::move(base)) {}
+  const polkavm::Config& base() const { return base_; }
+
   /// The engine for `backend`, or null with the reason in `why_not`.
   const polkavm::Engine* get(polkavm::BackendKind backend, std::string* why_not);
 
@@ -154,6 +158,7 @@ class Engines {
     std::optional<polkavm::Engine> engine;
     std::string error;
   };
+  polkavm::Config base_;
   std::map<polkavm::BackendKind, Entry> entries_;
 };
 
@@ -179,6 +184,7 @@ struct ReportInfo {
   uint32_t arg = 0;
   TimeSource time_source = TimeSource::ThreadCpu;
   NativeTiming native_timing = NativeTiming::InProcess;
+  std::string sandbox = "auto";  // the compiler's sandbox (--sandbox / POLKAVM_SANDBOX)
 };
 
 std::string markdown_report(const std::vector<Measurement>& rows, const ReportInfo& info);

@@ -4,7 +4,7 @@
 //
 //   benchtool                                  all programs, rv64, Markdown on stdout
 //   benchtool --rv32 --repetitions 10 --markdown report.md --svg report.svg
-//   benchtool --filter sort --filter sha --backend compiler
+//   benchtool --filter sort --filter sha --backend compiler --sandbox linux
 //
 // Blobs and native twins are found in the build tree next to benchtool (../../guest/programs).
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include <iterator>
 
 #include "benchtool.hpp"
+#include "../common/cli_enums.hpp"
 
 namespace benchtool {
 namespace {
@@ -26,6 +27,7 @@ struct Options {
   std::vector<std::string> filters;
   std::vector<std::string> backends = {"interpreter", "compiler"};
   std::vector<std::string> gas_modes = {"none", "sync", "async"};
+  std::optional<polkavm::SandboxKind> sandbox;  // unset: POLKAVM_SANDBOX, else auto
   unsigned repetitions = 5;
   double min_batch_ms = 1;
   bool rv32 = false;
@@ -123,7 +125,13 @@ int run(const Options& options, const std::string& command) {
   const size_t rows_per_program = 1 + variants.size() * backends.size() * gas_modes.size();
   const unsigned rounds = settings.repetitions;
   Progress progress(programs.size() * rows_per_program * (2 * rounds + 1));
-  Engines engines;
+  // The engines: the environment's POLKAVM_* settings with --sandbox over them; each row sets its backend.
+  auto engine_config = polkavm::cli::config_from_env(options.sandbox);
+  if (!engine_config) {
+    fmt::print(stderr, "error: {}\n", engine_config.error().message());
+    return 2;
+  }
+  Engines engines(*engine_config);
   std::vector<Measurement> rows;
 
   for (const auto& program : programs) {
@@ -163,7 +171,8 @@ int run(const Options& options, const std::string& command) {
   }
   progress.finish();
 
-  ReportInfo info{command, settings.repetitions, settings.arg, source, native_timing};
+  ReportInfo info{command, settings.repetitions, settings.arg, source, native_timing,
+                  std::string(polkavm::sandbox_name(engines.base().sandbox))};
   std::string markdown = markdown_report(rows, info);
   if (options.markdown) {
     if (!write_file(*options.markdown, markdown)) {
@@ -214,6 +223,7 @@ int main(int argc, char** argv) {
   app.add_flag("--rv32", options.rv32, "Also run the 32-bit guests (<name>-32.polkavm)");
   app.add_option("--backend", options.backends, "Backends to run (default: interpreter compiler)")
       ->check(CLI::IsMember({"interpreter", "compiler"}));
+  polkavm::cli::add_sandbox_option(&app, options.sandbox);
   app.add_option("--gas", options.gas_modes, "Gas metering modes to run (default: none sync async)")
       ->check(CLI::IsMember({"none", "sync", "async"}));
   app.add_option("--guest-dir", options.guest_dir, "Directory of the .polkavm blobs (default: " +

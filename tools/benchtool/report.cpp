@@ -117,7 +117,8 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
       "process (spawn, exec, one call).\n"
       "- **compile**: module creation from the blob's bytes (parse, validate, and on the compiler translate).\n"
       "- **× native**: execution time over native execution time.\n"
-      "- native execution: {}.\n\n",
+      "- native execution: {}.\n"
+      "- compiler sandbox: {}.\n\n",
       info.arg, info.arg == 0 ? " (each program's benchmark-sized workload)" : "", info.repetitions,
       info.time_source == TimeSource::ThreadCpu
           ? "in CPU time (the thread's, so time spent descheduled on a busy machine does not count; for a "
@@ -127,7 +128,8 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
           ? "the program's source built as a shared library with the twin's compiler and flags, called in "
             "benchtool's process, sampled like the VM"
           : "the best of the per-call means printed by `native-<name> ARG REPEAT` (wall-clock, whatever "
-            "--clock says)");
+            "--clock says)",
+      info.sandbox);
 
   out += "| program | runner | gas | compile | oneshot | execution | median | × native | checksum |\n";
   out += "|:--|:--|:--|--:|--:|--:|--:|--:|:--|\n";

@@ -49,7 +49,7 @@ const polkavm::Engine* Engines::get(polkavm::BackendKind backend, std::string* w
   auto it = entries_.find(backend);
   if (it == entries_.end()) {
     Entry entry;
-    polkavm::Config config;
+    polkavm::Config config = base_;
     config.backend = backend;
     auto engine = polkavm::Engine::create(config);
     if (!engine) {

@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--call", run.call, "Name of the export to call")->required();
   run_cmd->add_option("--args", run.args, "Arguments, comma separated (a0..a5, t0..t2)")->delimiter(',');
   polkavm::cli::add_backend_option(run_cmd, run.backend);
+  polkavm::cli::add_sandbox_option(run_cmd, run.sandbox);
   run_cmd->add_option("--gas", run.gas, "Gas limit (turns on sync gas metering unless --gas-metering says otherwise)");
   polkavm::cli::add_gas_metering_option(run_cmd, run.gas_metering,
                                         "Gas metering: none, sync or async (default: sync with --gas)");

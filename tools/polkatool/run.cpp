@@ -11,6 +11,7 @@
 #include "blob_file.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
+#include "../common/cli_enums.hpp"
 
 namespace polkatool {
 namespace {
@@ -192,9 +193,11 @@ int run_command(const RunArgs& args) {
   auto blob = load_blob(args.blob);
   if (!blob) return fail(blob.error().message());
 
-  polkavm::Config config;
-  config.backend = args.backend;
-  auto engine = polkavm::Engine::create(config);
+  // The environment's POLKAVM_* settings, with the command line's --backend and --sandbox over them.
+  auto config = polkavm::cli::config_from_env(args.sandbox);
+  if (!config) return fail(config.error().message());
+  if (args.backend) config->backend = *args.backend;
+  auto engine = polkavm::Engine::create(*config);
   if (!engine) return fail(engine.error().message());
 
   std::vector<CallOutcome> outcomes;

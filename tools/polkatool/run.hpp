@@ -17,7 +17,8 @@ struct RunArgs {
   std::string call;
   std::vector<std::string> args;   // integers (decimal, 0x hex, or negative), at most 9
   std::vector<std::string> stubs;  // IMPORT=VALUE: an ecalli of IMPORT returns VALUE in a0
-  polkavm::BackendKind backend = polkavm::BackendKind::Auto;
+  std::optional<polkavm::BackendKind> backend;  // unset: POLKAVM_BACKEND, else auto
+  std::optional<polkavm::SandboxKind> sandbox;  // unset: POLKAVM_SANDBOX, else auto; generic allows experimental
   std::optional<polkavm::Gas> gas;
   std::optional<polkavm::GasMeteringKind> gas_metering;  // unset: sync when --gas is given, else none
   bool trace = false;

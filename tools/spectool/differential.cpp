@@ -136,9 +136,9 @@ Result<Interrupt> advance(Side& side, const RunLimits& limits) {
 
 }  // namespace
 
-Result<DifferentialRunner> DifferentialRunner::create(ConfigPair configs, RunLimits limits) {
-  auto engine = [](const ExecutionConfig& c) {
-    Config config;
+Result<DifferentialRunner> DifferentialRunner::create(ConfigPair configs, RunLimits limits, const Config& base) {
+  auto engine = [&base](const ExecutionConfig& c) {
+    Config config = base;
     config.backend = c.backend;
     return Engine::create(config);
   };

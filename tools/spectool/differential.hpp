@@ -57,7 +57,9 @@ struct RunLimits {
 
 class DifferentialRunner {
  public:
-  static Result<DifferentialRunner> create(ConfigPair configs, RunLimits limits = {});
+  /// Each side's engine is `engine` (spectool: Config::from_env() with --sandbox over it, so the compiler
+  /// runs in the chosen sandbox) with the side's backend.
+  static Result<DifferentialRunner> create(ConfigPair configs, RunLimits limits = {}, const Config& engine = {});
 
   /// Runs `spec` on both sides; an error when a side cannot even load it.
   Result<RunOutcome> run(const ProgramSpec& spec) const { return run(spec, build_program(spec)); }

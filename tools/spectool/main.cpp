@@ -15,11 +15,13 @@
 namespace {
 
 using polkavm::BackendKind;
+using polkavm::SandboxKind;
 namespace vectors = polkavm::vectors;
 
 struct RunArgs {
   std::vector<std::filesystem::path> paths;
   BackendKind backend = BackendKind::Interpreter;
+  std::optional<SandboxKind> sandbox;  // unset: POLKAVM_SANDBOX, else auto
   std::string isa;
   std::string cost_model;
 };
@@ -27,6 +29,12 @@ struct RunArgs {
 int run(const RunArgs& args) {
   vectors::RunnerOptions options;
   options.backend = args.backend;
+  auto engine = polkavm::cli::config_from_env(args.sandbox);
+  if (!engine) {
+    fmt::print(stderr, "error: {}\n", engine.error().message());
+    return 1;
+  }
+  options.engine = *engine;
   if (!args.cost_model.empty()) options.cost_model = args.cost_model;
   if (!args.isa.empty()) {
     options.isa = polkavm::instruction_set_from_name(args.isa);
@@ -133,6 +141,7 @@ struct FuzzArgs {
   uint64_t iterations = 1000;
   uint64_t seed = 0;
   bool verbose = false;
+  std::optional<SandboxKind> sandbox;  // unset: POLKAVM_SANDBOX, else auto
   std::string compare;  // empty: interpreter,compiler where the compiler runs, else interpreter with/without tracing
 };
 
@@ -153,11 +162,22 @@ std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
 int fuzz(const FuzzArgs& args) {
   namespace fuzz = polkavm::fuzz;
   fuzz::ConfigPair pair;
+  // Both sides' engines: the environment's POLKAVM_* settings with --sandbox over them; each side sets
+  // its backend, so the compiler side runs in the chosen sandbox.
+  auto engine = polkavm::cli::config_from_env(args.sandbox);
+  if (!engine) {
+    fmt::print(stderr, "error: {}\n", engine.error().message());
+    return 1;
+  }
   std::string compare = args.compare;
   if (compare.empty()) {
-    polkavm::Config compiler;
+    polkavm::Config compiler = *engine;
     compiler.backend = BackendKind::Compiler;
-    compare = polkavm::Engine::create(compiler) ? "interpreter,compiler" : "interpreter,interpreter+step-tracing";
+    auto probe = polkavm::Engine::create(compiler);
+    compare = probe ? "interpreter,compiler" : "interpreter,interpreter+step-tracing";
+    if (!probe && engine->sandbox != SandboxKind::Auto)  // the user asked for a sandbox: say why it is unused
+      fmt::print(stderr, "note: the compiler is unavailable with the {} sandbox ({}); comparing {}\n",
+                 polkavm::sandbox_name(engine->sandbox), probe.error().message(), compare);
   }
   const size_t comma = compare.find(',');
   auto a = fuzz::ExecutionConfig::from_name(compare.substr(0, comma));
@@ -169,7 +189,11 @@ int fuzz(const FuzzArgs& args) {
   }
   pair.a = *a;
   pair.b = *b;
-  auto runner = fuzz::DifferentialRunner::create(pair);
+  auto runner = fuzz::DifferentialRunner::create(pair, {}, *engine);
+  const bool uses_compiler = pair.a.backend == BackendKind::Compiler || pair.b.backend == BackendKind::Compiler;
+  // Where the compiler runs, its sandbox is part of the configuration: reports name it.
+  const std::string sandbox =
+      uses_compiler ? fmt::format(", sandbox {}", polkavm::sandbox_name(engine->sandbox)) : "";
   if (!runner) {
     fmt::print(stderr, "error: {}\n", runner.error().message());
     return 1;
@@ -193,6 +217,8 @@ int fuzz(const FuzzArgs& args) {
       const fuzz::ProgramSpec small = runner->shrink(spec);
       auto again = runner->run(small);
       const auto& divergence = again && again->divergence ? *again->divergence : *result->divergence;
+      if (uses_compiler)
+        fmt::print("compiler sandbox: {}\n", polkavm::sandbox_name(engine->sandbox));
       fmt::print("{}", fuzz::describe_reproducer(runner->configs(), small, divergence));
     } else {
       fmt::print("seed {}: {} differs\n", spec.seed, result->divergence->field);
@@ -201,7 +227,8 @@ int fuzz(const FuzzArgs& args) {
   std::string summary;
   for (const auto& [kind, count] : exits) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", count, kind);
   fmt::print("interrupts: {}\n", summary);
-  fmt::print("{} programs, {} divergences ({} vs {})\n", args.iterations, divergences, pair.a.name, pair.b.name);
+  fmt::print("{} programs, {} divergences ({} vs {}{})\n", args.iterations, divergences, pair.a.name, pair.b.name,
+             sandbox);
   return divergences == 0 ? 0 : 1;
 }
 
@@ -215,6 +242,7 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run test vectors and report every mismatch");
   run_cmd->add_option("paths", args.paths, "Vector files or directories (searched recursively)")->required();
   polkavm::cli::add_backend_option(run_cmd, args.backend);
+  polkavm::cli::add_sandbox_option(run_cmd, args.sandbox);
   run_cmd->add_option("--isa", args.isa,
                       "Instruction set the programs are decoded with (revive_v1, latest32, latest64, jam_v1); "
                       "default: latest64 for JAM v0.4 vectors, jam_v1 for step vectors");
@@ -236,6 +264,7 @@ int main(int argc, char** argv) {
   fuzz_cmd->add_option("--compare", fuzz_args.compare,
                        "The two configurations compared: two of interpreter, interpreter+step-tracing, compiler, "
                        "compiler+step-tracing; default: interpreter,compiler where the compiler runs");
+  polkavm::cli::add_sandbox_option(fuzz_cmd, fuzz_args.sandbox);
   fuzz_cmd->add_flag("-v,--verbose", fuzz_args.verbose, "Print one line per program");
 
   try {

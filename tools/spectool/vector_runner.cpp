@@ -321,7 +321,7 @@ Result<VectorRunner> VectorRunner::create(const RunnerOptions& options) {
   if (!jam_v04) return jam_v04.error();
   auto steps = cost_model_from_name(options.cost_model.value_or("full-l2-hit"));
   if (!steps) return steps.error();
-  Config config;
+  Config config = options.engine;
   config.backend = options.backend;
   config.allow_dynamic_paging = true;
   config.allow_experimental = true;

@@ -36,6 +36,9 @@ struct Outcome {
 
 struct RunnerOptions {
   BackendKind backend = BackendKind::Interpreter;
+  /// The engine's other settings (spectool: Config::from_env() with --sandbox over it). Its backend is
+  /// replaced by `backend`, and the runner turns on allow_dynamic_paging and allow_experimental.
+  Config engine;
   /// The numbering the program is decoded with; unset = the vector's "isa" key, else its set's own
   /// (v0.4: latest64, steps: jam_v1).
   std::optional<InstructionSet> isa;
@@ -53,7 +56,7 @@ Result<std::vector<std::filesystem::path>> collect_vector_files(std::span<const 
 
 class VectorRunner {
  public:
-  /// Creates the engine for `options.backend`; fails if that backend or the cost model is unavailable.
+  /// Creates the engine for `options.backend` (with `options.engine`'s sandbox etc.); fails if that backend or the cost model is unavailable.
   static Result<VectorRunner> create(const RunnerOptions& options);
 
   /// Runs one vector file. Never fails as a call: unreadable or malformed vectors become an "error" failure.

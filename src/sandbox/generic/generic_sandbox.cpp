@@ -1,0 +1,138 @@
+// The generic sandbox: compiled code runs in this process, on the calling thread. Guest memory is a private
+// 4 GiB reservation reached through the gs base; guest memory faults arrive as SIGSEGV/SIGBUS in a handler
+// that redirects them to the code's fault stub. Experimental (Config::allow_experimental), as in the
+// reference: whatever a bug in the generated code can do, it does to the host.
+#include <asm/prctl.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "sandbox/sandbox.hpp"
+
+namespace polkavm::detail {
+namespace {
+
+using compiler::CompiledCode;
+using compiler::Exit;
+using compiler::VmCtx;
+
+// ------------------------------------------------------------------------------------------------
+// Signals
+
+/// The VmCtx of the guest code running on this thread, if any.
+thread_local VmCtx* t_running = nullptr;
+
+struct sigaction g_previous_segv, g_previous_bus;
+
+void chain(int signal, siginfo_t* info, void* context) {
+  const struct sigaction& previous = signal == SIGBUS ? g_previous_bus : g_previous_segv;
+  if (previous.sa_flags & SA_SIGINFO) {
+    previous.sa_sigaction(signal, info, context);
+    return;
+  }
+  if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(signal);
+    return;
+  }
+  // Default action: let the fault happen again without us.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(signal, &dfl, nullptr);
+}
+
+void on_fault(int signal, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  VmCtx* ctx = t_running;
+  const uintptr_t rip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  if (ctx == nullptr || rip < ctx->code_begin || rip >= ctx->code_end) {
+    chain(signal, info, context);
+    return;
+  }
+  // Guest code faulted on guest memory: leave through the fault stub, which saves the guest state.
+  ctx->exit = Exit::Fault;
+  ctx->fault_rip = rip;
+  ctx->fault_address = reinterpret_cast<uintptr_t>(info->si_addr);
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(ctx->fault_stub);
+}
+
+void install_signal_handlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_fault;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &g_previous_segv);
+    sigaction(SIGBUS, &action, &g_previous_bus);
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The gs base: generated code addresses guest memory as gs:[address].
+
+/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS). Written on
+/// every entry: anything else on this thread may have changed it meanwhile.
+bool set_guest_memory_base(uint8_t* base) {
+  constexpr unsigned long kHwcap2FsGsBase = 1ul << 1;  // HWCAP2_FSGSBASE: the kernel allows wrgsbase
+  const auto value = reinterpret_cast<uintptr_t>(base);
+  static const bool has_wrgsbase = (getauxval(AT_HWCAP2) & kHwcap2FsGsBase) != 0;
+  if (has_wrgsbase) {
+    asm volatile("wrgsbase %0" : : "r"(value) : "memory");
+    return true;
+  }
+  return syscall(SYS_arch_prctl, ARCH_SET_GS, value) == 0;
+}
+
+/// Enters generated code. Clang's -fsanitize=function checks an indirect call by reading a signature just
+/// before the callee's first byte, which for generated code may be an unmapped page: exempt this one call.
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
+void enter_guest(uintptr_t entry, VmCtx* ctx) {
+  reinterpret_cast<void (*)(VmCtx*)>(entry)(ctx);
+}
+
+class GenericSandbox final : public Sandbox {
+ public:
+  Result<std::unique_ptr<MemoryBacking>> make_memory_backing() override {
+    Result<std::unique_ptr<MemoryBacking>> backing = make_private_backing();
+    if (backing) memory_base_ = (*backing)->base();
+    return backing;
+  }
+
+  Result<void> execute(const CompiledCode& code, VmCtx& ctx, uint32_t target) override {
+    install_signal_handlers();
+    if (!set_guest_memory_base(memory_base_))
+      return Error(fmt::format("cannot set the gs base for guest memory (errno {})", errno));
+    ctx.djump_table = code.djump_table();
+    ctx.code_begin = code.base();
+    ctx.code_end = code.base() + code.size();
+    ctx.fault_stub = code.base() + code.fault_stub_offset();
+    ctx.target = code.base() + target;
+    t_running = &ctx;
+    enter_guest(code.base() + code.enter_offset(), &ctx);
+    t_running = nullptr;
+    if (ctx.exit == Exit::Fault) {
+      ctx.fault_rip -= code.base();
+      ctx.fault_address -= reinterpret_cast<uintptr_t>(memory_base_);
+    }
+    return {};
+  }
+
+ private:
+  uint8_t* memory_base_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Sandbox> make_generic_sandbox() { return std::make_unique<GenericSandbox>(); }
+
+}  // namespace polkavm::detail

@@ -1,0 +1,589 @@
+// The Linux sandbox, host side. Each instance of compiled code runs in a worker process of its own: a small
+// static program embedded in the library (worker/main.cpp), started from a sealed memfd in new user, PID,
+// mount, network, IPC, UTS and cgroup namespaces. The worker shares three memfds with the host: guest memory
+// (mapped read-write on both sides), the machine code (written by the host, mapped execute-only by the
+// worker) and a control page. Requests pass through the control page (protocol.hpp).
+#include "sandbox/linux/linux_sandbox.hpp"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "runtime/backend.hpp"
+#include "sandbox/linux/protocol.hpp"
+#include "sandbox/sandbox.hpp"
+
+// The worker program, embedded by worker_image.S.
+extern "C" const uint8_t polkavm_worker_image[];
+extern "C" const uint8_t polkavm_worker_image_end[];
+
+namespace polkavm::detail {
+
+std::unique_ptr<Sandbox> make_linux_sandbox(const EngineState& engine) { return linux_sandbox::make_sandbox(engine); }
+
+namespace linux_sandbox {
+namespace {
+
+using compiler::CompiledCode;
+using compiler::Exit;
+using compiler::VmCtx;
+
+constexpr uint64_t align_page(uint64_t n) { return (n + 4095) & ~uint64_t(4095); }
+
+std::string errno_text(int error) { return fmt::format("{} (errno {})", std::strerror(error), error); }
+
+long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout = nullptr) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+// ------------------------------------------------------------------------------------------------
+// The worker's executable: a sealed memfd holding the embedded image.
+
+std::span<const uint8_t> g_image_override;
+
+struct Executable {
+  int fd = -1;
+  std::string error;
+};
+
+const Executable& executable() {
+  static const Executable exe = [] {
+    Executable e;
+    std::span<const uint8_t> image = g_image_override.empty()
+                                         ? std::span<const uint8_t>(polkavm_worker_image, polkavm_worker_image_end)
+                                         : g_image_override;
+    constexpr unsigned kMfdExec = 0x10;  // MFD_EXEC (Linux 6.3): executable even where memfds default to noexec
+    int fd = static_cast<int>(syscall(SYS_memfd_create, "polkavm-worker", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+    if (fd < 0 && errno == EINVAL) fd = static_cast<int>(syscall(SYS_memfd_create, "polkavm-worker", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (fd < 0) {
+      e.error = "cannot create a memfd for the sandbox worker: " + errno_text(errno);
+      return e;
+    }
+    for (size_t done = 0; done < image.size();) {
+      ssize_t n = write(fd, image.data() + done, image.size() - done);
+      if (n <= 0) {
+        e.error = "cannot write the sandbox worker: " + errno_text(errno);
+        close(fd);
+        return e;
+      }
+      done += static_cast<size_t>(n);
+    }
+    // Sealed: nobody (not even this process) can change the program workers start from.
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+      e.error = "cannot seal the sandbox worker's memfd: " + errno_text(errno);
+      close(fd);
+      return e;
+    }
+    e.fd = fd;
+    return e;
+  }();
+  return exe;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Starting a worker. The child gets the parent-death signal, which the kernel ties to the parent *thread*:
+// workers are therefore started from one thread that lives as long as the process, never from a caller's
+// thread that may end while its workers are still in use.
+
+class Spawner {
+ public:
+  static Spawner& get() {
+    static Spawner* spawner = new Spawner();  // never destroyed: its thread runs until the process ends
+    return *spawner;
+  }
+  /// Runs `job` on the spawner thread and waits for it.
+  void run(const std::function<void()>& job) {
+    std::lock_guard caller(call_mutex_);
+    std::unique_lock lock(mutex_);
+    job_ = &job;
+    done_ = false;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return done_; });
+  }
+
+ private:
+  Spawner() {
+    std::thread([this] {
+      std::unique_lock lock(mutex_);
+      for (;;) {
+        cv_.wait(lock, [&] { return job_ != nullptr; });
+        (*job_)();
+        job_ = nullptr;
+        done_ = true;
+        cv_.notify_all();
+      }
+    }).detach();
+  }
+  std::mutex call_mutex_, mutex_;
+  std::condition_variable cv_;
+  const std::function<void()>* job_ = nullptr;
+  bool done_ = false;
+};
+
+/// What the child needs between clone and exec, prepared by the parent: the child of a multi-threaded
+/// process may only make system calls.
+struct ChildSetup {
+  bool sandboxing;
+  int exe_fd, control_fd, memory_fd, code_fd;
+  char uid_map[48], gid_map[48];
+  char* argv[3];
+  char* envp[1];
+};
+
+[[noreturn]] void child_exit() {
+  syscall(SYS_exit_group, 127);
+  __builtin_unreachable();
+}
+
+bool child_write_file(const char* path, const char* text) {
+  const int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
+  if (fd < 0) return false;
+  const size_t length = std::strlen(text);
+  const bool ok = syscall(SYS_write, fd, text, length) == static_cast<long>(length);
+  syscall(SYS_close, fd);
+  return ok;
+}
+
+/// Between clone and exec, in the child: raw system calls only.
+[[noreturn]] void child_main(const ChildSetup& setup) {
+  if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_exit();
+  if (setup.sandboxing) {
+    // Root inside the new user namespace, mapped to our own ids outside it; no supplementary groups.
+    if (!child_write_file("/proc/self/setgroups", "deny") || !child_write_file("/proc/self/uid_map", setup.uid_map) ||
+        !child_write_file("/proc/self/gid_map", setup.gid_map))
+      child_exit();
+  }
+  // The protocol's descriptors at their fixed numbers (first out of the way, as they may overlap), the
+  // program at 6; everything else closed.
+  const int sources[4] = {setup.control_fd, setup.memory_fd, setup.code_fd, setup.exe_fd};
+  int moved[4];
+  for (int i = 0; i < 4; ++i)
+    if ((moved[i] = static_cast<int>(syscall(SYS_fcntl, sources[i], F_DUPFD_CLOEXEC, 100))) < 0) child_exit();
+  if (syscall(SYS_dup3, moved[0], kControlFd, 0) < 0 || syscall(SYS_dup3, moved[1], kMemoryFd, 0) < 0 ||
+      syscall(SYS_dup3, moved[2], kCodeFd, 0) < 0 || syscall(SYS_dup3, moved[3], 6, O_CLOEXEC) < 0)
+    child_exit();
+  if (syscall(SYS_close_range, 7u, ~0u, 0u) != 0)
+    for (int fd = 7; fd < 4096; ++fd) syscall(SYS_close, fd);
+  syscall(SYS_execveat, 6, "", setup.argv, setup.envp, AT_EMPTY_PATH);
+  child_exit();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Worker
+
+class Worker {
+ public:
+  static Result<std::unique_ptr<Worker>> start(bool sandboxing);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  Control& control() { return *control_; }
+  uint8_t* memory() const { return memory_; }
+  int pid() const { return pid_; }
+  bool healthy() const { return !broken_; }
+  /// Whether the process still runs (reaped otherwise).
+  bool alive() { return !broken_ && check_alive().ok(); }
+
+  /// Posts `command` (its arguments already in the control page) and waits for the worker to finish it.
+  Result<void> request(Command command);
+  /// Queues a protection change of guest memory for the worker (sent with the next request).
+  bool queue_protect(uint64_t begin, uint64_t end, int prot);
+  /// Drops guest memory's contents in [begin, end).
+  bool discard(uint64_t begin, uint64_t end) {
+    return fallocate(memory_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(begin),
+                     static_cast<off_t>(end - begin)) == 0;
+  }
+  /// Makes the worker hold `code` (nothing to do if it does already).
+  Result<void> map_code(const CompiledCode& code);
+  /// Guest memory back to all zeroes and inaccessible, for the next instance.
+  bool reset_memory();
+
+ private:
+  Worker() = default;
+  Result<void> wait();
+  /// Whether the worker still runs; reaps it and says why not otherwise.
+  Result<void> check_alive();
+  Error fail(std::string message) {
+    broken_ = true;
+    return Error(std::move(message));
+  }
+
+  int pid_ = -1;
+  bool reaped_ = false;
+  bool broken_ = false;
+  int memory_fd_ = -1, code_fd_ = -1;
+  Control* control_ = nullptr;
+  uint8_t* memory_ = nullptr;
+  uint64_t code_id_ = 0;  // the CompiledCode the worker holds
+};
+
+Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
+  const Executable& exe = executable();
+  if (exe.fd < 0) return Error(exe.error);
+  std::unique_ptr<Worker> worker(new Worker());
+  auto make_memfd = [](const char* name, uint64_t size) {
+    int fd = static_cast<int>(syscall(SYS_memfd_create, name, MFD_CLOEXEC));
+    if (fd >= 0 && ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      close(fd);
+      fd = -1;
+    }
+    return fd;
+  };
+  worker->memory_fd_ = make_memfd("polkavm-guest-memory", kGuestMemorySize);
+  worker->code_fd_ = make_memfd("polkavm-code", 0);
+  const int control_fd = make_memfd("polkavm-control", kControlSize);
+  if (worker->memory_fd_ < 0 || worker->code_fd_ < 0 || control_fd < 0) {
+    const int error = errno;
+    if (control_fd >= 0) close(control_fd);
+    return Error("cannot create the sandbox's shared memory: " + errno_text(error));
+  }
+  void* control = mmap(nullptr, kControlSize, PROT_READ | PROT_WRITE, MAP_SHARED, control_fd, 0);
+  void* memory = mmap(nullptr, kGuestMemorySize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                      worker->memory_fd_, 0);
+  if (control == MAP_FAILED || memory == MAP_FAILED) {
+    const int error = errno;
+    if (control != MAP_FAILED) munmap(control, kControlSize);
+    if (memory != MAP_FAILED) munmap(memory, kGuestMemorySize);
+    close(control_fd);
+    return Error("cannot map the sandbox's shared memory: " + errno_text(error));
+  }
+  worker->control_ = new (control) Control();
+  worker->memory_ = static_cast<uint8_t*>(memory);
+
+  // The worker gets the code read-only: it can map it executable but never write it.
+  const std::string code_path = fmt::format("/proc/self/fd/{}", worker->code_fd_);
+  int code_ro = open(code_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (code_ro < 0) code_ro = fcntl(worker->code_fd_, F_DUPFD_CLOEXEC, 0);  // no /proc: still not executable-writable
+
+  ChildSetup setup{};
+  setup.sandboxing = sandboxing;
+  setup.exe_fd = exe.fd;
+  setup.control_fd = control_fd;
+  setup.memory_fd = worker->memory_fd_;
+  setup.code_fd = code_ro;
+  fmt::format_to_n(setup.uid_map, sizeof(setup.uid_map) - 1, "0 {} 1", getuid());
+  fmt::format_to_n(setup.gid_map, sizeof(setup.gid_map) - 1, "0 {} 1", getgid());
+  static char arg0[] = "polkavm-worker", on[] = "1", off[] = "0";
+  setup.argv[0] = arg0;
+  setup.argv[1] = sandboxing ? on : off;
+  setup.argv[2] = nullptr;
+  setup.envp[0] = nullptr;
+
+  // No exit signal: the host's SIGCHLD handling (if any) never sees our workers; we reap them with __WALL.
+  const unsigned long flags = sandboxing ? CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                                               CLONE_NEWUTS | CLONE_NEWCGROUP
+                                         : 0;
+  long pid = -1;
+  int clone_error = 0;
+  Spawner::get().run([&] {
+    pid = syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+    if (pid == 0) child_main(setup);
+    clone_error = errno;
+  });
+  close(control_fd);
+  if (code_ro >= 0) close(code_ro);
+  if (pid < 0) {
+    const char* hint = clone_error == EPERM || clone_error == ENOSPC || clone_error == EINVAL || clone_error == EUSERS
+                           ? "; unprivileged user namespaces may be disabled (sysctls user.max_user_namespaces, "
+                             "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)"
+                           : "";
+    return Error(fmt::format("cannot start the sandbox worker: clone failed: {}{}", errno_text(clone_error), hint));
+  }
+  worker->pid_ = static_cast<int>(pid);
+  // Start-up ends with the worker reporting Done (or an error and its exit).
+  if (Result<void> ready = worker->wait(); !ready)
+    return Error("the sandbox worker failed to start: " + ready.error().message());
+  return worker;
+}
+
+Worker::~Worker() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+  if (control_) munmap(control_, kControlSize);
+  if (memory_) munmap(memory_, kGuestMemorySize);
+  if (memory_fd_ >= 0) close(memory_fd_);
+  if (code_fd_ >= 0) close(code_fd_);
+}
+
+Result<void> Worker::check_alive() {
+  int status = 0;
+  const pid_t r = waitpid(pid_, &status, WNOHANG | WUNTRACED | __WALL);
+  if (r == 0) return {};
+  if (r < 0) return fail("cannot check on the sandbox worker: " + errno_text(errno));
+  if (WIFSTOPPED(status)) {
+    // A stopped worker would hang us: it is discarded.
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, __WALL);
+    reaped_ = true;
+    return fail(fmt::format("the sandbox worker was stopped (signal {}) and has been killed", WSTOPSIG(status)));
+  }
+  reaped_ = true;
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return fail(fmt::format("the sandbox worker was killed by signal {} (SIG{}){}", sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
+                            sig == SIGSYS ? ": it made a system call its seccomp filter forbids" : ""));
+  }
+  const char* message = control_->message;
+  return fail(fmt::format("the sandbox worker exited with status {}{}{}", WEXITSTATUS(status),
+                          message[0] ? ": " : "", std::string(message, strnlen(message, sizeof(control_->message)))));
+}
+
+Result<void> Worker::request(Command command) {
+  if (broken_) return Error("the sandbox worker is broken");
+  control_->command = command;
+  control_->error = 0;
+  control_->state.store(static_cast<uint32_t>(State::Request), std::memory_order_seq_cst);
+  if (control_->worker_sleeping.load(std::memory_order_seq_cst)) futex(&control_->state, FUTEX_WAKE, 1);
+  if (Result<void> done = wait(); !done) return done;
+  if (control_->error != 0) {
+    const char* message = control_->message;
+    return fail(fmt::format("the sandbox worker failed: {} ({})",
+                            std::string(message, strnlen(message, sizeof(control_->message))),
+                            errno_text(control_->error)));
+  }
+  return {};
+}
+
+Result<void> Worker::wait() {
+  constexpr uint32_t kDone = static_cast<uint32_t>(State::Done);
+  auto done = [&] { return control_->state.load(std::memory_order_acquire) == kDone; };
+  // Spin first: an ecalli round trip takes well under a microsecond.
+  for (int i = 0; i < 200; ++i) {
+    if (done()) return {};
+    cpu_relax();
+  }
+  // Then sleep, waking every 10 ms to see whether the worker is still there.
+  control_->host_sleeping.store(1, std::memory_order_seq_cst);
+  Result<void> result;
+  for (;;) {
+    const uint32_t state = control_->state.load(std::memory_order_seq_cst);
+    if (state == kDone) break;
+    const timespec timeout{0, 10'000'000};
+    futex(&control_->state, FUTEX_WAIT, state, &timeout);
+    if (done()) break;
+    if (Result<void> alive = check_alive(); !alive) {
+      result = alive;
+      break;
+    }
+  }
+  control_->host_sleeping.store(0, std::memory_order_relaxed);
+  return result;
+}
+
+bool Worker::queue_protect(uint64_t begin, uint64_t end, int prot) {
+  if (broken_) return false;
+  if (control_->protect_count == kMaxProtectOps && !request(Command::Protect)) return false;
+  control_->protect[control_->protect_count++] = ProtectOp{begin, end, static_cast<uint32_t>(prot), 0};
+  return true;
+}
+
+Result<void> Worker::map_code(const CompiledCode& code) {
+  if (code_id_ == code.id()) return {};
+  const std::vector<uintptr_t> table = code.djump_table(kCodeAddress);
+  const uint64_t table_offset = align_page(code.size());
+  const uint64_t table_bytes = table.size() * sizeof(uintptr_t);
+  if (code.size() > kMaxCodeSize || table_bytes > kMaxTableSize)
+    return Error(fmt::format("the module's machine code is too large for the sandbox ({} bytes)", code.size()));
+  auto write_all = [&](const void* data, uint64_t size, uint64_t offset) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    for (uint64_t done = 0; done < size;) {
+      const ssize_t n = pwrite(code_fd_, bytes + done, size - done, static_cast<off_t>(offset + done));
+      if (n <= 0) return false;
+      done += static_cast<uint64_t>(n);
+    }
+    return true;
+  };
+  code_id_ = 0;
+  if (ftruncate(code_fd_, static_cast<off_t>(table_offset + align_page(table_bytes))) != 0 ||
+      !write_all(reinterpret_cast<const void*>(code.base()), code.size(), 0) ||
+      !write_all(table.data(), table_bytes, table_offset))
+    return Error("cannot write machine code for the sandbox: " + errno_text(errno));
+  Control& c = *control_;
+  c.code_size = code.size();
+  c.table_offset = table_offset;
+  c.table_size = table_bytes;
+  if (Result<void> mapped = request(Command::MapCode); !mapped) return mapped;
+  code_id_ = code.id();
+  return {};
+}
+
+bool Worker::reset_memory() {
+  if (broken_ || !discard(0, kGuestMemorySize)) return false;
+  // One change makes everything inaccessible again; it reaches the worker with the next request.
+  control_->protect[0] = ProtectOp{0, kGuestMemorySize, PROT_NONE, 0};
+  control_->protect_count = 1;
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Pool
+
+WorkerPool::WorkerPool(uint32_t capacity, bool sandboxing) : capacity_(capacity), sandboxing_(sandboxing) {}
+WorkerPool::~WorkerPool() = default;
+
+std::shared_ptr<WorkerPool> make_worker_pool(uint32_t capacity, bool sandboxing) {
+  return std::make_shared<WorkerPool>(capacity, sandboxing);
+}
+
+Result<std::unique_ptr<Worker>> WorkerPool::acquire() {
+  for (;;) {
+    std::unique_ptr<Worker> worker;
+    {
+      std::lock_guard lock(mutex_);
+      if (idle_.empty()) break;
+      worker = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    // An idle worker may have died meanwhile (killed from outside): it is discarded.
+    if (worker->alive()) return worker;
+  }
+  return Worker::start(sandboxing_);
+}
+
+void WorkerPool::release(std::unique_ptr<Worker> worker) {
+  if (!worker || !worker->healthy() || !worker->reset_memory()) return;  // a broken worker is discarded
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < capacity_) idle_.push_back(std::move(worker));
+}
+
+Result<void> WorkerPool::fill() {
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (idle_.size() >= capacity_) return {};
+    }
+    Result<std::unique_ptr<Worker>> worker = Worker::start(sandboxing_);
+    if (!worker) return worker.error();
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(worker).value());
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The sandbox of one instance
+
+namespace {
+
+/// Guest memory in the worker's memfd: the host writes it directly; protection changes go to the worker.
+class WorkerBacking final : public MemoryBacking {
+ public:
+  explicit WorkerBacking(Worker& worker) : worker_(worker) { base_ = worker.memory(); }
+  bool protect(uint64_t begin, uint64_t end, int prot) override { return worker_.queue_protect(begin, end, prot); }
+  bool discard(uint64_t begin, uint64_t end) override { return worker_.discard(begin, end); }
+  bool host_writes_anywhere() const override { return true; }
+
+ private:
+  Worker& worker_;
+};
+
+class LinuxSandbox final : public Sandbox {
+ public:
+  explicit LinuxSandbox(std::shared_ptr<WorkerPool> pool) : pool_(std::move(pool)) {}
+  ~LinuxSandbox() override {
+    if (worker_) pool_->release(std::move(worker_));
+  }
+
+  Result<std::unique_ptr<MemoryBacking>> make_memory_backing() override {
+    Result<std::unique_ptr<Worker>> worker = pool_->acquire();
+    if (!worker) return worker.error();
+    worker_ = std::move(worker).value();
+    return std::unique_ptr<MemoryBacking>(new WorkerBacking(*worker_));
+  }
+
+  Result<void> execute(const CompiledCode& code, VmCtx& ctx, uint32_t target) override {
+    if (!worker_) return Error("the instance has no sandbox worker");
+    if (Result<void> mapped = worker_->map_code(code); !mapped) return mapped;
+    Control& c = worker_->control();
+    VmCtx& w = c.ctx;
+    std::memcpy(w.regs, ctx.regs, sizeof(w.regs));
+    w.gas = ctx.gas;
+    w.djump_table = reinterpret_cast<const uintptr_t*>(kTableAddress);
+    w.target = kCodeAddress + target;
+    w.code_begin = kCodeAddress;
+    w.code_end = kCodeAddress + code.size();
+    w.fault_stub = kCodeAddress + code.fault_stub_offset();
+    w.exit = Exit::Trap;
+    c.enter = kCodeAddress + code.enter_offset();
+    if (Result<void> ran = worker_->request(Command::Run); !ran) return ran;
+    std::memcpy(ctx.regs, w.regs, sizeof(ctx.regs));
+    ctx.gas = w.gas;
+    ctx.exit = w.exit;
+    ctx.arg = w.arg;
+    ctx.fault_rip = w.fault_rip - kCodeAddress;
+    ctx.fault_address = w.fault_address - kGuestMemoryAddress;
+    return {};
+  }
+
+  Worker* worker() const { return worker_.get(); }
+
+ private:
+  std::shared_ptr<WorkerPool> pool_;
+  std::unique_ptr<Worker> worker_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sandbox> make_sandbox(const EngineState& engine) { return std::make_unique<LinuxSandbox>(engine.workers); }
+
+std::optional<std::string> unsupported_reason() {
+  static const std::optional<std::string> reason = []() -> std::optional<std::string> {
+#if !defined(__x86_64__)
+    return "it needs x86-64";
+#else
+    Result<std::unique_ptr<Worker>> worker = Worker::start(true);
+    if (!worker) return worker.error().message();
+    return std::nullopt;
+#endif
+  }();
+  return reason;
+}
+
+void set_worker_image_for_testing(std::span<const uint8_t> image) { g_image_override = image; }
+
+int worker_pid(const Sandbox& sandbox) {
+  const auto* linux = dynamic_cast<const LinuxSandbox*>(&sandbox);
+  return linux && linux->worker() ? linux->worker()->pid() : -1;
+}
+
+Result<void> run_test_hook(Sandbox& sandbox, uint64_t hook) {
+  auto* linux = dynamic_cast<LinuxSandbox*>(&sandbox);
+  if (!linux || !linux->worker()) return Error("not a Linux sandbox with a worker");
+  linux->worker()->control().test_hook = hook;
+  return linux->worker()->request(Command::TestHook);
+}
+
+}  // namespace linux_sandbox
+}  // namespace polkavm::detail
