@@ -345,10 +345,11 @@ Result<void> Worker::check_alive() {
   if (r < 0) return fail("cannot check on the sandbox worker: " + errno_text(errno));
   if (WIFSTOPPED(status)) {
     // A stopped worker would hang us: it is discarded.
+    const int sig = WSTOPSIG(status);
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, __WALL);
     reaped_ = true;
-    return fail(fmt::format("the sandbox worker was stopped (signal {}) and has been killed", WSTOPSIG(status)));
+    return fail(fmt::format("the sandbox worker was stopped (signal {}) and has been killed", sig));
   }
   reaped_ = true;
   if (WIFSIGNALED(status)) {
@@ -451,8 +452,44 @@ bool Worker::reset_memory() {
 // ------------------------------------------------------------------------------------------------
 // Pool
 
+namespace {
+
+/// Healthy idle workers that no engine holds: the probe's, and those of engines that ended. A new engine's
+/// pool starts from them, so a process that creates engines one after another starts few workers. Wiped
+/// workers hold nothing of their earlier instances.
+class SpareWorkers {
+ public:
+  static SpareWorkers& get() {
+    static SpareWorkers* spares = new SpareWorkers();  // never destroyed: workers end with the process
+    return *spares;
+  }
+  void put(std::unique_ptr<Worker> worker, bool sandboxing) {
+    std::lock_guard lock(mutex_);
+    auto& list = sandboxing ? sandboxed_ : unsandboxed_;
+    if (list.size() < kCapacity) list.push_back(std::move(worker));
+  }
+  std::unique_ptr<Worker> take(bool sandboxing) {
+    std::lock_guard lock(mutex_);
+    auto& list = sandboxing ? sandboxed_ : unsandboxed_;
+    if (list.empty()) return nullptr;
+    std::unique_ptr<Worker> worker = std::move(list.back());
+    list.pop_back();
+    return worker;
+  }
+
+ private:
+  static constexpr size_t kCapacity = 4;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Worker>> sandboxed_, unsandboxed_;
+};
+
+}  // namespace
+
 WorkerPool::WorkerPool(uint32_t capacity, bool sandboxing) : capacity_(capacity), sandboxing_(sandboxing) {}
-WorkerPool::~WorkerPool() = default;
+
+WorkerPool::~WorkerPool() {
+  for (std::unique_ptr<Worker>& worker : idle_) SpareWorkers::get().put(std::move(worker), sandboxing_);
+}
 
 std::shared_ptr<WorkerPool> make_worker_pool(uint32_t capacity, bool sandboxing) {
   return std::make_shared<WorkerPool>(capacity, sandboxing);
@@ -470,6 +507,8 @@ Result<std::unique_ptr<Worker>> WorkerPool::acquire() {
     // An idle worker may have died meanwhile (killed from outside): it is discarded.
     if (worker->alive()) return worker;
   }
+  while (std::unique_ptr<Worker> spare = SpareWorkers::get().take(sandboxing_))
+    if (spare->alive()) return spare;
   return Worker::start(sandboxing_);
 }
 
@@ -565,6 +604,7 @@ std::optional<std::string> unsupported_reason() {
 #else
     Result<std::unique_ptr<Worker>> worker = Worker::start(true);
     if (!worker) return worker.error().message();
+    SpareWorkers::get().put(std::move(worker).value(), true);  // the first engine's first instance takes it
     return std::nullopt;
 #endif
   }();
