@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include <x86intrin.h>
 #endif
 
 #include <algorithm>
@@ -54,6 +54,15 @@ std::string errno_text(int error) { return fmt::format("{} (errno {})", std::str
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout = nullptr) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+/// A cheap clock for bounding spins: the time-stamp counter.
+inline uint64_t spin_clock() {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
 }
 
 inline void cpu_relax() {
@@ -244,6 +253,7 @@ class Worker {
   Control* control_ = nullptr;
   uint8_t* memory_ = nullptr;
   uint64_t code_id_ = 0;  // the CompiledCode the worker holds
+  uint32_t pending_protects_ = 0;  // ProtectOps written to the page for the next request
 };
 
 Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
@@ -366,6 +376,9 @@ Result<void> Worker::request(Command command) {
   if (broken_) return Error("the sandbox worker is broken");
   control_->command = command;
   control_->error = 0;
+  // The count lives here, not in the page: the worker may write anything there.
+  control_->protect_count = pending_protects_;
+  pending_protects_ = 0;
   control_->state.store(static_cast<uint32_t>(State::Request), std::memory_order_seq_cst);
   if (control_->worker_sleeping.load(std::memory_order_seq_cst)) futex(&control_->state, FUTEX_WAKE, 1);
   if (Result<void> done = wait(); !done) return done;
@@ -381,11 +394,14 @@ Result<void> Worker::request(Command command) {
 Result<void> Worker::wait() {
   constexpr uint32_t kDone = static_cast<uint32_t>(State::Done);
   auto done = [&] { return control_->state.load(std::memory_order_acquire) == kDone; };
-  // Spin first: an ecalli round trip takes well under a microsecond.
-  for (int i = 0; i < 200; ++i) {
-    if (done()) return {};
-    cpu_relax();
-  }
+  // Spin first: a short guest run (up to the next ecalli) needs no system call.
+  const uint64_t deadline = spin_clock() + kSpinCycles;
+  do {
+    for (int i = 0; i < 16; ++i) {
+      if (done()) return {};
+      cpu_relax();
+    }
+  } while (spin_clock() < deadline);
   // Then sleep, waking every 10 ms to see whether the worker is still there.
   control_->host_sleeping.store(1, std::memory_order_seq_cst);
   Result<void> result;
@@ -406,8 +422,8 @@ Result<void> Worker::wait() {
 
 bool Worker::queue_protect(uint64_t begin, uint64_t end, int prot) {
   if (broken_) return false;
-  if (control_->protect_count == kMaxProtectOps && !request(Command::Protect)) return false;
-  control_->protect[control_->protect_count++] = ProtectOp{begin, end, static_cast<uint32_t>(prot), 0};
+  if (pending_protects_ == kMaxProtectOps && !request(Command::Protect)) return false;
+  control_->protect[pending_protects_++] = ProtectOp{begin, end, static_cast<uint32_t>(prot), 0};
   return true;
 }
 
@@ -445,7 +461,7 @@ bool Worker::reset_memory() {
   if (broken_ || !discard(0, kGuestMemorySize)) return false;
   // One change makes everything inaccessible again; it reaches the worker with the next request.
   control_->protect[0] = ProtectOp{0, kGuestMemorySize, PROT_NONE, 0};
-  control_->protect_count = 1;
+  pending_protects_ = 1;
   return true;
 }
 

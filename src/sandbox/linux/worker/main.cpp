@@ -14,6 +14,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <x86intrin.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -60,10 +62,15 @@ void fail(const char* what) {
 
 void wait_for_request() {
   constexpr uint32_t kRequest = static_cast<uint32_t>(State::Request);
-  for (int i = 0; i < 200; ++i) {
-    if (g_control->state.load(std::memory_order_acquire) == kRequest) return;
-    __builtin_ia32_pause();
-  }
+  // Spin first, for about as long as a host takes to answer an ecalli (kSpinCycles of the time-stamp
+  // counter, some tens of microseconds), then sleep: a host busy elsewhere must not cost a core.
+  const uint64_t deadline = __rdtsc() + kSpinCycles;
+  do {
+    for (int i = 0; i < 16; ++i) {
+      if (g_control->state.load(std::memory_order_acquire) == kRequest) return;
+      __builtin_ia32_pause();
+    }
+  } while (__rdtsc() < deadline);
   g_control->worker_sleeping.store(1, std::memory_order_seq_cst);
   for (;;) {
     const uint32_t state = g_control->state.load(std::memory_order_seq_cst);
