@@ -154,7 +154,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(TestHook::OpenHostFile, TestHook::Connect, TestHook::Fork, TestHook::Exec, TestHook::Ptrace,
                       TestHook::KillOthers, TestHook::WriteFds, TestHook::MapRwx, TestHook::OpenProcMem,
                       TestHook::Setuid, TestHook::StackExec, TestHook::MapCodeWritable, TestHook::MapMemoryExec,
-                      TestHook::X32Syscall, TestHook::I386Syscall),
+                      TestHook::X32Syscall, TestHook::I386Syscall, TestHook::MapAnonymous, TestHook::FutexRequeue),
     [](const ::testing::TestParamInfo<TestHook>& info) { return std::to_string(static_cast<int>(info.param)); });
 
 TEST(LinuxSandbox, WorkersAreReusedAfterTheirInstanceEnds) {

@@ -102,6 +102,20 @@ class CompilerBackend final : public InstanceBackend {
   Interrupt out_of_gas(uint32_t pc, Resume::At at);
   Interrupt memory_fault(uint32_t pc, uint32_t address, uint32_t size, bool is_write);
   Result<Interrupt> on_fault();
+  bool exit_is_plausible(uint32_t pc) const {
+    switch (ctx_.exit) {
+      case Exit::Halt:
+      case Exit::Fault: return true;
+      case Exit::Ecalli: {
+        if (!code_->has_code(pc)) return false;
+        const Instruction insn = view_.decode(pc);
+        return insn.opcode == Opcode::ecalli && insn.imm[0] == static_cast<uint32_t>(ctx_.arg >> 32);
+      }
+      case Exit::Sbrk: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::sbrk;
+      case Exit::Memset: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::memset;
+      default: return code_->has_code(pc);
+    }
+  }
   /// Runs memset on the host: nothing when it completed, else the interrupt that stopped it.
   std::optional<Interrupt> memset(uint32_t pc);
   void sbrk(uint32_t pc);
@@ -178,6 +192,7 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
   std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
   ctx_.gas = state.gas;
   for (;;) {
+    const Gas gas_at_entry = ctx_.gas;
     if (Result<void> ran = sandbox_->execute(*code_, ctx_, target); !ran) {
       broken_ = true;
       return ran.error();
@@ -189,10 +204,12 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
       for (uint64_t& r : state.regs) r = sx(static_cast<uint32_t>(r));
     state.gas = ctx_.gas;
     const uint32_t pc = static_cast<uint32_t>(ctx_.arg);  // the ecalli's number is in the upper half
-    // What a sandbox reports is not trusted: an exit names an instruction of this code.
-    if (ctx_.exit != Exit::Halt && ctx_.exit != Exit::Fault && !code_->has_code(pc)) {
+    // What a sandbox reports is not trusted (a Linux worker may be compromised): an exit names an
+    // instruction of this code that can exit that way, and the code only ever spends gas.
+    if (!exit_is_plausible(pc) || state.gas > gas_at_entry) {
       broken_ = true;
-      return Error(fmt::format("the sandbox reported an invalid exit ({} at 0x{:x})",
+      sandbox_->abandon();
+      return Error(fmt::format("the sandbox reported an impossible exit ({} at 0x{:x})",
                                static_cast<uint32_t>(ctx_.exit), ctx_.arg));
     }
     switch (ctx_.exit) {
@@ -260,6 +277,7 @@ Result<Interrupt> CompilerBackend::on_fault() {
   if (!in_guest_memory || !access) {
     // Not a guest memory access: a bug in the generated code (or a lying sandbox). Nothing can continue.
     broken_ = true;
+    sandbox_->abandon();
     return Error(fmt::format("unexpected fault in compiled code at pc {} (native offset 0x{:x}, address 0x{:x})",
                              pc, offset, address));
   }

@@ -27,6 +27,8 @@ class Sandbox {
   /// the native offset in `code` and fault_address the faulting address minus guest memory's base. An Error
   /// means the sandbox is broken (a dead or misbehaving worker): the instance cannot run any more.
   virtual Result<void> execute(const compiler::CompiledCode& code, compiler::VmCtx& ctx, uint32_t target) = 0;
+  /// What the sandbox reported made no sense: it must not serve another instance.
+  virtual void abandon() {}
 };
 
 /// Runs compiled code in this process.

@@ -50,6 +50,14 @@ using compiler::VmCtx;
 
 constexpr uint64_t align_page(uint64_t n) { return (n + 4095) & ~uint64_t(4095); }
 
+/// Text the worker wrote, as printable ASCII (it may write anything).
+std::string worker_text(const char* text, size_t capacity) {
+  std::string out(text, strnlen(text, capacity));
+  for (char& c : out)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return out;
+}
+
 std::string errno_text(int error) { return fmt::format("{} (errno {})", std::strerror(error), error); }
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout = nullptr) {
@@ -138,6 +146,10 @@ class Spawner {
 
  private:
   Spawner() {
+    // The thread takes no signals meant for the host; its children start from an empty mask (child_main).
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
     std::thread([this] {
       std::unique_lock lock(mutex_);
       for (;;) {
@@ -148,6 +160,7 @@ class Spawner {
         cv_.notify_all();
       }
     }).detach();
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
   std::mutex call_mutex_, mutex_;
   std::condition_variable cv_;
@@ -197,8 +210,10 @@ bool child_write_file(const char* path, const char* text) {
   if (syscall(SYS_dup3, moved[0], kControlFd, 0) < 0 || syscall(SYS_dup3, moved[1], kMemoryFd, 0) < 0 ||
       syscall(SYS_dup3, moved[2], kCodeFd, 0) < 0 || syscall(SYS_dup3, moved[3], 6, O_CLOEXEC) < 0)
     child_exit();
-  if (syscall(SYS_close_range, 7u, ~0u, 0u) != 0)
-    for (int fd = 7; fd < 4096; ++fd) syscall(SYS_close, fd);
+  if (syscall(SYS_close_range, 7u, ~0u, 0u) != 0) child_exit();  // never start with a host descriptor open
+  // The spawner thread blocks every signal; the worker needs SIGSEGV and SIGBUS (the mask survives exec).
+  const uint64_t empty_mask = 0;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, sizeof(empty_mask)) != 0) child_exit();
   syscall(SYS_execveat, 6, "", setup.argv, setup.envp, AT_EMPTY_PATH);
   child_exit();
 }
@@ -219,6 +234,8 @@ class Worker {
   uint8_t* memory() const { return memory_; }
   int pid() const { return pid_; }
   bool healthy() const { return !broken_; }
+  /// Never reused (it reported something impossible: it may be compromised).
+  void abandon() { broken_ = true; }
   /// Whether the process still runs (reaped otherwise).
   bool alive() { return !broken_ && check_alive().ok(); }
 
@@ -291,8 +308,14 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
 
   // The worker gets the code read-only: it can map it executable but never write it.
   const std::string code_path = fmt::format("/proc/self/fd/{}", worker->code_fd_);
-  int code_ro = open(code_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (code_ro < 0) code_ro = fcntl(worker->code_fd_, F_DUPFD_CLOEXEC, 0);  // no /proc: still not executable-writable
+  const int code_ro = open(code_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (code_ro < 0 || (fcntl(code_ro, F_GETFL) & O_ACCMODE) != O_RDONLY) {
+    // Without a read-only descriptor the worker could make its code writable: no worker at all.
+    const int error = errno;
+    if (code_ro >= 0) close(code_ro);
+    close(control_fd);
+    return Error("cannot open the sandbox's code read-only (is /proc mounted?): " + errno_text(error));
+  }
 
   ChildSetup setup{};
   setup.sandboxing = sandboxing;
@@ -300,8 +323,8 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
   setup.control_fd = control_fd;
   setup.memory_fd = worker->memory_fd_;
   setup.code_fd = code_ro;
-  fmt::format_to_n(setup.uid_map, sizeof(setup.uid_map) - 1, "0 {} 1", getuid());
-  fmt::format_to_n(setup.gid_map, sizeof(setup.gid_map) - 1, "0 {} 1", getgid());
+  fmt::format_to_n(setup.uid_map, sizeof(setup.uid_map) - 1, "0 {} 1", geteuid());
+  fmt::format_to_n(setup.gid_map, sizeof(setup.gid_map) - 1, "0 {} 1", getegid());
   static char arg0[] = "polkavm-worker", on[] = "1", off[] = "0";
   setup.argv[0] = arg0;
   setup.argv[1] = sandboxing ? on : off;
@@ -320,7 +343,7 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
     clone_error = errno;
   });
   close(control_fd);
-  if (code_ro >= 0) close(code_ro);
+  close(code_ro);
   if (pid < 0) {
     const char* hint = clone_error == EPERM || clone_error == ENOSPC || clone_error == EINVAL || clone_error == EUSERS
                            ? "; unprivileged user namespaces may be disabled (sysctls user.max_user_namespaces, "
@@ -367,27 +390,26 @@ Result<void> Worker::check_alive() {
     return fail(fmt::format("the sandbox worker was killed by signal {} (SIG{}){}", sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
                             sig == SIGSYS ? ": it made a system call its seccomp filter forbids" : ""));
   }
-  const char* message = control_->message;
+  const std::string message = worker_text(control_->message, sizeof(control_->message));
   return fail(fmt::format("the sandbox worker exited with status {}{}{}", WEXITSTATUS(status),
-                          message[0] ? ": " : "", std::string(message, strnlen(message, sizeof(control_->message)))));
+                          message.empty() ? "" : ": ", message));
 }
 
 Result<void> Worker::request(Command command) {
   if (broken_) return Error("the sandbox worker is broken");
   control_->command = command;
   control_->error = 0;
-  // The count lives here, not in the page: the worker may write anything there.
-  control_->protect_count = pending_protects_;
-  pending_protects_ = 0;
+  // The count lives here, not in the page: the worker may write anything there. The requests that apply
+  // protection changes take them; the others leave them pending.
+  const bool applies = command == Command::Run || command == Command::Protect || command == Command::MapCode;
+  control_->protect_count = applies ? pending_protects_ : 0;
+  if (applies) pending_protects_ = 0;
   control_->state.store(static_cast<uint32_t>(State::Request), std::memory_order_seq_cst);
   if (control_->worker_sleeping.load(std::memory_order_seq_cst)) futex(&control_->state, FUTEX_WAKE, 1);
   if (Result<void> done = wait(); !done) return done;
-  if (control_->error != 0) {
-    const char* message = control_->message;
-    return fail(fmt::format("the sandbox worker failed: {} ({})",
-                            std::string(message, strnlen(message, sizeof(control_->message))),
-                            errno_text(control_->error)));
-  }
+  if (const int error = control_->error; error != 0)
+    return fail(fmt::format("the sandbox worker failed: {} ({})", worker_text(control_->message, sizeof(control_->message)),
+                            errno_text(error)));
   return {};
 }
 
@@ -430,7 +452,9 @@ bool Worker::queue_protect(uint64_t begin, uint64_t end, int prot) {
 Result<void> Worker::map_code(const CompiledCode& code) {
   if (code_id_ == code.id()) return {};
   const std::vector<uintptr_t> table = code.djump_table(kCodeAddress);
-  const uint64_t table_offset = align_page(code.size());
+  // The table lives far past any code, so that a code mapping (which may be longer than this code, see the
+  // worker's map_code) never covers it; the memfd is sparse in between.
+  const uint64_t table_offset = kMaxCodeSize;
   const uint64_t table_bytes = table.size() * sizeof(uintptr_t);
   if (code.size() > kMaxCodeSize || table_bytes > kMaxTableSize)
     return Error(fmt::format("the module's machine code is too large for the sandbox ({} bytes)", code.size()));
@@ -600,6 +624,10 @@ class LinuxSandbox final : public Sandbox {
     ctx.fault_rip = w.fault_rip - kCodeAddress;
     ctx.fault_address = w.fault_address - kGuestMemoryAddress;
     return {};
+  }
+
+  void abandon() override {
+    if (worker_) worker_->abandon();
   }
 
   Worker* worker() const { return worker_.get(); }

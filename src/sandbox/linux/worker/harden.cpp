@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <malloc.h>
+#include <linux/futex.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,7 +171,6 @@ struct Syscall {
 
 // Allowed with any arguments.
 constexpr Syscall kAnyArguments[] = {
-    POLKAVM_SYSCALL(futex),            // the control page protocol: wait and wake
     POLKAVM_SYSCALL(sched_yield),      // spinning before sleeping on the futex
     POLKAVM_SYSCALL(rt_sigreturn),     // returning from the fault handler
     POLKAVM_SYSCALL(restart_syscall),  // see below
@@ -185,6 +185,7 @@ constexpr Syscall kAnyArguments[] = {
 
 // Allowed only with the arguments install_seccomp_filter() checks.
 constexpr Syscall kRestricted[] = {
+    POLKAVM_SYSCALL(futex),  // the control page protocol: FUTEX_WAIT and FUTEX_WAKE only
     POLKAVM_SYSCALL(mprotect),
     POLKAVM_SYSCALL(mmap),
 };
@@ -248,6 +249,14 @@ const char* install_seccomp_filter() {
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, s.nr, 0)) != 0) return fail_seccomp(s.name, rc);
   }
 
+  // futex: the control page protocol waits and wakes (shared, not private: the page is in two processes).
+  // Nothing else: the priority-inheritance and requeue operations have been a rich source of kernel bugs.
+  for (int op : {FUTEX_WAIT, FUTEX_WAKE}) {
+    const scmp_arg_cmp futex_op[] = {arg(1, SCMP_CMP_EQ, static_cast<uint64_t>(op))};
+    if ((rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(futex), 1, futex_op)) != 0)
+      return fail_seccomp("futex rule", rc);
+  }
+
   // mprotect: guest memory protection changes (PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE); never anything
   // executable, so no page the guest (or an attacker) could write ever becomes code.
   const scmp_arg_cmp mprotect_no_exec[] = {arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)};
@@ -257,17 +266,19 @@ const char* install_seccomp_filter() {
   // mmap: only the MapCode request, which maps kCodeFd (a read-only descriptor, so no writable shared mapping
   // of it can exist) execute-only at kCodeAddress and read-only at kTableAddress, both MAP_SHARED | MAP_FIXED.
   // Pinning fd, protection and address means no other file (guest memory above all) can be mapped
-  // executable, and the code cannot be placed over anything else of the worker. The arguments compare as 64-bit
-  // values: garbage in the upper half of the fd, which the kernel would ignore, fails the rule and kills.
+  // executable, and the code cannot be placed over anything else of the worker. The flags are exactly
+  // MAP_SHARED | MAP_FIXED (MAP_ANONYMOUS would ignore the fd and allocate memory; MAP_HUGETLB would drain the
+  // huge-page pool), and the length and offset stay within the protocol's limits. The arguments compare as
+  // 64-bit values: garbage in the upper half of the fd, which the kernel would ignore, fails the rule and kills.
   const scmp_arg_cmp mmap_code[] = {
-      arg(0, SCMP_CMP_EQ, kCodeAddress),
-      arg(2, SCMP_CMP_EQ, PROT_EXEC),
-      arg(4, SCMP_CMP_EQ, kCodeFd),
+      arg(0, SCMP_CMP_EQ, kCodeAddress),  arg(1, SCMP_CMP_LE, kMaxCodeSize),
+      arg(2, SCMP_CMP_EQ, PROT_EXEC),     arg(3, SCMP_CMP_EQ, MAP_SHARED | MAP_FIXED),
+      arg(4, SCMP_CMP_EQ, kCodeFd),       arg(5, SCMP_CMP_EQ, 0),
   };
   const scmp_arg_cmp mmap_table[] = {
-      arg(0, SCMP_CMP_EQ, kTableAddress),
-      arg(2, SCMP_CMP_EQ, PROT_READ),
-      arg(4, SCMP_CMP_EQ, kCodeFd),
+      arg(0, SCMP_CMP_EQ, kTableAddress), arg(1, SCMP_CMP_LE, kMaxTableSize),
+      arg(2, SCMP_CMP_EQ, PROT_READ),     arg(3, SCMP_CMP_EQ, MAP_SHARED | MAP_FIXED),
+      arg(4, SCMP_CMP_EQ, kCodeFd),       arg(5, SCMP_CMP_LE, kMaxCodeSize),
   };
   if ((rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), std::size(mmap_code), mmap_code)) != 0)
     return fail_seccomp("mmap rule (code)", rc);

@@ -113,16 +113,24 @@ bool map_code() {
     fail("invalid code mapping");
     return false;
   }
-  if (mmap(reinterpret_cast<void*>(kCodeAddress), c.code_size, PROT_EXEC, MAP_SHARED | MAP_FIXED, kCodeFd, 0) ==
+  // Earlier, larger code must not stay mapped past the end of the new one: each mapping covers at least what
+  // the previous one did (pages past the end of the file fault instead of executing stale bytes).
+  static uint64_t code_length = 0, table_length = 0;
+  const uint64_t new_code_length = c.code_size > code_length ? c.code_size : code_length;
+  const uint64_t table_size = c.table_size ? c.table_size : 1;
+  const uint64_t new_table_length = table_size > table_length ? table_size : table_length;
+  if (mmap(reinterpret_cast<void*>(kCodeAddress), new_code_length, PROT_EXEC, MAP_SHARED | MAP_FIXED, kCodeFd, 0) ==
       MAP_FAILED) {
     fail("mapping the code failed");
     return false;
   }
-  if (c.table_size != 0 && mmap(reinterpret_cast<void*>(kTableAddress), c.table_size, PROT_READ, MAP_SHARED | MAP_FIXED,
-                                kCodeFd, static_cast<off_t>(c.table_offset)) == MAP_FAILED) {
+  code_length = new_code_length;
+  if (mmap(reinterpret_cast<void*>(kTableAddress), new_table_length, PROT_READ, MAP_SHARED | MAP_FIXED, kCodeFd,
+           static_cast<off_t>(c.table_offset)) == MAP_FAILED) {
     fail("mapping the jump table failed");
     return false;
   }
+  table_length = new_table_length;
   return true;
 }
 
@@ -171,6 +179,10 @@ int main(int argc, char** argv) {
   // Generated code reaches guest memory as gs:[address]; nothing else in this program uses gs.
   if (syscall(SYS_arch_prctl, ARCH_SET_GS, kGuestMemoryAddress) != 0) die("cannot set the gs base");
 
+  // The host's spawner thread blocks every signal and the child clears the mask; be sure of it.
+  sigset_t no_signals;
+  sigemptyset(&no_signals);
+  if (sigprocmask(SIG_SETMASK, &no_signals, nullptr) != 0) die("sigprocmask failed");
   static uint8_t signal_stack[64 * 1024];
   stack_t ss{};
   ss.ss_sp = signal_stack;

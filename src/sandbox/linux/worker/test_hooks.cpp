@@ -7,6 +7,7 @@
 #include <asm/unistd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -119,6 +120,16 @@ void i386_syscall() {
   record(result);
 }
 
+void map_anonymous() {
+  // Everything the filter checks for the code mapping, except MAP_ANONYMOUS in the flags: memory without limit.
+  record(syscall(SYS_mmap, kCodeAddress, uint64_t(1) << 30, PROT_EXEC, MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS, kCodeFd, 0));
+}
+
+void futex_requeue() {
+  record(syscall(SYS_futex, reinterpret_cast<uint32_t*>(kControlAddress), FUTEX_CMP_REQUEUE, 1, 1,
+                 reinterpret_cast<uint32_t*>(kControlAddress + 64), 0));
+}
+
 }  // namespace
 
 void run_test_hook(uint64_t id) {
@@ -138,6 +149,8 @@ void run_test_hook(uint64_t id) {
     case TestHook::MapMemoryExec: map_memory_exec(); break;
     case TestHook::X32Syscall: x32_syscall(); break;
     case TestHook::I386Syscall: i386_syscall(); break;
+    case TestHook::MapAnonymous: map_anonymous(); break;
+    case TestHook::FutexRequeue: futex_requeue(); break;
     default: last_result = -ENOSYS; break;
   }
 }

@@ -24,6 +24,8 @@ enum class TestHook : uint64_t {
   MapMemoryExec = 13,   // guest memory's fd (closed by then in the worker) executable at kCodeAddress
   X32Syscall = 14,      // an allowed call (sched_yield) through the x32 ABI
   I386Syscall = 15,     // int 0x80 with a number that is "exit" on x86-64 (but umask on i386)
+  MapAnonymous = 16,    // memory at the code address, anonymous (the fd and offset pass the filter's checks)
+  FutexRequeue = 17,    // a futex operation other than wait and wake (requeue, on the control page)
 };
 
 /// What the last call of the last payload returned: its result (INT32_MAX if larger, as for an address), or
