@@ -1,13 +1,20 @@
-// The two backends side by side, in one run:
-//   exec/...         guest instructions per second on the sample guests, per backend and gas metering mode;
-//   compile/...      module creation (the compiler translates everything up front) for generated programs
-//                    1x, 10x and 100x the size, with the time per KB of code;
-//   ecalli/...       one ecalli round trip: guest -> host -> guest;
-//   instantiate/...  a new instance of a ready module plus one call of a function that only returns.
-// After the run, a Markdown table gives the compiler/interpreter ratio of every exec workload (from each
-// row's fastest single call, and from the CPU time of its fastest repetition) and the compile time per KB at
-// each size (linear compilation shows as a flat column). Run it with --benchmark_repetitions=5
-// --benchmark_enable_random_interleaving=true on a noisy machine.
+// The backends side by side, in one run, in the three variants of bench_common.hpp: `interpreter`,
+// `compiler` (generic sandbox: compiled code in this process) and `compiler-linux` (Linux sandbox: a worker
+// process per instance; its rows skip themselves if this host cannot run that sandbox).
+//   exec/...                guest instructions per second on the sample guests, per variant and gas metering;
+//   compile/...             module creation (the compiler translates everything up front) for generated
+//                           programs 1x, 10x and 100x the size, with the time per KB of code;
+//   ecalli/...              one ecalli round trip: guest -> host -> guest;
+//   instantiate+call/...    a new instance of a ready module plus one call of a function that only returns;
+//   sandbox/first-worker    the same where no worker is ready: each instance starts a Linux worker.
+// After the run, Markdown tables give the compiler/interpreter and linux/generic ratios of every exec workload
+// (from each row's fastest single call, and from the real time of its fastest repetition), the compile time
+// per KB at each size (linear compilation shows as a flat column), and the per-call costs. Run it with
+// --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true on a noisy machine.
+//
+// Every benchmark measures real (wall-clock) time, not CPU time: under the Linux sandbox the guest runs in
+// another process, so the CPU time of the benchmark thread leaves the guest's work out (the thread mostly
+// waits on a futex). All variants are measured the same way, so that their ratios compare like with like.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -16,6 +23,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,12 +31,12 @@
 
 #include <fmt/core.h>
 
+#include "bench_common.hpp"
 #include "polkavm/polkavm.hpp"
 #include "sample_guests.hpp"
 
 namespace {
 
-using polkavm::BackendKind;
 using polkavm::Error;
 using polkavm::Gas;
 using polkavm::GasMeteringKind;
@@ -36,16 +44,20 @@ using polkavm::Interrupt;
 using polkavm::Opcode;
 using polkavm::Reg;
 using polkavm::Result;
+using polkavm::bench::kCompiler;
+using polkavm::bench::kCompilerLinux;
+using polkavm::bench::kInterpreter;
+using polkavm::bench::kVariants;
+using polkavm::bench::make_engine;
+using polkavm::bench::Variant;
 using polkavm::guests::SampleGuest;
 
 // Enough for any workload here; gas metering is measured, never exhausted.
 constexpr Gas kGasBudget = Gas{1} << 50;
-constexpr std::array<BackendKind, 2> kBackends = {BackendKind::Interpreter, BackendKind::Compiler};
 
-Result<polkavm::Module> make_module(BackendKind backend, GasMeteringKind gas, polkavm::ProgramBlob blob) {
-  polkavm::Config engine_config;
-  engine_config.backend = backend;
-  auto engine = polkavm::Engine::create(engine_config);
+/// A module in a new engine (the module keeps its engine, and so the engine's worker pool, alive).
+Result<polkavm::Module> make_module(const Variant& variant, GasMeteringKind gas, polkavm::ProgramBlob blob) {
+  auto engine = make_engine(variant);
   if (!engine) return engine.error();
   polkavm::ModuleConfig config;
   config.gas_metering = gas;
@@ -57,8 +69,8 @@ struct Session {
   uint32_t main_pc;
 };
 
-Result<Session> start_session(BackendKind backend, GasMeteringKind gas, polkavm::ProgramBlob blob) {
-  auto module = make_module(backend, gas, std::move(blob));
+Result<Session> start_session(const Variant& variant, GasMeteringKind gas, polkavm::ProgramBlob blob) {
+  auto module = make_module(variant, gas, std::move(blob));
   if (!module) return module.error();
   auto main_pc = module->export_pc("main");
   if (!main_pc) return Error("no export named main");
@@ -96,7 +108,7 @@ constexpr std::array<std::pair<std::string_view, uint64_t>, 4> kWorkloads = {{
 
 // The number of instructions one call executes: one Step interrupt precedes each of them.
 Result<uint64_t> count_instructions(const Workload& workload) {
-  auto session = start_session(BackendKind::Interpreter, GasMeteringKind::None, workload.guest->build());
+  auto session = start_session(kInterpreter, GasMeteringKind::None, workload.guest->build());
   if (!session) return session.error();
   polkavm::RawInstance& instance = session->instance;
   const uint64_t args[] = {workload.arg};
@@ -111,10 +123,10 @@ Result<uint64_t> count_instructions(const Workload& workload) {
   }
 }
 
-void exec(benchmark::State& state, Workload workload, BackendKind backend, GasMeteringKind gas) {
+void exec(benchmark::State& state, Workload workload, Variant variant, GasMeteringKind gas) {
   const auto instructions = count_instructions(workload);
   if (!instructions) return state.SkipWithError(instructions.error().message().c_str());
-  auto session = start_session(backend, gas, workload.guest->build());
+  auto session = start_session(variant, gas, workload.guest->build());
   if (!session) return state.SkipWithError(session.error().message().c_str());
   const uint64_t expected = workload.guest->expected_result(workload.arg);
 
@@ -188,11 +200,11 @@ polkavm::ProgramBlob generated_program(uint32_t units) {
   return blob;
 }
 
-void compile(benchmark::State& state, uint32_t units, BackendKind backend) {
+void compile(benchmark::State& state, uint32_t units, Variant variant) {
   const polkavm::ProgramBlob blob = generated_program(units);
   const size_t code_bytes = blob.code_and_jump_table.code.size();
   for (auto _ : state) {
-    auto module = make_module(backend, GasMeteringKind::Sync, blob);
+    auto module = make_module(variant, GasMeteringKind::Sync, blob);
     if (!module) return state.SkipWithError(module.error().message().c_str());
     benchmark::DoNotOptimize(module);
   }
@@ -227,8 +239,8 @@ polkavm::ProgramBlob ecalli_loop_program() {
 
 constexpr uint64_t kEcallisPerCall = 1000;
 
-void ecalli_round_trip(benchmark::State& state, BackendKind backend, GasMeteringKind gas) {
-  auto session = start_session(backend, gas, ecalli_loop_program());
+void ecalli_round_trip(benchmark::State& state, Variant variant, GasMeteringKind gas) {
+  auto session = start_session(variant, gas, ecalli_loop_program());
   if (!session) return state.SkipWithError(session.error().message().c_str());
   for (auto _ : state) {
     auto interrupt = call(*session, kEcallisPerCall);
@@ -237,17 +249,57 @@ void ecalli_round_trip(benchmark::State& state, BackendKind backend, GasMetering
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kEcallisPerCall));
 }
 
-void instantiate_and_call(benchmark::State& state, BackendKind backend) {
-  // main(0) of the ecalli loop returns at once.
-  auto module = make_module(backend, GasMeteringKind::Sync, ecalli_loop_program());
+/// A new instance of `module` after a call of main(0), which returns at once.
+Result<polkavm::RawInstance> instantiate_and_call_once(const polkavm::Module& module, uint32_t main_pc) {
+  auto instance = module.instantiate();
+  if (!instance) return instance.error();
+  Session session{std::move(*instance), main_pc};
+  auto interrupt = call(session, 0);
+  if (!interrupt) return interrupt.error();
+  if (*interrupt != Interrupt::finished()) return Error("main(0) ended with " + polkavm::to_string(*interrupt));
+  return std::move(session.instance);
+}
+
+// One module, many instances, each dropped before the next: from the second iteration on, a Linux instance
+// takes the worker its predecessor gave back to the engine's pool, so this is the warm path (it includes the
+// release, which wipes the worker's memory).
+void instantiate_and_call(benchmark::State& state, Variant variant) {
+  auto module = make_module(variant, GasMeteringKind::Sync, ecalli_loop_program());
   if (!module) return state.SkipWithError(module.error().message().c_str());
   const uint32_t main_pc = *module->export_pc("main");
   for (auto _ : state) {
-    auto instance = module->instantiate();
+    if (auto instance = instantiate_and_call_once(*module, main_pc); !instance)
+      return state.SkipWithError(instance.error().message().c_str());
+  }
+}
+
+// The cold path: the same in an engine that keeps no idle workers (worker_count = 0), so that every instance
+// starts a Linux worker process, and a dropped instance's worker is stopped rather than pooled. A new engine
+// per iteration would not do: the library may hand a new engine the idle workers of engines that ended. Only
+// the instantiate and the call are timed (manual time), not the drop that stops the worker.
+void first_worker(benchmark::State& state) {
+  auto engine = make_engine(kCompilerLinux, 0);
+  if (!engine) return state.SkipWithError(engine.error().message().c_str());
+  polkavm::ModuleConfig config;
+  config.gas_metering = GasMeteringKind::Sync;
+  auto module = polkavm::Module::from_blob(*engine, config, ecalli_loop_program());
+  if (!module) return state.SkipWithError(module.error().message().c_str());
+  const uint32_t main_pc = *module->export_pc("main");
+  // Use up any ready workers the library keeps for new instances (left by engines of earlier benchmarks):
+  // several instances at once, each of which takes one if there is one.
+  {
+    std::vector<polkavm::RawInstance> drain;
+    for (int i = 0; i < 8; ++i) {
+      auto instance = module->instantiate();
+      if (!instance) return state.SkipWithError(instance.error().message().c_str());
+      drain.push_back(std::move(*instance));
+    }
+  }
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    auto instance = instantiate_and_call_once(*module, main_pc);
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (!instance) return state.SkipWithError(instance.error().message().c_str());
-    Session session{std::move(*instance), main_pc};
-    auto interrupt = call(session, 0);
-    if (!interrupt || *interrupt != Interrupt::finished()) return state.SkipWithError("the call failed");
   }
 }
 
@@ -256,48 +308,53 @@ void instantiate_and_call(benchmark::State& state, BackendKind backend) {
 
 constexpr std::array<uint32_t, 3> kCompileUnits = {200, 2'000, 20'000};
 
+// Every registration measures real time (see the top of the file).
+benchmark::internal::Benchmark* add(const std::string& name, auto function, auto... args) {
+  return benchmark::RegisterBenchmark(name.c_str(), function, args...)->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
 void register_all() {
   for (const auto& [guest_name, arg] : kWorkloads) {
     const Workload workload{polkavm::guests::find_sample_guest(guest_name), arg};
     for (GasMeteringKind gas : {GasMeteringKind::None, GasMeteringKind::Sync, GasMeteringKind::Async}) {
-      for (BackendKind backend : kBackends) {
-        const std::string name = fmt::format("exec/{}/{}/gas:{}/{}", guest_name, arg,
-                                             polkavm::gas_metering_name(gas), polkavm::backend_name(backend));
-        benchmark::RegisterBenchmark(name.c_str(), exec, workload, backend, gas)->Unit(benchmark::kMicrosecond);
-      }
+      for (const Variant& variant : kVariants)
+        add(fmt::format("exec/{}/{}/gas:{}/{}", guest_name, arg, polkavm::gas_metering_name(gas), variant.name), exec,
+            workload, variant, gas);
     }
   }
   for (uint32_t units : kCompileUnits) {
-    for (BackendKind backend : kBackends) {
-      const std::string name = fmt::format("compile/{}-blocks/{}", units, polkavm::backend_name(backend));
-      benchmark::RegisterBenchmark(name.c_str(), compile, units, backend)->Unit(benchmark::kMicrosecond);
-    }
+    for (const Variant& variant : kVariants)
+      add(fmt::format("compile/{}-blocks/{}", units, variant.name), compile, units, variant);
   }
-  for (BackendKind backend : kBackends) {
-    for (GasMeteringKind gas : {GasMeteringKind::None, GasMeteringKind::Sync}) {
-      const std::string name =
-          fmt::format("ecalli/gas:{}/{}", polkavm::gas_metering_name(gas), polkavm::backend_name(backend));
-      benchmark::RegisterBenchmark(name.c_str(), ecalli_round_trip, backend, gas)->Unit(benchmark::kMicrosecond);
-    }
-    const std::string name = fmt::format("instantiate+call/{}", polkavm::backend_name(backend));
-    benchmark::RegisterBenchmark(name.c_str(), instantiate_and_call, backend)->Unit(benchmark::kMicrosecond);
+  for (const Variant& variant : kVariants) {
+    for (GasMeteringKind gas : {GasMeteringKind::None, GasMeteringKind::Sync})
+      add(fmt::format("ecalli/gas:{}/{}", polkavm::gas_metering_name(gas), variant.name), ecalli_round_trip, variant,
+          gas);
+    add(fmt::format("instantiate+call/{}", variant.name), instantiate_and_call, variant);
   }
+  // Manual time is real time too (Google Benchmark refuses UseRealTime together with UseManualTime).
+  benchmark::RegisterBenchmark("sandbox/first-worker", first_worker)->Unit(benchmark::kMicrosecond)->UseManualTime();
 }
 
-/// Prints the usual console output, then the comparison tables.
+/// Prints the usual console output, then the comparison tables. A variant that did not run (compiler-linux
+/// on a host without the Linux sandbox, or filtered out) shows as "–".
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
+  SummaryReporter() : ConsoleReporter(polkavm::bench::console_options()) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
-    // CPU time (a descheduled thread does not count), and with --benchmark_repetitions the fastest
-    // repetition: this machine's noise only ever adds time.
+    // Real time (see the top of the file), and with --benchmark_repetitions the fastest repetition: this
+    // machine's noise only ever adds time.
     for (const Run& run : runs) {
       if (run.error_occurred || run.iterations == 0 || run.run_type == Run::RT_Aggregate) continue;
-      Timing r{run.GetAdjustedCPUTime(), benchmark::GetTimeUnitString(run.time_unit), run.counters};
-      auto [it, inserted] = results_.try_emplace(run.benchmark_name(), r);
+      // The name as registered, without the "/real_time" or "/manual_time" that benchmark_name() appends.
+      const std::string& name = run.run_name.function_name;
+      Timing r{run.GetAdjustedRealTime(), benchmark::GetTimeUnitString(run.time_unit), run.counters};
+      auto [it, inserted] = results_.try_emplace(name, r);
       if (!inserted && r.time < it->second.time) it->second = r;
       if (auto best = run.counters.find("best_call_s"); best != run.counters.end()) {
-        auto [best_it, first] = best_call_.try_emplace(run.benchmark_name(), best->second.value);
+        auto [best_it, first] = best_call_.try_emplace(name, best->second.value);
         if (!first) best_it->second = std::min(best_it->second, best->second.value);
       }
     }
@@ -305,60 +362,9 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 
   void Finalize() override {
     ConsoleReporter::Finalize();
-    auto seconds = [](const Timing& r) {
-      const std::string unit = r.unit;
-      const double scale = unit == "ns" ? 1e-9 : unit == "us" ? 1e-6 : unit == "ms" ? 1e-3 : 1.0;
-      return r.time * scale;
-    };
-    auto find = [&](const std::string& name) -> const Timing* {
-      auto it = results_.find(name);
-      return it == results_.end() ? nullptr : &it->second;
-    };
-
-    // Two views of the same runs: the fastest single call of each backend, and the mean CPU time per call
-    // of its fastest repetition.
-    fmt::print(
-        "\n| workload | gas | interpreter, best call | compiler, best call | speed-up (best call) | "
-        "speed-up (fastest repetition) |\n|---|---|---|---|---|---|\n");
-    for (const auto& [guest, arg] : kWorkloads) {
-      for (const char* gas : {"none", "sync", "async"}) {
-        const std::string prefix = fmt::format("exec/{}/{}/gas:{}/", guest, arg, gas);
-        const Timing* interpreter = find(prefix + "interpreter");
-        const Timing* compiler = find(prefix + "compiler");
-        if (!interpreter || !compiler) continue;
-        const double insns = interpreter->counters.at("guest_insns");
-        const double best_interpreter = best_call_.at(prefix + "interpreter");
-        const double best_compiler = best_call_.at(prefix + "compiler");
-        fmt::print("| {}({}) | {} | {:.0f} µs ({:.0f} M insn/s) | {:.0f} µs ({:.0f} M insn/s) | {:.1f}× | {:.1f}× |\n",
-                   guest, arg, gas, best_interpreter * 1e6, insns / best_interpreter / 1e6, best_compiler * 1e6,
-                   insns / best_compiler / 1e6, best_interpreter / best_compiler,
-                   seconds(*interpreter) / seconds(*compiler));
-      }
-    }
-
-    fmt::print("\n| program | code | compile (compiler) | per KB | module creation (interpreter) |\n|---|---|---|---|---|\n");
-    for (uint32_t units : kCompileUnits) {
-      const Timing* compiler = find(fmt::format("compile/{}-blocks/compiler", units));
-      const Timing* interpreter = find(fmt::format("compile/{}-blocks/interpreter", units));
-      if (!compiler || !interpreter) continue;
-      const double kb = compiler->counters.at("code_bytes") / 1024.0;
-      fmt::print("| {} blocks | {:.1f} KB | {:.3f} ms | {:.1f} µs | {:.3f} ms |\n", units, kb, seconds(*compiler) * 1e3,
-                 seconds(*compiler) * 1e6 / kb, seconds(*interpreter) * 1e3);
-    }
-
-    fmt::print("\n| per call | interpreter | compiler |\n|---|---|---|\n");
-    for (const char* gas : {"none", "sync"}) {
-      const Timing* interpreter = find(fmt::format("ecalli/gas:{}/interpreter", gas));
-      const Timing* compiler = find(fmt::format("ecalli/gas:{}/compiler", gas));
-      if (interpreter && compiler)
-        fmt::print("| ecalli round trip (gas {}) | {:.0f} ns | {:.0f} ns |\n", gas,
-                   seconds(*interpreter) * 1e9 / kEcallisPerCall, seconds(*compiler) * 1e9 / kEcallisPerCall);
-    }
-    const Timing* interpreter = find("instantiate+call/interpreter");
-    const Timing* compiler = find("instantiate+call/compiler");
-    if (interpreter && compiler)
-      fmt::print("| instantiate + minimal call | {:.1f} µs | {:.1f} µs |\n", seconds(*interpreter) * 1e6,
-                 seconds(*compiler) * 1e6);
+    print_exec_table();
+    print_compile_table();
+    print_per_call_table();
   }
 
  private:
@@ -367,6 +373,121 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     std::string unit;
     benchmark::UserCounters counters;
   };
+
+  static double seconds(const Timing& r) {
+    const double scale = r.unit == "ns" ? 1e-9 : r.unit == "us" ? 1e-6 : r.unit == "ms" ? 1e-3 : 1.0;
+    return r.time * scale;
+  }
+  /// The fastest repetition's mean time per iteration, in seconds; nothing if the row did not run.
+  std::optional<double> time_of(const std::string& name) const {
+    auto it = results_.find(name);
+    if (it == results_.end()) return std::nullopt;
+    return seconds(it->second);
+  }
+  std::optional<double> best_call_of(const std::string& name) const {
+    auto it = best_call_.find(name);
+    if (it == best_call_.end()) return std::nullopt;
+    return it->second;
+  }
+  /// `value` scaled and formatted, or "–".
+  static std::string cell(std::optional<double> value, double scale, std::string_view unit, int digits = 0) {
+    return value ? fmt::format("{:.{}f} {}", *value * scale, digits, unit) : "–";
+  }
+  /// numerator / denominator as "1.2×", or "–".
+  static std::string ratio(std::optional<double> numerator, std::optional<double> denominator) {
+    return numerator && denominator ? fmt::format("{:.2f}×", *numerator / *denominator) : "–";
+  }
+
+  // Two views of the same runs: the fastest single call of each variant, and the mean real time per call of
+  // its fastest repetition. speed-up = interpreter / compiler (generic); linux/generic = the time of
+  // compiler-linux over that of compiler (above 1: the Linux sandbox is slower).
+  /// A Markdown table, unless it has no rows (all its benchmarks filtered out).
+  static void print_table(std::string_view header, const std::vector<std::string>& rows) {
+    if (rows.empty()) return;
+    const auto columns = std::count(header.begin(), header.end(), '|') - 1;
+    std::string rule = "|";
+    for (int i = 0; i < columns; ++i) rule += "---|";
+    fmt::print("\n{}\n{}\n", header, rule);
+    for (const std::string& row : rows) fmt::print("{}\n", row);
+  }
+
+  void print_exec_table() const {
+    std::vector<std::string> rows;
+    for (const auto& [guest, arg] : kWorkloads) {
+      for (const char* gas : {"none", "sync", "async"}) {
+        const std::string prefix = fmt::format("exec/{}/{}/gas:{}/", guest, arg, gas);
+        auto it = results_.find(prefix + "interpreter");
+        if (it == results_.end()) continue;
+        const double insns = it->second.counters.at("guest_insns");
+        auto best_cell = [&](std::optional<double> best) {
+          return best ? fmt::format("{:.0f} µs ({:.0f} M insn/s)", *best * 1e6, insns / *best / 1e6) : "–";
+        };
+        const auto best_interpreter = best_call_of(prefix + "interpreter");
+        const auto best_compiler = best_call_of(prefix + "compiler");
+        const auto best_linux = best_call_of(prefix + "compiler-linux");
+        rows.push_back(fmt::format("| {}({}) | {} | {} | {} | {} | {} | {} | {} | {} |", guest, arg, gas,
+                                   best_cell(best_interpreter), best_cell(best_compiler), best_cell(best_linux),
+                                   ratio(best_interpreter, best_compiler),
+                                   ratio(time_of(prefix + "interpreter"), time_of(prefix + "compiler")),
+                                   ratio(best_linux, best_compiler),
+                                   ratio(time_of(prefix + "compiler-linux"), time_of(prefix + "compiler"))));
+      }
+    }
+    print_table(
+        "| workload | gas | interpreter, best call | compiler, best call | compiler-linux, best call | "
+        "speed-up (best call) | speed-up (fastest repetition) | linux/generic (best call) | "
+        "linux/generic (fastest repetition) |",
+        rows);
+  }
+
+  void print_compile_table() const {
+    std::vector<std::string> rows;
+    for (uint32_t units : kCompileUnits) {
+      const std::string prefix = fmt::format("compile/{}-blocks/", units);
+      auto it = results_.find(prefix + "compiler");
+      if (it == results_.end()) continue;
+      const double kb = it->second.counters.at("code_bytes") / 1024.0;
+      const double compiler = seconds(it->second);
+      rows.push_back(fmt::format("| {} blocks | {:.1f} KB | {:.3f} ms | {:.1f} µs | {} | {} |", units, kb,
+                                 compiler * 1e3, compiler * 1e6 / kb,
+                                 cell(time_of(prefix + "compiler-linux"), 1e3, "ms", 3),
+                                 cell(time_of(prefix + "interpreter"), 1e3, "ms", 3)));
+    }
+    print_table(
+        "| program | code | compile (compiler) | per KB | compile (compiler-linux) | module creation (interpreter) |",
+        rows);
+  }
+
+  void print_per_call_table() const {
+    std::vector<std::string> rows;
+    // One row: the time of each variant's benchmark `prefix + variant`, divided by `per`.
+    auto add_row = [&](std::string_view what, const std::string& prefix, double per, double scale,
+                       std::string_view unit, int digits) {
+      std::optional<double> times[3];
+      for (size_t i = 0; i < kVariants.size(); ++i)
+        if (auto time = time_of(prefix + std::string(kVariants[i].name))) times[i] = *time / per;
+      if (!times[0] && !times[1] && !times[2]) return;
+      rows.push_back(fmt::format("| {} | {} | {} | {} | {} |", what, cell(times[0], scale, unit, digits),
+                                 cell(times[1], scale, unit, digits), cell(times[2], scale, unit, digits),
+                                 ratio(times[2], times[1])));
+    };
+    add_row("ecalli round trip (gas none)", "ecalli/gas:none/", kEcallisPerCall, 1e9, "ns", 0);
+    add_row("ecalli round trip (gas sync)", "ecalli/gas:sync/", kEcallisPerCall, 1e9, "ns", 0);
+    // The instantiate loop drops each instance before the next, so every Linux instance after the first takes
+    // a warm worker from the engine's pool; sandbox/first-worker starts a worker for every instance.
+    add_row("instantiate + minimal call (Linux: a pooled worker)", "instantiate+call/", 1, 1e6, "µs", 1);
+    const auto warm = time_of("instantiate+call/compiler-linux");
+    const auto cold = time_of("sandbox/first-worker");
+    if (cold)
+      rows.push_back(fmt::format("| {} | – | – | {} | – |",
+                                 "instantiate + minimal call, no worker ready (Linux: starts one)",
+                                 cell(cold, 1e6, "µs", 1)));
+    print_table("| per call | interpreter | compiler | compiler-linux | linux/generic |", rows);
+    if (warm && cold)
+      fmt::print("\nStarting a worker costs about {:.0f} µs (an instance with a new worker minus a pooled one).\n",
+                 (*cold - *warm) * 1e6);
+  }
+
   std::map<std::string, Timing> results_;
   std::map<std::string, double> best_call_;  // seconds
 };
@@ -376,10 +497,10 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  polkavm::Config config;
-  config.backend = BackendKind::Compiler;
-  if (!polkavm::Engine::create(config)) {
-    fmt::print(stderr, "the compiler backend is not available on this host\n");
+  // The compiler in the generic sandbox is the baseline of every table; the Linux rows skip themselves when
+  // this host cannot run that sandbox.
+  if (auto engine = make_engine(kCompiler); !engine) {
+    fmt::print(stderr, "the compiler backend is not available on this host: {}\n", engine.error().message());
     return 1;
   }
   register_all();

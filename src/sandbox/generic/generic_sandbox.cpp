@@ -78,8 +78,12 @@ void install_signal_handlers() {
 // ------------------------------------------------------------------------------------------------
 // The gs base: generated code addresses guest memory as gs:[address].
 
-/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS). Written on
-/// every entry: anything else on this thread may have changed it meanwhile.
+/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS). With
+/// FSGSBASE (a few cycles) it is written on every entry, so nothing else on this thread that changed gs can
+/// point compiled code elsewhere. Without it the write is a system call (about 10 µs under some
+/// hypervisors), so it is skipped when this thread last set the same value: the generic sandbox trusts
+/// the thread's other users of gs, which is one reason it is experimental (the Linux sandbox's worker owns
+/// its gs).
 bool set_guest_memory_base(uint8_t* base) {
   constexpr unsigned long kHwcap2FsGsBase = 1ul << 1;  // HWCAP2_FSGSBASE: the kernel allows wrgsbase
   const auto value = reinterpret_cast<uintptr_t>(base);
@@ -88,7 +92,11 @@ bool set_guest_memory_base(uint8_t* base) {
     asm volatile("wrgsbase %0" : : "r"(value) : "memory");
     return true;
   }
-  return syscall(SYS_arch_prctl, ARCH_SET_GS, value) == 0;
+  thread_local uintptr_t t_gs_base = 0;
+  if (t_gs_base == value) return true;
+  if (syscall(SYS_arch_prctl, ARCH_SET_GS, value) != 0) return false;
+  t_gs_base = value;
+  return true;
 }
 
 /// Enters generated code. Clang's -fsanitize=function checks an indirect call by reading a signature just
