@@ -7,6 +7,7 @@
 //   benchtool --filter sort --filter sha --backend compiler --sandbox linux
 //
 // Blobs and native twins are found in the build tree next to benchtool (../../guest/programs).
+#include <algorithm>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -133,6 +134,21 @@ int run(const Options& options, const std::string& command) {
   }
   Engines engines(*engine_config);
   std::vector<Measurement> rows;
+  // Where compiled code runs. In the Linux sandbox it runs in a worker process, where this thread's CPU time
+  // does not see it: such rows are timed with the wall clock.
+  std::string sandbox = "none";
+  if (std::find(backends.begin(), backends.end(), polkavm::BackendKind::Compiler) != backends.end()) {
+    std::string why_not;
+    if (const polkavm::Engine* compiler = engines.get(polkavm::BackendKind::Compiler, &why_not)) {
+      sandbox = std::string(polkavm::sandbox_name(compiler->sandbox()));
+      if (compiler->sandbox() == polkavm::SandboxKind::Linux && source == TimeSource::ThreadCpu) {
+        source = TimeSource::Wall;
+        set_time_source(source);
+        fmt::print(stderr, "benchtool: the compiler runs in the Linux sandbox (another process), so every row is "
+                           "timed with the wall clock; --sandbox generic keeps thread CPU time\n");
+      }
+    }
+  }
 
   for (const auto& program : programs) {
     std::vector<std::unique_ptr<Runner>> runners;
@@ -171,8 +187,7 @@ int run(const Options& options, const std::string& command) {
   }
   progress.finish();
 
-  ReportInfo info{command, settings.repetitions, settings.arg, source, native_timing,
-                  std::string(polkavm::sandbox_name(engines.base().sandbox))};
+  ReportInfo info{command, settings.repetitions, settings.arg, source, native_timing, sandbox};
   std::string markdown = markdown_report(rows, info);
   if (options.markdown) {
     if (!write_file(*options.markdown, markdown)) {
