@@ -155,7 +155,28 @@ INSTANTIATE_TEST_SUITE_P(
                       TestHook::KillOthers, TestHook::WriteFds, TestHook::MapRwx, TestHook::OpenProcMem,
                       TestHook::Setuid, TestHook::StackExec, TestHook::MapCodeWritable, TestHook::MapMemoryExec,
                       TestHook::X32Syscall, TestHook::I386Syscall, TestHook::MapAnonymous, TestHook::FutexRequeue),
-    [](const ::testing::TestParamInfo<TestHook>& info) { return std::to_string(static_cast<int>(info.param)); });
+    [](const ::testing::TestParamInfo<TestHook>& info) -> std::string {
+      switch (info.param) {
+        case TestHook::OpenHostFile: return "OpenEtcPasswd";
+        case TestHook::Connect: return "ConnectToLocalhost";
+        case TestHook::Fork: return "Fork";
+        case TestHook::Exec: return "ExecShell";
+        case TestHook::Ptrace: return "Ptrace";
+        case TestHook::KillOthers: return "KillOtherProcesses";
+        case TestHook::WriteFds: return "WriteToHostDescriptors";
+        case TestHook::MapRwx: return "MapWritableExecutable";
+        case TestHook::OpenProcMem: return "OpenProcMem";
+        case TestHook::Setuid: return "Setuid";
+        case TestHook::StackExec: return "MakeStackExecutable";
+        case TestHook::MapCodeWritable: return "MapCodeWritable";
+        case TestHook::MapMemoryExec: return "MapGuestMemoryExecutable";
+        case TestHook::X32Syscall: return "X32SystemCall";
+        case TestHook::I386Syscall: return "I386SystemCall";
+        case TestHook::MapAnonymous: return "MapAnonymousMemory";
+        case TestHook::FutexRequeue: return "FutexRequeue";
+      }
+      return "Hook" + std::to_string(static_cast<int>(info.param));
+    });
 
 TEST(LinuxSandbox, WorkersAreReusedAfterTheirInstanceEnds) {
   Config config;
