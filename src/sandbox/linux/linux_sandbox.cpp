@@ -255,7 +255,9 @@ class Worker {
 
  private:
   Worker() = default;
-  Result<void> wait();
+  /// Waits for State::Done. `timeout`: how long a live worker may take (start-up); none for requests, which
+  /// may run guest code for as long as it runs.
+  Result<void> wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   /// Whether the worker still runs; reaps it and says why not otherwise.
   Result<void> check_alive();
   Error fail(std::string message) {
@@ -353,7 +355,7 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
   }
   worker->pid_ = static_cast<int>(pid);
   // Start-up ends with the worker reporting Done (or an error and its exit).
-  if (Result<void> ready = worker->wait(); !ready)
+  if (Result<void> ready = worker->wait(std::chrono::seconds(10)); !ready)
     return Error("the sandbox worker failed to start: " + ready.error().message());
   return worker;
 }
@@ -413,7 +415,8 @@ Result<void> Worker::request(Command command) {
   return {};
 }
 
-Result<void> Worker::wait() {
+Result<void> Worker::wait(std::optional<std::chrono::milliseconds> timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::milliseconds(0));
   constexpr uint32_t kDone = static_cast<uint32_t>(State::Done);
   auto done = [&] { return control_->state.load(std::memory_order_acquire) == kDone; };
   // Spin first: a short guest run (up to the next ecalli) needs no system call.
@@ -430,11 +433,15 @@ Result<void> Worker::wait() {
   for (;;) {
     const uint32_t state = control_->state.load(std::memory_order_seq_cst);
     if (state == kDone) break;
-    const timespec timeout{0, 10'000'000};
-    futex(&control_->state, FUTEX_WAIT, state, &timeout);
+    const timespec poll{0, 10'000'000};
+    futex(&control_->state, FUTEX_WAIT, state, &poll);
     if (done()) break;
     if (Result<void> alive = check_alive(); !alive) {
       result = alive;
+      break;
+    }
+    if (timeout && std::chrono::steady_clock::now() > give_up) {
+      result = fail(fmt::format("the sandbox worker did not answer within {} ms", timeout->count()));
       break;
     }
   }
