@@ -565,19 +565,6 @@ void WorkerPool::release(std::unique_ptr<Worker> worker) {
   if (idle_.size() < capacity_) idle_.push_back(std::move(worker));
 }
 
-Result<void> WorkerPool::fill() {
-  for (;;) {
-    {
-      std::lock_guard lock(mutex_);
-      if (idle_.size() >= capacity_) return {};
-    }
-    Result<std::unique_ptr<Worker>> worker = Worker::start(sandboxing_);
-    if (!worker) return worker.error();
-    std::lock_guard lock(mutex_);
-    idle_.push_back(std::move(worker).value());
-  }
-}
-
 // ------------------------------------------------------------------------------------------------
 // The sandbox of one instance
 

@@ -31,8 +31,6 @@ class WorkerPool {
   Result<std::unique_ptr<Worker>> acquire();
   /// Takes back a worker whose instance is gone: reset and kept if it is healthy and there is room.
   void release(std::unique_ptr<Worker> worker);
-  /// Starts workers until `capacity` are idle.
-  Result<void> fill();
 
  private:
   uint32_t capacity_;

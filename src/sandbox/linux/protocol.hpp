@@ -47,8 +47,6 @@ enum class Command : uint32_t {
   /// Map [0, code_size) of kCodeFd at kCodeAddress (execute-only) and [table_offset, table_offset +
   /// table_size) at kTableAddress (read-only).
   MapCode = 3,
-  /// Make all of guest memory inaccessible again (the host has already discarded its contents).
-  ResetMemory = 4,
   /// Test builds of the worker only: run the hostile payload `test_hook` (an attacker's code after setup).
   TestHook = 5,
 };

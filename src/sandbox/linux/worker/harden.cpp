@@ -171,7 +171,6 @@ struct Syscall {
 
 // Allowed with any arguments.
 constexpr Syscall kAnyArguments[] = {
-    POLKAVM_SYSCALL(sched_yield),      // spinning before sleeping on the futex
     POLKAVM_SYSCALL(rt_sigreturn),     // returning from the fault handler
     POLKAVM_SYSCALL(restart_syscall),  // see below
     POLKAVM_SYSCALL(clock_gettime),    // normally a vDSO call; the vDSO falls back to the syscall

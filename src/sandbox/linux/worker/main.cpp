@@ -220,11 +220,6 @@ int main(int argc, char** argv) {
       case Command::MapCode:
         if (apply_protections()) map_code();
         break;
-      case Command::ResetMemory:
-        g_control->protect_count = 0;
-        if (mprotect(reinterpret_cast<void*>(kGuestMemoryAddress), kGuestMemorySize, PROT_NONE) != 0)
-          fail("mprotect of guest memory failed");
-        break;
       case Command::TestHook:
 #if defined(POLKAVM_WORKER_TEST_HOOKS)
         worker::run_test_hook(g_control->test_hook);

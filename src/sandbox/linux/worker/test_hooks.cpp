@@ -14,6 +14,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <climits>
@@ -105,8 +106,11 @@ void map_memory_exec() {
   record(syscall(SYS_mmap, kCodeAddress, 4096, PROT_EXEC, MAP_SHARED | MAP_FIXED, kMemoryFd, 0));
 }
 
-// sched_yield is allowed, but only through the native ABI: the same call with the x32 bit set must die.
-void x32_syscall() { record(syscall(__X32_SYSCALL_BIT | SYS_sched_yield, 0)); }
+// clock_gettime is allowed, but only through the native ABI: the same call with the x32 bit set must die.
+void x32_syscall() {
+  struct timespec now;
+  record(syscall(__X32_SYSCALL_BIT | SYS_clock_gettime, CLOCK_MONOTONIC, &now));
+}
 
 // The i386 ABI through int 0x80. Number 60 is umask there but exit on x86-64, so a filter that ignored the
 // architecture would let this through as "exit" and the kernel would run umask(0).

@@ -22,7 +22,7 @@ enum class TestHook : uint64_t {
   StackExec = 11,       // mprotect of the worker's own stack to read-write-execute
   MapCodeWritable = 12, // the code fd at kCodeAddress, but as a private read-write-execute copy
   MapMemoryExec = 13,   // guest memory's fd (closed by then in the worker) executable at kCodeAddress
-  X32Syscall = 14,      // an allowed call (sched_yield) through the x32 ABI
+  X32Syscall = 14,      // an allowed call (clock_gettime) through the x32 ABI
   I386Syscall = 15,     // int 0x80 with a number that is "exit" on x86-64 (but umask on i386)
   MapAnonymous = 16,    // memory at the code address, anonymous (the fd and offset pass the filter's checks)
   FutexRequeue = 17,    // a futex operation other than wait and wake (requeue, on the control page)
