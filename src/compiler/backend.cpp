@@ -12,8 +12,6 @@
 
 namespace polkavm::detail {
 
-std::unique_ptr<Sandbox> make_linux_sandbox(const EngineState& engine);
-
 namespace compiler {
 namespace {
 

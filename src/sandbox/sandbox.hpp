@@ -33,5 +33,7 @@ class Sandbox {
 
 /// Runs compiled code in this process.
 std::unique_ptr<Sandbox> make_generic_sandbox();
+/// Runs compiled code in a worker process from `engine`'s pool (src/sandbox/linux/).
+std::unique_ptr<Sandbox> make_linux_sandbox(const EngineState& engine);
 
 }  // namespace polkavm::detail
