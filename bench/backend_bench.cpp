@@ -273,6 +273,17 @@ void instantiate_and_call(benchmark::State& state, Variant variant) {
   }
 }
 
+// The same without the call: what Module::instantiate costs (plus the drop), as the reference measures it.
+void instantiate_only(benchmark::State& state, Variant variant) {
+  auto module = make_module(variant, GasMeteringKind::Sync, ecalli_loop_program());
+  if (!module) return state.SkipWithError(module.error().message().c_str());
+  for (auto _ : state) {
+    auto instance = module->instantiate();
+    if (!instance) return state.SkipWithError(instance.error().message().c_str());
+    benchmark::DoNotOptimize(instance);
+  }
+}
+
 // The cold path: the same in an engine that keeps no idle workers (worker_count = 0), so that every instance
 // starts a Linux worker process, and a dropped instance's worker is stopped rather than pooled. A new engine
 // per iteration would not do: the library may hand a new engine the idle workers of engines that ended. Only
@@ -330,6 +341,7 @@ void register_all() {
     for (GasMeteringKind gas : {GasMeteringKind::None, GasMeteringKind::Sync})
       add(fmt::format("ecalli/gas:{}/{}", polkavm::gas_metering_name(gas), variant.name), ecalli_round_trip, variant,
           gas);
+    add(fmt::format("instantiate/{}", variant.name), instantiate_only, variant);
     add(fmt::format("instantiate+call/{}", variant.name), instantiate_and_call, variant);
   }
   // Manual time is real time too (Google Benchmark refuses UseRealTime together with UseManualTime).
@@ -475,6 +487,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     add_row("ecalli round trip (gas sync)", "ecalli/gas:sync/", kEcallisPerCall, 1e9, "ns", 0);
     // The instantiate loop drops each instance before the next, so every Linux instance after the first takes
     // a warm worker from the engine's pool; sandbox/first-worker starts a worker for every instance.
+    add_row("instantiate (Linux: a pooled worker)", "instantiate/", 1, 1e6, "µs", 1);
     add_row("instantiate + minimal call (Linux: a pooled worker)", "instantiate+call/", 1, 1e6, "µs", 1);
     const auto warm = time_of("instantiate+call/compiler-linux");
     const auto cold = time_of("sandbox/first-worker");

@@ -222,5 +222,53 @@ TEST(LinuxSandbox, TheWorkerHasItsOwnNamespacesAndNoCapabilities) {
   }
 }
 
+// Dynamic paging in the worker goes through its userfaultfd: a page is there for the guest when the host
+// has mapped it, and mapping pages changes no protection in the worker. With protection changes instead,
+// every other page mapped would be a mapping of its own, and the worker would run out of them
+// (vm.max_map_count) long before this many.
+TEST(LinuxSandbox, DynamicPagingUsesTheWorkersUserfaultfd) {
+  Config config;
+  config.allow_dynamic_paging = true;
+  std::optional<Engine> engine = linux_engine(config);
+  if (!engine) GTEST_SKIP() << "the Linux sandbox does not run on this host";
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_indirect_u32, {Reg::A0, Reg::A1}, {0}));   // a0 = u32 [a1]
+  b.emit(insn(Opcode::store_indirect_u32, {Reg::A2, Reg::A1}, {0}));  // u32 [a1] = a2
+  emit_ret(b);
+  ModuleConfig module_config;
+  module_config.dynamic_paging = true;
+  Module module = unwrap(
+      Module::from_blob(*engine, module_config, make_blob(InstructionSet::Latest64, b.finish().code, DataLayout{})));
+  RawInstance instance = unwrap(module.instantiate());
+  if (!detail::linux_sandbox::pages_on_demand(*detail::backend_of(instance)->sandbox()))
+    GTEST_SKIP() << "this kernel gives the worker no userfaultfd (Linux < 5.11)";
+
+  auto access = [&](uint32_t address, uint32_t value) {
+    instance.set_reg(Reg::A1, address);
+    instance.set_reg(Reg::A2, value);
+    return call(instance, 0);
+  };
+  constexpr uint32_t kPage = 4096, kBase = 0x100000;
+  const uint64_t max_map_count = std::stoull(read_file("/proc/sys/vm/max_map_count"));
+  const uint32_t pages = static_cast<uint32_t>(max_map_count / 2 + 1000);  // every other page
+  for (uint32_t i = 0; i < pages; ++i)
+    ASSERT_TRUE(instance.zero_memory_with_memory_protection(kBase + 2 * i * kPage, kPage, MemoryProtection::ReadWrite).ok())
+        << "page " << i;
+  const uint32_t last = kBase + 2 * (pages - 1) * kPage;
+  EXPECT_EQ(access(last + 8, 0xabcd), Interrupt::finished());
+  EXPECT_EQ(unwrap(instance.read_memory(last + 8, 4)), (std::vector<uint8_t>{0xcd, 0xab, 0, 0}));
+  // A page between two mapped ones is absent: the guest faults on it, and again after a free.
+  EXPECT_EQ(access(last - kPage, 1), Interrupt::fault(Segfault{last - kPage, kPage, false}));
+  ASSERT_TRUE(instance.free_pages(last, kPage).ok());
+  EXPECT_EQ(access(last + 8, 1), Interrupt::fault(Segfault{last, kPage, false}));
+  // Mapped again, it reads as zero; read-only, the guest's store faults after its load.
+  ASSERT_TRUE(instance.zero_memory_with_memory_protection(last, kPage, MemoryProtection::Read).ok());
+  EXPECT_EQ(access(last + 8, 1), Interrupt::fault(Segfault{last, kPage, true}));
+  EXPECT_EQ(instance.reg(Reg::A0), 0u);
+  ASSERT_TRUE(instance.unprotect_memory(last, kPage).ok());
+  EXPECT_EQ(access(last + 8, 7), Interrupt::finished());
+  EXPECT_EQ(unwrap(instance.read_memory(last + 8, 4)), (std::vector<uint8_t>{7, 0, 0, 0}));
+}
+
 }  // namespace
 }  // namespace polkavm::test

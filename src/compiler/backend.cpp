@@ -69,7 +69,7 @@ class CompilerBackend final : public InstanceBackend {
   ~CompilerBackend() override { memory_.reset(); }
 
   Result<void> init() {
-    Result<std::unique_ptr<MemoryBacking>> backing = sandbox_->make_memory_backing();
+    Result<std::unique_ptr<MemoryBacking>> backing = sandbox_->make_memory_backing(module_->config.dynamic_paging);
     if (!backing) return backing.error();
     Result<std::unique_ptr<GuestMemory>> memory = GuestMemory::create(
         module_->memory_map, module_->blob, module_->config.dynamic_paging, std::move(backing).value());

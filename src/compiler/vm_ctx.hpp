@@ -2,6 +2,7 @@
 // Kept free of other project headers: the Linux sandbox's worker program includes it too.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace polkavm::detail::compiler {
@@ -13,16 +14,23 @@ enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, F
 
 /// Generated code addresses these fields by offsetof. Pointers and native addresses are those of the
 /// process that runs the code (the host for the generic sandbox, the worker for the Linux one).
-struct VmCtx {
-  uint64_t regs[kVmRegCount];
-  int64_t gas;
-  const uintptr_t* djump_table;
-  uintptr_t target;  // the native address to enter at
-  uint64_t arg;      // the exit's argument: a guest pc
+///
+/// The order is for the Linux sandbox, where this lives in a page shared between two processes and every
+/// cache line written on one side and read on the other crosses between cores: what an ecalli's answer
+/// changes (a0 to a5, where to resume, the gas) fills the second cache line alone; the first holds the
+/// exit and the other registers; the third what is set once per code and the fault's details.
+struct alignas(64) VmCtx {
   Exit exit;
+  uint64_t regs[kVmRegCount];  // regs[7..12] (a0..a5) start the second cache line
+  uintptr_t target;            // the native address to enter at
+  int64_t gas;
+  uint64_t arg;  // the exit's argument: a guest pc
+  const uintptr_t* djump_table;
   // For the signal handler.
   uintptr_t code_begin, code_end, fault_stub;
   uintptr_t fault_rip, fault_address;
 };
+static_assert(offsetof(VmCtx, regs) + 7 * sizeof(uint64_t) == 64 && offsetof(VmCtx, gas) == 120,
+              "a0..a5, target and gas fill the second cache line");
 
 }  // namespace polkavm::detail::compiler

@@ -3,6 +3,10 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
+#include <mutex>
+#include <vector>
 #include <cerrno>
 #include <functional>
 
@@ -62,25 +66,84 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const MemoryMap& map, c
   return memory;
 }
 
-Result<void> GuestMemory::init() {
+// ------------------------------------------------------------------------------------------------
+// Permission tables
+
+namespace {
+
+struct PermTablePool {
+  static constexpr size_t kCapacity = 64;  // 64 MiB of address space; resident: the pages instances wrote
+  std::mutex mutex;
+  std::vector<std::unique_ptr<PermTable>> tables;
+};
+
+PermTablePool& perm_table_pool() {
+  static PermTablePool* pool = new PermTablePool();  // never destroyed: instances may end during exit
+  return *pool;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PermTable>> PermTable::acquire() {
+  PermTablePool& pool = perm_table_pool();
+  {
+    std::lock_guard lock(pool.mutex);
+    if (!pool.tables.empty()) {
+      std::unique_ptr<PermTable> table = std::move(pool.tables.back());
+      pool.tables.pop_back();
+      return table;
+    }
+  }
   // Zeroed (nothing accessible) and backed lazily: an instance touches only the entries of its regions.
-  void* table = mmap(nullptr, kGranuleCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (table == MAP_FAILED)
+  void* entries = mmap(nullptr, kEntries, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (entries == MAP_FAILED)
     return Error(fmt::format("failed to allocate the guest memory permission table (errno {})", errno));
-  perms_.reset(static_cast<uint8_t*>(table));
+  return std::unique_ptr<PermTable>(new PermTable(static_cast<uint8_t*>(entries)));
+}
+
+void PermTable::release(std::unique_ptr<PermTable> table) {
+  if (!table) return;
+  for (size_t word = 0; word < std::size(table->dirty_); ++word) {
+    for (uint64_t bits = table->dirty_[word]; bits != 0; bits &= bits - 1) {
+      const uint64_t page = word * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+      std::memset(table->entries_ + page * kPageEntries, 0, kPageEntries);
+    }
+    table->dirty_[word] = 0;
+  }
+  PermTablePool& pool = perm_table_pool();
+  std::lock_guard lock(pool.mutex);
+  if (pool.tables.size() < PermTablePool::kCapacity) pool.tables.push_back(std::move(table));
+}
+
+PermTable::~PermTable() { munmap(entries_, kEntries); }
+
+void PermTable::fill(uint64_t first, uint64_t end, uint8_t perm) {
+  if (first >= end) return;
+  std::memset(entries_ + first, perm, end - first);
+  for (uint64_t page = first / kPageEntries; page <= (end - 1) / kPageEntries; ++page)
+    dirty_[page / 64] |= uint64_t(1) << (page % 64);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Guest memory
+
+Result<void> GuestMemory::init() {
+  Result<std::unique_ptr<PermTable>> table = PermTable::acquire();
+  if (!table) return table.error();
+  perms_ = std::move(table).value();
   if (!dynamic_paging_) return map_standard_regions();
   return {};
 }
 
-void GuestMemory::UnmapTable::operator()(uint8_t* table) const { munmap(table, kGranuleCount); }
+GuestMemory::~GuestMemory() { PermTable::release(std::move(perms_)); }
 
-GuestMemory::~GuestMemory() = default;
+void GuestMemory::set_perms(uint64_t first, uint64_t end, uint8_t perm) { perms_->fill(first, end, perm); }
 
 bool GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
   if (begin >= end) return true;
   // Without backing pages the permission table must not grant access (e.g. vm.max_map_count reached).
   if (!backing_->protect(begin, end, prot_for(perm))) return false;
-  std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), perm);
+  set_perms(begin >> kGranuleShift, end >> kGranuleShift, perm);
   return true;
 }
 
@@ -88,7 +151,7 @@ bool GuestMemory::unmap_range(uint64_t begin, uint64_t end) {
   if (begin >= end) return true;
   // The permission table goes first: whatever the kernel says below, the guest cannot reach these pages
   // through the interpreter. Dropping the pages gives zeroes the next time they are mapped.
-  std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
+  set_perms(begin >> kGranuleShift, end >> kGranuleShift, kPermNone);
   const bool discarded = backing_->discard(begin, end);
   return backing_->protect(begin, end, PROT_NONE) && discarded;
 }
@@ -116,12 +179,16 @@ Result<void> GuestMemory::reset() {
   heap_size_ = 0;
   // Unmapping everything that may be mapped is one madvise per region; fresh pages read as zero.
   for (uint64_t page = 0; page < kGranuleCount;) {
-    if (perms_[page] == kPermNone) {
+    if (!perms_->written(page)) {  // a table page never written holds no accessible granule
+      page = (page / PermTable::kPageEntries + 1) * PermTable::kPageEntries;
+      continue;
+    }
+    if ((*perms_)[page] == kPermNone) {
       ++page;
       continue;
     }
     uint64_t end = page;
-    while (end < kGranuleCount && perms_[end] != kPermNone) ++end;
+    while (end < kGranuleCount && (*perms_)[end] != kPermNone) ++end;
     if (!unmap_range(page << kGranuleShift, end << kGranuleShift))
       return Error(fmt::format("failed to reset guest memory (errno {})", errno));
     page = end;
@@ -134,8 +201,8 @@ AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is
   if (!dynamic_paging_) return {};
   const uint32_t page_size = map_.page_size;
   const uint32_t mask = ~(page_size - 1);
-  auto present = [&](uint32_t page) { return perms_[page >> kGranuleShift] != kPermNone; };
-  auto read_only = [&](uint32_t page) { return !(perms_[page >> kGranuleShift] & kPermWrite); };
+  auto present = [&](uint32_t page) { return (*perms_)[page >> kGranuleShift] != kPermNone; };
+  auto read_only = [&](uint32_t page) { return !((*perms_)[page >> kGranuleShift] & kPermWrite); };
 
   uint32_t page = 0;
   bool write_protected = false;
@@ -176,15 +243,15 @@ Result<void> GuestMemory::with_host_access(uint32_t address, uint64_t length, co
   // Back to what the permission table says, one run of equal permissions at a time.
   bool restored = true;
   for (uint64_t run = begin; run < end;) {
-    const uint8_t perm = perms_[run >> kGranuleShift];
+    const uint8_t perm = (*perms_)[run >> kGranuleShift];
     uint64_t run_end = run + kGranule;
-    while (run_end < end && perms_[run_end >> kGranuleShift] == perm) run_end += kGranule;
+    while (run_end < end && (*perms_)[run_end >> kGranuleShift] == perm) run_end += kGranule;
     restored = backing_->protect(run, run_end, prot_for(perm)) && restored;
     run = run_end;
   }
   // A page left writable would let compiled code write read-only data: nothing may run on this memory.
   if (!restored) {
-    std::fill(perms_.get() + (begin >> kGranuleShift), perms_.get() + (end >> kGranuleShift), kPermNone);
+    set_perms(begin >> kGranuleShift, end >> kGranuleShift, kPermNone);
     return Error(fmt::format("failed to restore the protection of guest pages at 0x{:x} (errno {})", address, errno));
   }
   return {};
@@ -195,7 +262,7 @@ bool GuestMemory::has_perm(uint32_t address, uint32_t length, uint8_t need) cons
   if (uint64_t(address) + length > kAddressSpace) return false;
   const uint64_t first = address >> kGranuleShift, last = (uint64_t(address) + length - 1) >> kGranuleShift;
   for (uint64_t page = first; page <= last; ++page)
-    if ((perms_[page] & need) != need) return false;
+    if (((*perms_)[page] & need) != need) return false;
   return true;
 }
 
@@ -251,10 +318,10 @@ Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool
   const uint64_t first = address >> kGranuleShift;
   const uint64_t end = align_up(uint64_t(address) + length, map_.page_size) >> kGranuleShift;
   for (uint64_t page = first; page < end; ++page)
-    if (perms_[page] == kPermNone)
+    if ((*perms_)[page] == kPermNone)
       return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift));
   const uint8_t perm = read_only ? kPermRead : kPermReadWrite;
-  std::fill(perms_.get() + first, perms_.get() + end, perm);
+  set_perms(first, end, perm);
   if (!backing_->protect(first << kGranuleShift, end << kGranuleShift, prot_for(perm)))
     return Error(fmt::format("failed to change the protection of guest pages at 0x{:x} (errno {})", address, errno));
   return {};

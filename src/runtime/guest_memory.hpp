@@ -51,6 +51,36 @@ class MemoryBacking {
 /// An anonymous reservation of 4 GiB plus the guard in this process, initially inaccessible.
 Result<std::unique_ptr<MemoryBacking>> make_private_backing();
 
+/// An instance's permission table: one byte per granule of the 4 GiB, all kPermNone when handed out.
+/// Tables are recycled through a process-wide pool, so an instance costs neither a 1 MiB mapping nor the
+/// page faults and page-table teardown of a fresh one; only the table's pages that were written are zeroed
+/// on the way back.
+class PermTable {
+ public:
+  static constexpr uint64_t kEntries = uint64_t(1) << 20;  // granules of 4 KiB in 4 GiB
+  static Result<std::unique_ptr<PermTable>> acquire();
+  /// Zeroes what was written and keeps the table for the next instance.
+  static void release(std::unique_ptr<PermTable> table);
+  ~PermTable();
+  PermTable(const PermTable&) = delete;
+  PermTable& operator=(const PermTable&) = delete;
+
+  const uint8_t* entries() const { return entries_; }
+  uint8_t operator[](uint64_t granule) const { return entries_[granule]; }
+  void fill(uint64_t first, uint64_t end, uint8_t perm);
+  /// Whether the table page holding `granule`'s entry was written since the table was handed out.
+  bool written(uint64_t granule) const {
+    const uint64_t page = granule / kPageEntries;
+    return (dirty_[page / 64] >> (page % 64)) & 1;
+  }
+  static constexpr uint64_t kPageEntries = 4096;
+
+ private:
+  explicit PermTable(uint8_t* entries) : entries_(entries) {}
+  uint8_t* entries_;  // mmap-ed, kEntries bytes
+  uint64_t dirty_[kEntries / kPageEntries / 64] = {};  // which 4 KiB pages of the table were written
+};
+
 /// What a failed guest access turns into.
 struct AccessFault {
   bool is_segfault = false;  // false: trap
@@ -76,7 +106,7 @@ class GuestMemory {
   GuestMemory& operator=(const GuestMemory&) = delete;
 
   uint8_t* base() const { return base_; }
-  const uint8_t* perms() const { return perms_.get(); }
+  const uint8_t* perms() const { return perms_->entries(); }
   bool dynamic_paging() const { return dynamic_paging_; }
 
   /// The hot-path check: [address, address + size) ends below 4 GiB and both of its ends are in pages
@@ -86,7 +116,7 @@ class GuestMemory {
     return address <= UINT32_MAX - size &&
            (perms[address >> kGranuleShift] & perms[(address + size - 1) >> kGranuleShift] & need) != 0;
   }
-  bool allows(uint32_t address, uint32_t size, uint8_t need) const { return allows(perms_.get(), address, size, need); }
+  bool allows(uint32_t address, uint32_t size, uint8_t need) const { return allows(perms_->entries(), address, size, need); }
   /// Classifies a guest access that allows() rejected, as the reference's interpreter does.
   AccessFault classify_fault(uint32_t address, uint32_t size, bool is_write) const;
 
@@ -136,10 +166,10 @@ class GuestMemory {
   bool dynamic_paging_;
   std::unique_ptr<MemoryBacking> backing_;
   uint8_t* base_;
-  struct UnmapTable {
-    void operator()(uint8_t* table) const;
-  };
-  std::unique_ptr<uint8_t[], UnmapTable> perms_;  // kGranuleCount entries, mmap-ed
+  /// Sets the permission of granules [first, end) (table indices).
+  void set_perms(uint64_t first, uint64_t end, uint8_t perm);
+
+  std::unique_ptr<PermTable> perms_;
   uint32_t heap_size_ = 0;
   uint32_t rw_mapped_end_ = 0;  // end of the mapped RW region (grows with the heap)
 };

@@ -20,8 +20,9 @@ namespace polkavm::detail {
 class Sandbox {
  public:
   virtual ~Sandbox() = default;
-  /// The backing of the instance's guest memory (called once, before any run).
-  virtual Result<std::unique_ptr<MemoryBacking>> make_memory_backing() = 0;
+  /// The backing of the instance's guest memory (called once, before any run); `dynamic_paging`: the
+  /// instance's pages are mapped on demand by its host.
+  virtual Result<std::unique_ptr<MemoryBacking>> make_memory_backing(bool dynamic_paging) = 0;
   /// Runs `code` from native offset `target`, with the guest registers and gas in `ctx`, until the code
   /// exits. On return, ctx holds the registers, gas, exit and its argument; after Exit::Fault, fault_rip is
   /// the native offset in `code` and fault_address the faulting address minus guest memory's base. An Error

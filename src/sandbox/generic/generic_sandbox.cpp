@@ -110,7 +110,7 @@ void enter_guest(uintptr_t entry, VmCtx* ctx) {
 
 class GenericSandbox final : public Sandbox {
  public:
-  Result<std::unique_ptr<MemoryBacking>> make_memory_backing() override {
+  Result<std::unique_ptr<MemoryBacking>> make_memory_backing(bool) override {
     Result<std::unique_ptr<MemoryBacking>> backing = make_private_backing();
     if (backing) memory_base_ = (*backing)->base();
     return backing;

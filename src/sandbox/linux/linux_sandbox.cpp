@@ -10,7 +10,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,7 +175,7 @@ class Spawner {
 /// process may only make system calls.
 struct ChildSetup {
   bool sandboxing;
-  int exe_fd, control_fd, memory_fd, code_fd;
+  int exe_fd, control_fd, memory_fd, code_fd, socket_fd;
   char uid_map[48], gid_map[48];
   char* argv[3];
   char* envp[1];
@@ -202,19 +205,21 @@ bool child_write_file(const char* path, const char* text) {
       child_exit();
   }
   // The protocol's descriptors at their fixed numbers (first out of the way, as they may overlap), the
-  // program at 6; everything else closed.
-  const int sources[4] = {setup.control_fd, setup.memory_fd, setup.code_fd, setup.exe_fd};
-  int moved[4];
-  for (int i = 0; i < 4; ++i)
+  // program at kExecFd; everything else closed.
+  constexpr int kExecFd = kSocketFd + 1;
+  const int sources[5] = {setup.control_fd, setup.memory_fd, setup.code_fd, setup.socket_fd, setup.exe_fd};
+  const int targets[5] = {kControlFd, kMemoryFd, kCodeFd, kSocketFd, kExecFd};
+  int moved[5];
+  for (int i = 0; i < 5; ++i)
     if ((moved[i] = static_cast<int>(syscall(SYS_fcntl, sources[i], F_DUPFD_CLOEXEC, 100))) < 0) child_exit();
-  if (syscall(SYS_dup3, moved[0], kControlFd, 0) < 0 || syscall(SYS_dup3, moved[1], kMemoryFd, 0) < 0 ||
-      syscall(SYS_dup3, moved[2], kCodeFd, 0) < 0 || syscall(SYS_dup3, moved[3], 6, O_CLOEXEC) < 0)
-    child_exit();
-  if (syscall(SYS_close_range, 7u, ~0u, 0u) != 0) child_exit();  // never start with a host descriptor open
+  for (int i = 0; i < 5; ++i)
+    if (syscall(SYS_dup3, moved[i], targets[i], targets[i] == kExecFd ? O_CLOEXEC : 0) < 0) child_exit();
+  // Never start with a host descriptor open.
+  if (syscall(SYS_close_range, static_cast<unsigned>(kExecFd + 1), ~0u, 0u) != 0) child_exit();
   // The spawner thread blocks every signal; the worker needs SIGSEGV and SIGBUS (the mask survives exec).
   const uint64_t empty_mask = 0;
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, sizeof(empty_mask)) != 0) child_exit();
-  syscall(SYS_execveat, 6, "", setup.argv, setup.envp, AT_EMPTY_PATH);
+  syscall(SYS_execveat, kExecFd, "", setup.argv, setup.envp, AT_EMPTY_PATH);
   child_exit();
 }
 
@@ -253,6 +258,18 @@ class Worker {
   /// Guest memory back to all zeroes and inaccessible, for the next instance.
   bool reset_memory();
 
+  /// Whether the kernel gave the worker a userfaultfd (on-demand paging without protection changes).
+  bool has_userfaultfd() const { return uffd_ >= 0; }
+  bool pages_on_demand() const { return on_demand_; }
+  /// On-demand paging for this instance: the worker's 4 GiB of guest memory is registered with the
+  /// userfaultfd and made readable and writable, so that a page is accessible exactly when it is present in
+  /// the memfd (an absent one raises SIGBUS in the worker). Undone by reset_memory.
+  Result<void> start_on_demand_paging();
+  /// Allocates [begin, end) of guest memory (zeroed where it was absent), so that the worker can reach it.
+  bool populate(uint64_t begin, uint64_t end) {
+    return fallocate(memory_fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(begin), static_cast<off_t>(end - begin)) == 0;
+  }
+
  private:
   Worker() = default;
   /// Waits for State::Done. `timeout`: how long a live worker may take (start-up); none for requests, which
@@ -260,6 +277,8 @@ class Worker {
   Result<void> wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   /// Whether the worker still runs; reaps it and says why not otherwise.
   Result<void> check_alive();
+  /// Takes the worker's userfaultfd from the start-up socket (or notes why there is none).
+  void receive_userfaultfd(int socket);
   Error fail(std::string message) {
     broken_ = true;
     return Error(std::move(message));
@@ -269,6 +288,9 @@ class Worker {
   bool reaped_ = false;
   bool broken_ = false;
   int memory_fd_ = -1, code_fd_ = -1;
+  int uffd_ = -1;                 // the worker's userfaultfd (it acts on the worker's memory), or none
+  bool on_demand_ = false;        // guest memory is registered with it
+  std::string uffd_unavailable_;  // why there is none
   Control* control_ = nullptr;
   uint8_t* memory_ = nullptr;
   uint64_t code_id_ = 0;  // the CompiledCode the worker holds
@@ -295,6 +317,16 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
     if (control_fd >= 0) close(control_fd);
     return Error("cannot create the sandbox's shared memory: " + errno_text(error));
   }
+  int sockets[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+    const int error = errno;
+    close(control_fd);
+    return Error("cannot create the sandbox's start-up socket: " + errno_text(error));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } host_socket{sockets[0]}, worker_socket{sockets[1]};
   void* control = mmap(nullptr, kControlSize, PROT_READ | PROT_WRITE, MAP_SHARED, control_fd, 0);
   void* memory = mmap(nullptr, kGuestMemorySize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
                       worker->memory_fd_, 0);
@@ -325,6 +357,7 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
   setup.control_fd = control_fd;
   setup.memory_fd = worker->memory_fd_;
   setup.code_fd = code_ro;
+  setup.socket_fd = worker_socket.fd;
   fmt::format_to_n(setup.uid_map, sizeof(setup.uid_map) - 1, "0 {} 1", geteuid());
   fmt::format_to_n(setup.gid_map, sizeof(setup.gid_map) - 1, "0 {} 1", getegid());
   static char arg0[] = "polkavm-worker", on[] = "1", off[] = "0";
@@ -357,7 +390,55 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
   // Start-up ends with the worker reporting Done (or an error and its exit).
   if (Result<void> ready = worker->wait(std::chrono::seconds(10)); !ready)
     return Error("the sandbox worker failed to start: " + ready.error().message());
+  worker->receive_userfaultfd(host_socket.fd);
   return worker;
+}
+
+void Worker::receive_userfaultfd(int socket) {
+  int error = 0;
+  iovec data{&error, sizeof(error)};
+  alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = buffer;
+  message.msg_controllen = sizeof(buffer);
+  // The worker sent it before it reported ready.
+  if (recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != static_cast<ssize_t>(sizeof(error))) {
+    uffd_unavailable_ = "the worker sent no userfaultfd";
+    return;
+  }
+  const cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header == nullptr || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS ||
+      header->cmsg_len != CMSG_LEN(sizeof(int))) {
+    uffd_unavailable_ = "the kernel gives the worker no userfaultfd: " + errno_text(error);
+    return;
+  }
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
+  // Only a userfaultfd is kept (the registration below would fail on anything else anyway).
+  char target[64] = {};
+  const std::string link = fmt::format("/proc/self/fd/{}", fd);
+  if (readlink(link.c_str(), target, sizeof(target) - 1) < 0 || std::string_view(target) != "anon_inode:[userfaultfd]") {
+    close(fd);
+    uffd_unavailable_ = "the worker sent something other than a userfaultfd";
+    return;
+  }
+  uffd_ = fd;
+}
+
+Result<void> Worker::start_on_demand_paging() {
+  if (uffd_ < 0) return Error("on-demand paging in the sandbox needs a userfaultfd: " + uffd_unavailable_);
+  uffdio_register reg{};
+  reg.range.start = kGuestMemoryAddress;
+  reg.range.len = uint64_t(1) << 32;  // not the guard past it, which stays inaccessible
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (ioctl(uffd_, UFFDIO_REGISTER, &reg) != 0)
+    return fail("cannot register the sandbox's guest memory with its userfaultfd: " + errno_text(errno));
+  on_demand_ = true;
+  if (!queue_protect(0, reg.range.len, PROT_READ | PROT_WRITE))
+    return fail("cannot make the sandbox's guest memory accessible");
+  return {};
 }
 
 Worker::~Worker() {
@@ -371,6 +452,7 @@ Worker::~Worker() {
   if (memory_) munmap(memory_, kGuestMemorySize);
   if (memory_fd_ >= 0) close(memory_fd_);
   if (code_fd_ >= 0) close(code_fd_);
+  if (uffd_ >= 0) close(uffd_);
 }
 
 Result<void> Worker::check_alive() {
@@ -489,7 +571,13 @@ Result<void> Worker::map_code(const CompiledCode& code) {
 }
 
 bool Worker::reset_memory() {
-  if (broken_ || !discard(0, kGuestMemorySize)) return false;
+  if (broken_) return false;
+  if (on_demand_) {
+    uffdio_range range{kGuestMemoryAddress, uint64_t(1) << 32};
+    if (ioctl(uffd_, UFFDIO_UNREGISTER, &range) != 0) return false;
+    on_demand_ = false;
+  }
+  if (!discard(0, kGuestMemorySize)) return false;
   // One change makes everything inaccessible again; it reaches the worker with the next request.
   control_->protect[0] = ProtectOp{0, kGuestMemorySize, PROT_NONE, 0};
   pending_protects_ = 1;
@@ -571,15 +659,28 @@ void WorkerPool::release(std::unique_ptr<Worker> worker) {
 namespace {
 
 /// Guest memory in the worker's memfd: the host writes it directly; protection changes go to the worker.
+/// With on-demand paging, a page's presence in the memfd is what makes it accessible to the guest (the
+/// worker's mapping is readable and writable throughout and registered with its userfaultfd): mapping a page
+/// allocates it, and unmapping it (a discard, which GuestMemory always does first) punches it out again.
 class WorkerBacking final : public MemoryBacking {
  public:
-  explicit WorkerBacking(Worker& worker) : worker_(worker) { base_ = worker.memory(); }
-  bool protect(uint64_t begin, uint64_t end, int prot) override { return worker_.queue_protect(begin, end, prot); }
+  WorkerBacking(Worker& worker, bool on_demand) : worker_(worker), on_demand_(on_demand) { base_ = worker.memory(); }
+  bool protect(uint64_t begin, uint64_t end, int prot) override {
+    if (!on_demand_) return worker_.queue_protect(begin, end, prot);
+    if (prot == PROT_NONE) return true;  // discarded just before: absent, so inaccessible
+    if (!worker_.populate(begin, end)) return false;
+    // Until a page is made read-only, all of guest memory is writable in the worker: nothing to change.
+    if (prot == (PROT_READ | PROT_WRITE) && !any_read_only_) return true;
+    any_read_only_ = true;
+    return worker_.queue_protect(begin, end, prot);
+  }
   bool discard(uint64_t begin, uint64_t end) override { return worker_.discard(begin, end); }
   bool host_writes_anywhere() const override { return true; }
 
  private:
   Worker& worker_;
+  bool on_demand_;
+  bool any_read_only_ = false;
 };
 
 class LinuxSandbox final : public Sandbox {
@@ -589,11 +690,16 @@ class LinuxSandbox final : public Sandbox {
     if (worker_) pool_->release(std::move(worker_));
   }
 
-  Result<std::unique_ptr<MemoryBacking>> make_memory_backing() override {
+  Result<std::unique_ptr<MemoryBacking>> make_memory_backing(bool dynamic_paging) override {
     Result<std::unique_ptr<Worker>> worker = pool_->acquire();
     if (!worker) return worker.error();
     worker_ = std::move(worker).value();
-    return std::unique_ptr<MemoryBacking>(new WorkerBacking(*worker_));
+    // Without a userfaultfd (Linux before 5.11), dynamic paging works through protection changes instead,
+    // one mprotect in the worker per change of the host's page map.
+    const bool on_demand = dynamic_paging && worker_->has_userfaultfd();
+    if (on_demand)
+      if (Result<void> started = worker_->start_on_demand_paging(); !started) return started.error();
+    return std::unique_ptr<MemoryBacking>(new WorkerBacking(*worker_, on_demand));
   }
 
   Result<void> execute(const CompiledCode& code, VmCtx& ctx, uint32_t target) override {
@@ -601,15 +707,24 @@ class LinuxSandbox final : public Sandbox {
     if (Result<void> mapped = worker_->map_code(code); !mapped) return mapped;
     Control& c = worker_->control();
     VmCtx& w = c.ctx;
-    std::memcpy(w.regs, ctx.regs, sizeof(w.regs));
-    w.gas = ctx.gas;
-    w.djump_table = reinterpret_cast<const uintptr_t*>(kTableAddress);
+    // Only what changed since the worker last answered is written: a line written here must travel to the
+    // worker's core. (The worker may have written anything meanwhile; it then runs on what it wrote.)
+    if (!synced_ || synced_code_ != code.id()) {
+      w.djump_table = reinterpret_cast<const uintptr_t*>(kTableAddress);
+      w.code_begin = kCodeAddress;
+      w.code_end = kCodeAddress + code.size();
+      w.fault_stub = kCodeAddress + code.fault_stub_offset();
+      c.enter = kCodeAddress + code.enter_offset();
+      std::memcpy(w.regs, ctx.regs, sizeof(w.regs));
+      w.gas = ctx.gas;
+      synced_ = true;
+      synced_code_ = code.id();
+    } else {
+      for (int i = 0; i < compiler::kVmRegCount; ++i)
+        if (ctx.regs[i] != seen_.regs[i]) w.regs[i] = ctx.regs[i];
+      if (ctx.gas != seen_.gas) w.gas = ctx.gas;
+    }
     w.target = kCodeAddress + target;
-    w.code_begin = kCodeAddress;
-    w.code_end = kCodeAddress + code.size();
-    w.fault_stub = kCodeAddress + code.fault_stub_offset();
-    w.exit = Exit::Trap;
-    c.enter = kCodeAddress + code.enter_offset();
     if (Result<void> ran = worker_->request(Command::Run); !ran) return ran;
     std::memcpy(ctx.regs, w.regs, sizeof(ctx.regs));
     ctx.gas = w.gas;
@@ -617,6 +732,8 @@ class LinuxSandbox final : public Sandbox {
     ctx.arg = w.arg;
     ctx.fault_rip = w.fault_rip - kCodeAddress;
     ctx.fault_address = w.fault_address - kGuestMemoryAddress;
+    std::memcpy(seen_.regs, ctx.regs, sizeof(seen_.regs));
+    seen_.gas = ctx.gas;
     return {};
   }
 
@@ -629,6 +746,9 @@ class LinuxSandbox final : public Sandbox {
  private:
   std::shared_ptr<WorkerPool> pool_;
   std::unique_ptr<Worker> worker_;
+  bool synced_ = false;       // the control page's guest state is what seen_ holds
+  uint64_t synced_code_ = 0;  // the code whose addresses it holds
+  VmCtx seen_{};              // the registers and gas the worker last reported
 };
 
 }  // namespace
@@ -654,6 +774,11 @@ void set_worker_image_for_testing(std::span<const uint8_t> image) { g_image_over
 int worker_pid(const Sandbox& sandbox) {
   const auto* linux = dynamic_cast<const LinuxSandbox*>(&sandbox);
   return linux && linux->worker() ? linux->worker()->pid() : -1;
+}
+
+bool pages_on_demand(const Sandbox& sandbox) {
+  const auto* linux = dynamic_cast<const LinuxSandbox*>(&sandbox);
+  return linux && linux->worker() && linux->worker()->pages_on_demand();
 }
 
 Result<void> run_test_hook(Sandbox& sandbox, uint64_t hook) {

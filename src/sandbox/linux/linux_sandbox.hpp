@@ -54,6 +54,8 @@ void set_worker_image_for_testing(std::span<const uint8_t> image);
 
 /// The process id of a worker (tests: to signal it).
 int worker_pid(const Sandbox& sandbox);
+/// Whether the instance's guest memory is paged on demand through the worker's userfaultfd (tests).
+bool pages_on_demand(const Sandbox& sandbox);
 /// Tests only: makes the worker run hostile payload `hook` (a worker test build) and waits for the result.
 Result<void> run_test_hook(Sandbox& sandbox, uint64_t hook);
 

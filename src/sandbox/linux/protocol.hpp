@@ -21,6 +21,9 @@ namespace polkavm::detail::linux_sandbox {
 inline constexpr int kControlFd = 3;  // the control page (memfd, read-write)
 inline constexpr int kMemoryFd = 4;   // guest memory (memfd of kGuestMemorySize bytes, read-write)
 inline constexpr int kCodeFd = 5;     // machine code and jump table (memfd, opened read-only)
+/// A Unix socket, used once at start-up: the worker sends the host its userfaultfd (SCM_RIGHTS), or, when
+/// the kernel has none for it, a message without a descriptor holding the errno. Closed before setup ends.
+inline constexpr int kSocketFd = 6;
 
 // Where the worker maps them. Guest memory sits alone in a fixed range, so that no guest address (32-bit,
 // relative to the gs base) reaches anything else in the worker.
@@ -60,19 +63,27 @@ struct ProtectOp {
 };
 inline constexpr uint32_t kMaxProtectOps = 2048;
 
+/// Laid out for the round trip of a run: the request line and the guest state are all that moves between
+/// the cores on an ecalli (each cache line that changes hands costs tens to hundreds of nanoseconds), and the
+/// host writes only the registers it changed. What changes rarely lives on other lines.
 struct Control {
+  // The request line.
   alignas(64) std::atomic<uint32_t> state;
+  Command command;
+  uint32_t protect_count;  // pending ProtectOps, applied (and reset to 0) by Run, Protect and MapCode
+  int32_t error;           // 0, or the errno of the failed request
+  uint64_t enter;          // Run: the code's entry function (a worker address)
+
+  // Run: the guest state in and out. code_begin, code_end and fault_stub are set when the code is mapped;
+  // the worker checks them on every run (and sets ctx.exit to Trap before each).
+  alignas(64) compiler::VmCtx ctx;
+
   alignas(64) std::atomic<uint32_t> worker_sleeping;  // the worker waits in futex_wait on `state`
   alignas(64) std::atomic<uint32_t> host_sleeping;    // the host does
-  alignas(64) Command command;
-  uint32_t protect_count;  // pending ProtectOps, applied (and reset to 0) by Run, Protect and MapCode
-  uint64_t code_size, table_offset, table_size;  // MapCode
-  uint64_t enter;                                // Run: the code's entry function (a worker address)
-  uint64_t test_hook;                            // TestHook
-  int32_t error;                                 // 0, or the errno of the failed request
-  uint32_t reserved;
-  compiler::VmCtx ctx;  // Run: in and out
-  char message[256];    // why the request or the start-up failed (NUL-terminated)
+
+  alignas(64) uint64_t code_size, table_offset, table_size;  // MapCode
+  uint64_t test_hook;                                          // TestHook
+  char message[256];  // why the request or the start-up failed (NUL-terminated)
   ProtectOp protect[kMaxProtectOps];
 };
 
