@@ -104,11 +104,7 @@ class CompilerBackend final : public InstanceBackend {
     switch (ctx_.exit) {
       case Exit::Halt:
       case Exit::Fault: return true;
-      case Exit::Ecalli: {
-        if (!code_->has_code(pc)) return false;
-        const Instruction insn = view_.decode(pc);
-        return insn.opcode == Opcode::ecalli && insn.imm[0] == static_cast<uint32_t>(ctx_.arg >> 32);
-      }
+      case Exit::Ecalli: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::ecalli;
       case Exit::Sbrk: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::sbrk;
       case Exit::Memset: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::memset;
       default: return code_->has_code(pc);
@@ -201,14 +197,14 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
     if (!module_->blob.is_64_bit())
       for (uint64_t& r : state.regs) r = sx(static_cast<uint32_t>(r));
     state.gas = ctx_.gas;
-    const uint32_t pc = static_cast<uint32_t>(ctx_.arg);  // the ecalli's number is in the upper half
+    const uint32_t pc = ctx_.pc;
     // What a sandbox reports is not trusted (a Linux worker may be compromised): an exit names an
     // instruction of this code that can exit that way, and the code only ever spends gas.
     if (!exit_is_plausible(pc) || state.gas > gas_at_entry) {
       broken_ = true;
       sandbox_->abandon();
       return Error(fmt::format("the sandbox reported an impossible exit ({} at 0x{:x})",
-                               static_cast<uint32_t>(ctx_.exit), ctx_.arg));
+                               static_cast<uint32_t>(ctx_.exit), ctx_.pc));
     }
     switch (ctx_.exit) {
       case Exit::Trap: return trap_at(pc);
@@ -221,7 +217,7 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
         state.program_counter = pc;
         state.next_program_counter = next;
         resume_ = {Resume::At::Entry, next};
-        return Interrupt::ecalli(static_cast<uint32_t>(ctx_.arg >> 32));
+        return Interrupt::ecalli(view_.decode(pc).imm[0]);
       }
       case Exit::Step:
         return stop_at(pc, std::exchange(step_skips_charge_, false) ? Resume::At::Body : Resume::At::Charge,

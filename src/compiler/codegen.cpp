@@ -209,7 +209,7 @@ void Codegen::emit_runtime() {
     a_.bind(label);
     a_.mov(x86::qword_ptr(x86::rsp, kFrameGas), kGas);
     a_.mov(kCtx, x86::qword_ptr(x86::rsp, kFrameCtx));
-    a_.mov(x86::qword_ptr(kCtx, CTX_OFF(arg)), kTmp);
+    a_.mov(x86::dword_ptr(kCtx, CTX_OFF(pc)), kTmp.r32());
     a_.mov(x86::dword_ptr(kCtx, CTX_OFF(exit)), static_cast<uint32_t>(kind));
     a_.jmp(save_);
   };
@@ -690,10 +690,7 @@ void Codegen::emit_instruction(const Instruction& insn) {
       break;
     case Opcode::unlikely: break;
     case Opcode::memset: exit_to(memset_, pc); break;
-    case Opcode::ecalli:  // the host needs the number too: it rides in the upper half of rcx
-      a_.mov(kTmp, (uint64_t(imm) << 32) | pc);
-      a_.jmp(ecalli_);
-      break;
+    case Opcode::ecalli: exit_to(ecalli_, pc); break;  // the host reads the number from the code
     case Opcode::sbrk: exit_to(sbrk_, pc); break;
     case Opcode::jump:
       if (code_.is_jump_target_valid(insn.target)) a_.jmp(label_for(insn.target));

@@ -18,13 +18,13 @@ enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, F
 /// The order is for the Linux sandbox, where this lives in a page shared between two processes and every
 /// cache line written on one side and read on the other crosses between cores: what an ecalli's answer
 /// changes (a0 to a5, where to resume, the gas) fills the second cache line alone; the first holds the
-/// exit and the other registers; the third what is set once per code and the fault's details.
+/// exit, its pc and the other registers; the third what is set once per code and the fault's details.
 struct alignas(64) VmCtx {
   Exit exit;
+  uint32_t pc;                 // the guest pc of the instruction that exited (an ecalli's number is in its code)
   uint64_t regs[kVmRegCount];  // regs[7..12] (a0..a5) start the second cache line
   uintptr_t target;            // the native address to enter at
   int64_t gas;
-  uint64_t arg;  // the exit's argument: a guest pc
   const uintptr_t* djump_table;
   // For the signal handler.
   uintptr_t code_begin, code_end, fault_stub;

@@ -481,13 +481,16 @@ Result<void> Worker::check_alive() {
 
 Result<void> Worker::request(Command command) {
   if (broken_) return Error("the sandbox worker is broken");
-  control_->command = command;
-  control_->error = 0;
-  // The count lives here, not in the page: the worker may write anything there. The requests that apply
-  // protection changes take them; the others leave them pending.
+  // The worker spins on the request line: each field is written only when it changes, so that the line
+  // crosses to the worker's core once, with the state. The count lives here, not in the page: the worker
+  // may write anything there. The requests that apply protection changes take them; the others leave them
+  // pending.
   const bool applies = command == Command::Run || command == Command::Protect || command == Command::MapCode;
-  control_->protect_count = applies ? pending_protects_ : 0;
+  const uint32_t protect_count = applies ? pending_protects_ : 0;
   if (applies) pending_protects_ = 0;
+  if (control_->command != command) control_->command = command;
+  if (control_->error != 0) control_->error = 0;
+  if (control_->protect_count != protect_count) control_->protect_count = protect_count;
   control_->state.store(static_cast<uint32_t>(State::Request), std::memory_order_seq_cst);
   if (control_->worker_sleeping.load(std::memory_order_seq_cst)) futex(&control_->state, FUTEX_WAKE, 1);
   if (Result<void> done = wait(); !done) return done;
@@ -729,7 +732,7 @@ class LinuxSandbox final : public Sandbox {
     std::memcpy(ctx.regs, w.regs, sizeof(ctx.regs));
     ctx.gas = w.gas;
     ctx.exit = w.exit;
-    ctx.arg = w.arg;
+    ctx.pc = w.pc;
     ctx.fault_rip = w.fault_rip - kCodeAddress;
     ctx.fault_address = w.fault_address - kGuestMemoryAddress;
     std::memcpy(seen_.regs, ctx.regs, sizeof(seen_.regs));

@@ -86,6 +86,7 @@ void wait_for_request() {
 
 bool apply_protections() {
   const uint32_t count = g_control->protect_count;
+  if (count == 0) return true;
   g_control->protect_count = 0;
   if (count > kMaxProtectOps) {
     errno = EINVAL;
@@ -256,7 +257,8 @@ int main(int argc, char** argv) {
 
   for (;;) {
     wait_for_request();
-    g_control->error = 0;
+    // The host spins on the request line meanwhile: it is written once, by finish(), unless a request fails.
+    if (g_control->error != 0) g_control->error = 0;
     switch (g_control->command) {
       case Command::Run:
         if (apply_protections()) run();
