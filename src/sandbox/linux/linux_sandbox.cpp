@@ -505,13 +505,21 @@ Result<void> Worker::wait(std::optional<std::chrono::milliseconds> timeout) {
   constexpr uint32_t kDone = static_cast<uint32_t>(State::Done);
   auto done = [&] { return control_->state.load(std::memory_order_acquire) == kDone; };
   // Spin first: a short guest run (up to the next ecalli) needs no system call.
-  const uint64_t deadline = spin_clock() + kSpinCycles;
+  const uint64_t spun = spin_clock() + kSpinCycles;
   do {
     for (int i = 0; i < 16; ++i) {
       if (done()) return {};
       cpu_relax();
     }
-  } while (spin_clock() < deadline);
+  } while (spin_clock() < spun);
+  // Then yield the core to whoever else wants it, for a while: a guest run of a millisecond or two (a game
+  // frame) ends without the wake-up of a sleeping thread, which costs tens of microseconds on a virtual
+  // machine whose idle core has halted.
+  const uint64_t yielded = spin_clock() + kYieldCycles;
+  do {
+    if (done()) return {};
+    sched_yield();
+  } while (spin_clock() < yielded);
   // Then sleep, waking every 10 ms to see whether the worker is still there.
   control_->host_sleeping.store(1, std::memory_order_seq_cst);
   Result<void> result;

@@ -91,6 +91,9 @@ struct Control {
 /// (about 20 to 70 µs at today's 1.5–5 GHz): long enough to cover a short guest run or host call, short enough
 /// that an idle instance soon stops costing a core.
 inline constexpr uint64_t kSpinCycles = 100'000;
+/// How long the host then yields its core before it sleeps (about 1 to 3 ms; the worker does not yield: it
+/// has nothing else to do, and a host busy elsewhere must not cost a core for long).
+inline constexpr uint64_t kYieldCycles = 5'000'000;
 
 inline constexpr size_t kControlSize = (sizeof(Control) + 4095) & ~size_t(4095);
 
