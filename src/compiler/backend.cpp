@@ -100,13 +100,19 @@ class CompilerBackend final : public InstanceBackend {
   Interrupt out_of_gas(uint32_t pc, Resume::At at);
   Interrupt memory_fault(uint32_t pc, uint32_t address, uint32_t size, bool is_write);
   Result<Interrupt> on_fault();
-  bool exit_is_plausible(uint32_t pc) const {
+  /// For an ecalli, sbrk or memset exit, `insn` becomes the instruction at `pc`.
+  bool exit_is_plausible(uint32_t pc, Instruction& insn) const {
+    auto is = [&](Opcode opcode) {
+      if (!code_->has_code(pc)) return false;
+      insn = view_.decode(pc);
+      return insn.opcode == opcode;
+    };
     switch (ctx_.exit) {
       case Exit::Halt:
       case Exit::Fault: return true;
-      case Exit::Ecalli: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::ecalli;
-      case Exit::Sbrk: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::sbrk;
-      case Exit::Memset: return code_->has_code(pc) && view_.decode(pc).opcode == Opcode::memset;
+      case Exit::Ecalli: return is(Opcode::ecalli);
+      case Exit::Sbrk: return is(Opcode::sbrk);
+      case Exit::Memset: return is(Opcode::memset);
       default: return code_->has_code(pc);
     }
   }
@@ -200,7 +206,8 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
     const uint32_t pc = ctx_.pc;
     // What a sandbox reports is not trusted (a Linux worker may be compromised): an exit names an
     // instruction of this code that can exit that way, and the code only ever spends gas.
-    if (!exit_is_plausible(pc) || state.gas > gas_at_entry) {
+    Instruction insn;
+    if (!exit_is_plausible(pc, insn) || state.gas > gas_at_entry) {
       broken_ = true;
       sandbox_->abandon();
       return Error(fmt::format("the sandbox reported an impossible exit ({} at 0x{:x})",
@@ -213,11 +220,11 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
         state.next_program_counter.reset();
         return Interrupt::finished();
       case Exit::Ecalli: {
-        const uint32_t next = pc + 1 + view_.skip(pc);
+        const uint32_t next = insn.next_pc();
         state.program_counter = pc;
         state.next_program_counter = next;
         resume_ = {Resume::At::Entry, next};
-        return Interrupt::ecalli(view_.decode(pc).imm[0]);
+        return Interrupt::ecalli(insn.imm[0]);
       }
       case Exit::Step:
         return stop_at(pc, std::exchange(step_skips_charge_, false) ? Resume::At::Body : Resume::At::Charge,
@@ -230,11 +237,11 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
       }
       case Exit::Sbrk:
         sbrk(pc);
-        target = code_->entry(view_.decode(pc).next_pc());
+        target = code_->entry(insn.next_pc());
         break;
       case Exit::Memset:
         if (std::optional<Interrupt> interrupt = memset(pc)) return *interrupt;
-        target = code_->entry(view_.decode(pc).next_pc());
+        target = code_->entry(insn.next_pc());
         break;
       default:
         broken_ = true;
