@@ -515,12 +515,12 @@ Result<void> Worker::wait(std::optional<std::chrono::milliseconds> timeout) {
   } while (spin_clock() < spun);
   // Then yield the core to whoever else wants it, for a while: a guest run of a millisecond or two (a game
   // frame) ends without the wake-up of a sleeping thread, which costs tens of microseconds on a virtual
-  // machine whose idle core has halted.
-  const uint64_t yielded = spin_clock() + kYieldCycles;
-  do {
+  // machine whose idle core has halted. (Not while a worker starts: that takes milliseconds anyway.)
+  const uint64_t yielded = spin_clock() + (timeout ? 0 : kYieldCycles);
+  while (spin_clock() < yielded) {
     if (done()) return {};
     sched_yield();
-  } while (spin_clock() < yielded);
+  }
   // Then sleep, waking every 10 ms to see whether the worker is still there.
   control_->host_sleeping.store(1, std::memory_order_seq_cst);
   Result<void> result;
