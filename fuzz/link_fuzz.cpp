@@ -9,14 +9,14 @@
 #include <cstdlib>
 #include <span>
 
-#include "polkavm/linker.hpp"
+#include "polkavm/elf_linker.hpp"
 #include "polkavm/polkavm.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const polkavm::Engine engine = polkavm::Engine::create(polkavm::Config{}).value();
   if (size < 1) return 0;
   const uint8_t mode = data[0];
-  polkavm::LinkerConfig config;
+  polkavm::ElfLinkerConfig config;
   config.strip = (mode & 1) != 0;
   config.opt_level = ((mode >> 1) & 3) % 3;
   config.min_stack_size = (mode & 8) ? 0 : 4096;

@@ -21,7 +21,7 @@
 #include "linker/elf.hpp"
 #include "linker/riscv.hpp"
 #include "guest_build_util.hpp"
-#include "polkavm/linker.hpp"
+#include "polkavm/elf_linker.hpp"
 #include "test_util.hpp"
 
 // The programs compiled for the host: the expected results. (Their export macros expand to nothing here.)
@@ -214,7 +214,7 @@ class GuestSuiteTest : public ::testing::TestWithParam<SuiteParam> {
     for (const auto& [mode, opt] : program->variants) {
       const std::vector<uint8_t>& elf = build(*program, arch, mode, opt);
       for (int level : {0, 2}) {
-        LinkerConfig config;
+        ElfLinkerConfig config;
         config.opt_level = level;
         SCOPED_TRACE(fmt::format("{} {} {} {}, linker opt level {}", name, arch_name(arch), mode_name(mode), opt, level));
         SuiteGuest guest(GetParam().backend, arch,

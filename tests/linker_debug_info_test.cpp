@@ -13,7 +13,7 @@
 #include "polkavm/debug_info.hpp"
 #include "polkavm/disassembler.hpp"
 #include "guest_build_util.hpp"
-#include "polkavm/linker.hpp"
+#include "polkavm/elf_linker.hpp"
 #include "test_util.hpp"
 
 namespace polkavm::test {
@@ -98,7 +98,7 @@ class LinkerDebugInfoTest : public ::testing::TestWithParam<Param> {
     if (elf_.empty()) GTEST_SKIP() << "no RISC-V clang/ld.lld found";
   }
   ProgramBlob link(bool strip) const {
-    LinkerConfig config;
+    ElfLinkerConfig config;
     config.strip = strip;
     config.opt_level = GetParam().opt_level;
     return unwrap(link_elf_to_blob(elf_, config), "link_elf_to_blob");
@@ -141,7 +141,7 @@ TEST_P(LinkerDebugInfoTest, SectionsPresentUnlessStripped) {
 }
 
 TEST_P(LinkerDebugInfoTest, Deterministic) {
-  LinkerConfig config;
+  ElfLinkerConfig config;
   config.opt_level = GetParam().opt_level;
   const std::vector<uint8_t> first = unwrap(link_elf(elf_, config), "link_elf");
   const std::vector<uint8_t> second = unwrap(link_elf(elf_, config), "link_elf");

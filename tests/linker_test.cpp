@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 
 #include "guest_build_util.hpp"
-#include "polkavm/linker.hpp"
+#include "polkavm/elf_linker.hpp"
 #include "test_util.hpp"
 
 #include <polkavm/guest.h>  // the guest SDK's header, included here once at global scope
@@ -150,7 +150,7 @@ class Guest {
   RawInstance instance_;
 };
 
-ProgramBlob link(const std::vector<uint8_t>& elf, const LinkerConfig& config = {}) {
+ProgramBlob link(const std::vector<uint8_t>& elf, const ElfLinkerConfig& config = {}) {
   return unwrap(link_elf_to_blob(elf, config), "link_elf_to_blob");
 }
 
@@ -183,7 +183,7 @@ class LinkerRunTest : public ::testing::TestWithParam<LinkerParam> {
   void SetUp() override { REQUIRE_GUEST_TOOLCHAIN(); }
   Arch arch() const { return GetParam().arch; }
   const TestBackend& backend() const { return GetParam().backend; }
-  Guest guest(const std::string& file, const LinkerConfig& config = {}) {
+  Guest guest(const std::string& file, const ElfLinkerConfig& config = {}) {
     return Guest(backend(), link(build_guest(guest_source(file), arch()), config));
   }
   uint64_t a32(int32_t value) const { return arg32(arch(), value); }
@@ -520,7 +520,7 @@ TEST_P(LinkerRunTest, ImportsBecomeEcalliInSymbolOrder) {
   EXPECT_EQ(logged, (std::vector<uint64_t>{0, 1, 2, 3}));
 
   // With everything kept, the import no export reaches is kept (and numbered) too.
-  LinkerConfig keep;
+  ElfLinkerConfig keep;
   keep.opt_level = 0;
   EXPECT_EQ(link(build_guest(guest_source("imports.c"), arch()), keep).imports,
             (std::vector<std::string>{"host_counter", "host_log", "host_multiply", "host_unused"}));
@@ -589,7 +589,7 @@ TEST_P(LinkerRunTest, OptimizationLevelsAgree) {
   const std::vector<uint8_t> elf = build_guest(guest_source("control.c"), arch());
   std::vector<size_t> code_sizes;
   for (int level : {0, 1, 2}) {
-    LinkerConfig config;
+    ElfLinkerConfig config;
     config.opt_level = level;
     const ProgramBlob blob = link(elf, config);
     code_sizes.push_back(blob.code().size());
@@ -606,7 +606,7 @@ TEST_P(LinkerRunTest, ConstantFoldingShrinksCode) {
   // Constants built from lui/addi/slli sequences fold into single loads, and loads of constants that the next
   // instruction overwrites disappear; the results stay the same.
   const std::vector<uint8_t> elf = build_guest(guest_source("alu.c"), arch());
-  LinkerConfig o1;
+  ElfLinkerConfig o1;
   o1.opt_level = 1;
   const ProgramBlob plain = link(elf, o1);
   const ProgramBlob folded = link(elf);
@@ -624,7 +624,7 @@ TEST_P(LinkerRunTest, JamAndReviveInstructionSets) {
   if (arch() != Arch::Rv64) GTEST_SKIP() << "JamV1 and ReviveV1 are 64-bit";
   for (InstructionSet isa : {InstructionSet::JamV1, InstructionSet::ReviveV1, InstructionSet::Latest64}) {
     for (int level : {0, 2}) {
-      LinkerConfig config;
+      ElfLinkerConfig config;
       config.isa = isa;
       config.opt_level = level;
       const ProgramBlob blob = link(build_guest(guest_source("control.c"), arch()), config);
@@ -640,7 +640,7 @@ TEST_P(LinkerRunTest, JamAndReviveInstructionSets) {
 
 TEST_P(LinkerRunTest, UnreachableCodeAndDataAreDropped) {
   const std::vector<uint8_t> elf = build_guest(guest_source("dce.c"), arch());
-  LinkerConfig keep;
+  ElfLinkerConfig keep;
   keep.opt_level = 0;
   const ProgramBlob all = link(elf, keep);
   const ProgramBlob pruned = link(elf);
@@ -660,7 +660,7 @@ TEST_P(LinkerRunTest, LinkingIsDeterministic) {
   for (const char* file : {"control.c", "imports.c", "atomics.c"}) {
     const std::vector<uint8_t> elf = build_guest(guest_source(file), arch());
     for (int level : {0, 1, 2}) {
-      LinkerConfig config;
+      ElfLinkerConfig config;
       config.opt_level = level;
       const std::vector<uint8_t> first = unwrap(link_elf(elf, config));
       const std::vector<uint8_t> second = unwrap(link_elf(elf, config));
@@ -827,7 +827,7 @@ class LinkerErrorTest : public ::testing::Test {
     options.extra_flags = flags;
     return ElfEdit(build_guest(source, arch, options));
   }
-  static std::string link_error(const std::vector<uint8_t>& elf, const LinkerConfig& config = {}) {
+  static std::string link_error(const std::vector<uint8_t>& elf, const ElfLinkerConfig& config = {}) {
     auto result = link_elf(elf, config);
     if (result) return "<linked without an error>";
     return result.error().message();
@@ -1239,11 +1239,11 @@ TEST_F(LinkerErrorTest, ImportsSharingAnIndex) {
 }
 
 TEST_F(LinkerErrorTest, InstructionSetNeedsTheMatchingBitness) {
-  LinkerConfig jam;
+  ElfLinkerConfig jam;
   jam.isa = InstructionSet::JamV1;
   EXPECT_EQ(link_error(tiny(Arch::Rv32).bytes, jam),
             std::string(kPrefix) + "the jam_v1 instruction set needs a 64-bit (RV64) ELF file, but this one is 32-bit");
-  LinkerConfig latest32;
+  ElfLinkerConfig latest32;
   latest32.isa = InstructionSet::Latest32;
   EXPECT_EQ(link_error(tiny(Arch::Rv64).bytes, latest32),
             std::string(kPrefix) + "the latest32 instruction set needs a 32-bit (RV32) ELF file, but this one is 64-bit");
@@ -1251,7 +1251,7 @@ TEST_F(LinkerErrorTest, InstructionSetNeedsTheMatchingBitness) {
 
 TEST_F(LinkerErrorTest, InstructionMissingFromTheInstructionSet) {
   ElfEdit elf = naked(".insn r 0xb, 1, 0, a0, a0, zero");  // sbrk a0, a0
-  LinkerConfig jam;
+  ElfLinkerConfig jam;
   jam.isa = InstructionSet::JamV1;
   EXPECT_EQ(link_error(elf.bytes, jam), std::string(kPrefix) + "the jam_v1 instruction set has no 'sbrk' instruction");
   EXPECT_TRUE(link_elf(elf.bytes).ok());  // Latest64 has it
@@ -1273,7 +1273,7 @@ TEST_F(LinkerErrorTest, MemoryTooLarge) {
 }
 
 TEST_F(LinkerErrorTest, InvalidOptimizationLevel) {
-  LinkerConfig config;
+  ElfLinkerConfig config;
   config.opt_level = 3;
   EXPECT_EQ(link_error(tiny().bytes, config), std::string(kPrefix) + "invalid optimization level 3 (expected 0, 1 or 2)");
 }

@@ -1,7 +1,7 @@
 // Source locations from a blob's debug sections (debug_strings, debug_line_programs,
 // debug_line_program_ranges), in the reference's format (polkavm-common's LineProgram, version 1).
 //
-// The linker writes them from the ELF's DWARF unless `LinkerConfig::strip` is set. The ranges section maps
+// The linker writes them from the ELF's DWARF unless `ElfLinkerConfig::strip` is set. The ranges section maps
 // program-counter ranges to line programs; running a line program gives, for each range of code, a stack of
 // frames, outermost first: the function the code belongs to (kind Enter, at its declaration), then for each
 // inlined call a Call frame (the call site) and an Enter frame (the inlined function), and last the Line

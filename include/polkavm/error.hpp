@@ -9,6 +9,11 @@
 
 namespace polkavm {
 
+namespace detail {
+/// Prints "polkavm: the value of a failed result was accessed: <message>" to stderr and aborts.
+[[noreturn]] void abort_on_error_access(const std::string& message);
+}  // namespace detail
+
 class Error {
  public:
   explicit Error(std::string message) : message_(std::move(message)) {}
@@ -18,7 +23,8 @@ class Error {
   std::string message_;
 };
 
-/// A value or an Error. Accessing the value of an error result aborts (a caller bug, not a guest's).
+/// A value or an Error. Accessing the value of an error result prints the error and aborts (a caller bug,
+/// not a guest's).
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -40,7 +46,7 @@ class [[nodiscard]] Result {
 
  private:
   void check() const {
-    if (!ok()) std::abort();
+    if (!ok()) detail::abort_on_error_access(std::get<1>(v_).message());
   }
   std::variant<T, Error> v_;
 };

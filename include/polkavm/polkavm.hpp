@@ -9,6 +9,7 @@
 #include "polkavm/error.hpp"
 #include "polkavm/gas.hpp"
 #include "polkavm/isa.hpp"
+#include "polkavm/linker.hpp"
 #include "polkavm/memory_map.hpp"
 #include "polkavm/program.hpp"
 #include "polkavm/runtime.hpp"

@@ -464,7 +464,7 @@ Result<ProgramBlob> Linker::link() {
 
 }  // namespace linker
 
-Result<ProgramBlob> link_elf_to_blob(std::span<const uint8_t> elf, const LinkerConfig& config) {
+Result<ProgramBlob> link_elf_to_blob(std::span<const uint8_t> elf, const ElfLinkerConfig& config) {
   if (config.opt_level < 0 || config.opt_level > 2)
     return Error(fmt::format("failed to link ELF: invalid optimization level {} (expected 0, 1 or 2)", config.opt_level));
   auto parsed = linker::parse_elf(elf);
@@ -479,7 +479,7 @@ Result<ProgramBlob> link_elf_to_blob(std::span<const uint8_t> elf, const LinkerC
   return blob;
 }
 
-Result<std::vector<uint8_t>> link_elf(std::span<const uint8_t> elf, const LinkerConfig& config) {
+Result<std::vector<uint8_t>> link_elf(std::span<const uint8_t> elf, const ElfLinkerConfig& config) {
   auto blob = link_elf_to_blob(elf, config);
   if (!blob) return blob.error();
   return blob->to_bytes();

@@ -15,7 +15,7 @@
 #include "linker/elf.hpp"
 #include "linker/ir.hpp"
 #include "linker/riscv.hpp"
-#include "polkavm/linker.hpp"
+#include "polkavm/elf_linker.hpp"
 
 namespace polkavm::linker {
 
@@ -129,7 +129,7 @@ inline std::optional<std::pair<Opcode, Opcode>> absolute_store(RvOp op) {
 /// order linker.cpp describes; each returns the first error it meets.
 class Linker {
  public:
-  Linker(const LinkerConfig& config, ElfFile elf, std::span<const uint8_t> input)
+  Linker(const ElfLinkerConfig& config, ElfFile elf, std::span<const uint8_t> input)
       : config_(config), elf_(std::move(elf)), input_(input) {}
   Result<ProgramBlob> link();
 
@@ -168,7 +168,7 @@ class Linker {
   Result<Override> lower_with_target(const RvInst& inst, Location location, std::optional<Location> target);
   Result<RvInst> decode_at(const ElfSection& text, uint64_t offset, const char* what) const;
 
-  const LinkerConfig& config_;
+  const ElfLinkerConfig& config_;
   ElfFile elf_;
   std::span<const uint8_t> input_;  // the ELF's bytes, for its DWARF (dwarf.cpp)
   InstructionSet isa_ = InstructionSet::Latest64;

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "blob_file.hpp"
-#include "polkavm/linker.hpp"
+#include "polkavm/elf_linker.hpp"
 
 namespace polkatool {
 
@@ -11,7 +11,7 @@ int link_command(const LinkArgs& args) {
   auto elf = read_file(args.input);
   if (!elf) return fail(elf.error().message());
 
-  polkavm::LinkerConfig config;
+  polkavm::ElfLinkerConfig config;
   config.strip = args.strip;
   config.opt_level = args.opt_level;
   config.min_stack_size = args.min_stack_size;
