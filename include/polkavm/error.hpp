@@ -14,13 +14,27 @@ namespace detail {
 [[noreturn]] void abort_on_error_access(const std::string& message);
 }  // namespace detail
 
+/// What kind of failure an Error is, for hosts and tests to branch on (the message is for people).
+enum class ErrorKind : uint8_t {
+  Other,              // none of the below
+  InvalidArgument,    // a wrong call or value: a bad setting, a moved-from instance, an unknown export
+  Unsupported,        // a setting or feature this build, host or kernel does not provide
+  InvalidBlob,        // a program blob that does not parse or validate
+  MemoryAccess,       // a host access to guest memory the guest cannot reach
+  Sandbox,            // the sandbox failed: a worker died, was stopped or reported something impossible
+  ResourceExhausted,  // the kernel refused memory, address space or mappings
+};
+const char* error_kind_name(ErrorKind kind);  // "other", "invalid-argument", ...
+
 class Error {
  public:
-  explicit Error(std::string message) : message_(std::move(message)) {}
+  explicit Error(std::string message, ErrorKind kind = ErrorKind::Other) : message_(std::move(message)), kind_(kind) {}
   const std::string& message() const { return message_; }
+  ErrorKind kind() const { return kind_; }
 
  private:
   std::string message_;
+  ErrorKind kind_;
 };
 
 /// A value or an Error. Accessing the value of an error result prints the error and aborts (a caller bug,

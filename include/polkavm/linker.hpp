@@ -393,7 +393,8 @@ class Linker {
 
   Result<void> add(std::string symbol, std::shared_ptr<detail::HostFunction> host) {
     if (functions_.count(symbol) != 0)
-      return Error("cannot register host function: host function was already registered: " + symbol);
+      return Error("cannot register host function: host function was already registered: " + symbol,
+                   ErrorKind::InvalidArgument);
     functions_.emplace(std::move(symbol), std::move(host));
     return {};
   }

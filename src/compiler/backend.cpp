@@ -140,7 +140,7 @@ class CompilerBackend final : public InstanceBackend {
 
 Result<Interrupt> CompilerBackend::run() {
   VmState& state = state_;
-  if (broken_) return Error("this instance's sandbox failed earlier; create a new instance");
+  if (broken_) return Error("this instance's sandbox failed earlier; create a new instance", ErrorKind::Sandbox);
   if (!code_ || compiled_tracing_ != state.step_tracing) {
     // Step tracing was switched: this instance needs the other variant of the code.
     code_.reset();
@@ -211,7 +211,7 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
       broken_ = true;
       sandbox_->abandon();
       return Error(fmt::format("the sandbox reported an impossible exit ({} at 0x{:x})",
-                               static_cast<uint32_t>(ctx_.exit), ctx_.pc));
+                               static_cast<uint32_t>(ctx_.exit), ctx_.pc), ErrorKind::Sandbox);
     }
     switch (ctx_.exit) {
       case Exit::Trap: return trap_at(pc);

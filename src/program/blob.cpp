@@ -29,7 +29,9 @@ constexpr size_t kVersionOffset = sizeof(kBlobMagic);
 constexpr size_t kLengthOffset = kVersionOffset + 1;
 constexpr size_t kLengthSize = 8;
 
-Error parse_error(std::string_view reason) { return Error(fmt::format("failed to parse program blob: {}", reason)); }
+Error parse_error(std::string_view reason) {
+  return Error(fmt::format("failed to parse program blob: {}", reason), ErrorKind::InvalidBlob);
+}
 
 // Propagates the error of a Result-returning expression out of the enclosing function.
 #define PVM_TRY(expr)                    \

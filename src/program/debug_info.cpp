@@ -14,7 +14,7 @@ namespace {
 
 using namespace line_program;
 
-Error parse_error(const std::string& what) { return Error("failed to parse program blob: " + what); }
+Error parse_error(const std::string& what) { return Error("failed to parse program blob: " + what, ErrorKind::InvalidBlob); }
 
 uint32_t read_u32(const std::vector<uint8_t>& bytes, size_t offset) {
   return uint32_t{bytes[offset]} | uint32_t{bytes[offset + 1]} << 8 | uint32_t{bytes[offset + 2]} << 16 |

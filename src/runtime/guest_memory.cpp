@@ -49,7 +49,7 @@ class PrivateBacking final : public MemoryBacking {
 Result<std::unique_ptr<MemoryBacking>> make_private_backing() {
   void* p = mmap(nullptr, PrivateBacking::kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno));
+    return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
   return std::unique_ptr<MemoryBacking>(new PrivateBacking(static_cast<uint8_t*>(p)));
 }
 
@@ -97,7 +97,7 @@ Result<std::unique_ptr<PermTable>> PermTable::acquire() {
   // Zeroed (nothing accessible) and backed lazily: an instance touches only the entries of its regions.
   void* entries = mmap(nullptr, kEntries, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (entries == MAP_FAILED)
-    return Error(fmt::format("failed to allocate the guest memory permission table (errno {})", errno));
+    return Error(fmt::format("failed to allocate the guest memory permission table (errno {})", errno), ErrorKind::ResourceExhausted);
   return std::unique_ptr<PermTable>(new PermTable(static_cast<uint8_t*>(entries)));
 }
 
@@ -163,7 +163,7 @@ Result<void> GuestMemory::map_standard_regions() {
       map_range(m.rw_data_address, uint64_t(m.rw_data_address) + m.rw_data_size, kPermReadWrite) &&
       map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite) &&
       map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
-  if (!mapped) return Error(fmt::format("failed to map guest memory (errno {})", errno));
+  if (!mapped) return Error(fmt::format("failed to map guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
   if (!blob_->ro_data.empty())
     if (auto r = with_host_access(m.ro_data_address, blob_->ro_data.size(), [&] {
           std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
@@ -190,7 +190,7 @@ Result<void> GuestMemory::reset() {
     uint64_t end = page;
     while (end < kGranuleCount && (*perms_)[end] != kPermNone) ++end;
     if (!unmap_range(page << kGranuleShift, end << kGranuleShift))
-      return Error(fmt::format("failed to reset guest memory (errno {})", errno));
+      return Error(fmt::format("failed to reset guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
     page = end;
   }
   if (!dynamic_paging_) return map_standard_regions();
@@ -238,7 +238,7 @@ Result<void> GuestMemory::with_host_access(uint32_t address, uint64_t length, co
   const uint64_t begin = address & ~uint64_t(kGranule - 1);
   const uint64_t end = align_up(uint64_t(address) + length, kGranule);
   if (!backing_->protect(begin, end, PROT_READ | PROT_WRITE))
-    return Error(fmt::format("failed to make guest pages at 0x{:x} writable (errno {})", address, errno));
+    return Error(fmt::format("failed to make guest pages at 0x{:x} writable (errno {})", address, errno), ErrorKind::ResourceExhausted);
   write();
   // Back to what the permission table says, one run of equal permissions at a time.
   bool restored = true;
@@ -252,7 +252,7 @@ Result<void> GuestMemory::with_host_access(uint32_t address, uint64_t length, co
   // A page left writable would let compiled code write read-only data: nothing may run on this memory.
   if (!restored) {
     set_perms(begin >> kGranuleShift, end >> kGranuleShift, kPermNone);
-    return Error(fmt::format("failed to restore the protection of guest pages at 0x{:x} (errno {})", address, errno));
+    return Error(fmt::format("failed to restore the protection of guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
   }
   return {};
 }
@@ -272,7 +272,7 @@ bool GuestMemory::is_accessible(uint32_t address, uint32_t length, MemoryProtect
 
 Result<void> GuestMemory::check_host_access(uint32_t address, uint64_t length, uint8_t need) const {
   if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace || !has_perm(address, length, need))
-    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length));
+    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length), ErrorKind::MemoryAccess);
   return {};
 }
 
@@ -297,10 +297,10 @@ Result<void> GuestMemory::zero(uint32_t address, uint32_t length) {
 }
 
 Result<void> GuestMemory::check_dynamic_range(uint32_t address, uint32_t length) const {
-  if (!dynamic_paging_) return Error("this operation needs a module with dynamic paging");
-  if (address % map_.page_size != 0) return Error(fmt::format("address 0x{:x} is not page-aligned", address));
+  if (!dynamic_paging_) return Error("this operation needs a module with dynamic paging", ErrorKind::InvalidArgument);
+  if (address % map_.page_size != 0) return Error(fmt::format("address 0x{:x} is not page-aligned", address), ErrorKind::InvalidArgument);
   if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace)
-    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length));
+    return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length), ErrorKind::MemoryAccess);
   return {};
 }
 
@@ -309,7 +309,7 @@ Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryPro
   uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
   // Pages already mapped are zeroed too, as the reference does.
   if (!unmap_range(address, end) || !map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead))
-    return Error(fmt::format("failed to map guest pages at 0x{:x} (errno {})", address, errno));
+    return Error(fmt::format("failed to map guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
   return {};
 }
 
@@ -319,18 +319,18 @@ Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool
   const uint64_t end = align_up(uint64_t(address) + length, map_.page_size) >> kGranuleShift;
   for (uint64_t page = first; page < end; ++page)
     if ((*perms_)[page] == kPermNone)
-      return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift));
+      return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift), ErrorKind::MemoryAccess);
   const uint8_t perm = read_only ? kPermRead : kPermReadWrite;
   set_perms(first, end, perm);
   if (!backing_->protect(first << kGranuleShift, end << kGranuleShift, prot_for(perm)))
-    return Error(fmt::format("failed to change the protection of guest pages at 0x{:x} (errno {})", address, errno));
+    return Error(fmt::format("failed to change the protection of guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
   return {};
 }
 
 Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
   if (auto r = check_dynamic_range(address, length); !r) return r;
   if (!unmap_range(address, align_up(uint64_t(address) + length, map_.page_size)))
-    return Error(fmt::format("failed to free guest pages at 0x{:x} (errno {})", address, errno));
+    return Error(fmt::format("failed to free guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
   return {};
 }
 

@@ -2,9 +2,6 @@
 // exports, and the call loop that answers ecallis and the segfaults of dynamic paging.
 #include "polkavm/linker.hpp"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <fmt/format.h>
 
 #include "polkavm/debug_info.hpp"
@@ -13,32 +10,27 @@ namespace polkavm {
 
 namespace detail {
 
-void abort_on_error_access(const std::string& message) {
-  std::fprintf(stderr, "polkavm: the value of a failed result was accessed: %s\n", message.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
 Result<std::shared_ptr<const PreState>> resolve(
     const Module& module, const std::map<std::string, std::shared_ptr<const HostFunction>, std::less<>>& functions,
     std::shared_ptr<const std::function<Result<void>(RawInstance&, void*, uint32_t)>> fallback) {
   auto state = std::make_shared<PreState>(PreState{module, {}, {}, std::move(fallback)});
   const bool strict = module.config().strict;
   for (const ProgramExport& e : module.exports()) {
-    if (!state->exports.emplace(e.symbol, e.pc).second && strict) return Error("duplicate export: " + e.symbol);
+    if (!state->exports.emplace(e.symbol, e.pc).second && strict) return Error("duplicate export: " + e.symbol, ErrorKind::InvalidBlob);
   }
   const bool is_64_bit = module.is_64_bit();
   for (const std::string& symbol : module.imports()) {
     auto found = functions.find(symbol);
     if (found == functions.end()) {
-      if (strict && !state->fallback) return Error("missing host function: " + symbol);
+      if (strict && !state->fallback) return Error("missing host function: " + symbol, ErrorKind::InvalidArgument);
       state->imports.push_back(nullptr);  // calling it traps (or reaches the fallback)
       continue;
     }
     const size_t regs = is_64_bit ? found->second->regs_64 : found->second->regs_32;
     if (regs > kArgRegs.size())
       return Error(fmt::format("host function {} takes {} argument registers in a {}-bit program (at most {})", symbol,
-                               regs, is_64_bit ? 64 : 32, kArgRegs.size()));
+                               regs, is_64_bit ? 64 : 32, kArgRegs.size()),
+                   ErrorKind::InvalidArgument);
     state->imports.push_back(found->second);
   }
   return std::shared_ptr<const PreState>(std::move(state));
@@ -46,7 +38,7 @@ Result<std::shared_ptr<const PreState>> resolve(
 
 Result<uint32_t> export_pc(const PreState& pre, std::string_view entry) {
   auto found = pre.exports.find(entry);
-  if (found == pre.exports.end()) return Error(fmt::format("failed to find export: {}", entry));
+  if (found == pre.exports.end()) return Error(fmt::format("failed to find export: {}", entry), ErrorKind::InvalidArgument);
   return found->second;
 }
 

@@ -66,13 +66,13 @@ Result<bool> parse_env_bool(const char* name, const char* value) {
   std::string_view v(value);
   if (v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
-  return Error(fmt::format("invalid value of {}: '{}' (expected 1, 0, true or false)", name, v));
+  return Error(fmt::format("invalid value of {}: '{}' (expected 1, 0, true or false)", name, v), ErrorKind::InvalidArgument);
 }
 
 Result<uint32_t> parse_env_u32(const char* name, const char* value) {
   char* end = nullptr;
   unsigned long long n = std::strtoull(value, &end, 10);
-  if (*value == '\0' || *end != '\0') return Error(fmt::format("invalid value of {}: '{}' (expected an integer)", name, value));
+  if (*value == '\0' || *end != '\0') return Error(fmt::format("invalid value of {}: '{}' (expected an integer)", name, value), ErrorKind::InvalidArgument);
   return static_cast<uint32_t>(std::min<unsigned long long>(n, UINT32_MAX));
 }
 
@@ -83,11 +83,11 @@ Result<std::shared_ptr<const GasModel>> cost_model_from_env(std::string_view val
   if (value == "full-l2-hit") return make_full_gas_model(CacheModel::L2Hit);
   if (value == "full-l3-hit") return make_full_gas_model(CacheModel::L3Hit);
   std::ifstream file{std::string(value), std::ios::binary};
-  if (!file) return Error(fmt::format("failed to read gas cost model from '{}': cannot open the file", value));
+  if (!file) return Error(fmt::format("failed to read gas cost model from '{}': cannot open the file", value), ErrorKind::InvalidArgument);
   std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-  if (file.bad()) return Error(fmt::format("failed to read gas cost model from '{}': read error", value));
+  if (file.bad()) return Error(fmt::format("failed to read gas cost model from '{}': read error", value), ErrorKind::InvalidArgument);
   auto model = CostModel::deserialize(bytes);
-  if (!model) return Error(fmt::format("failed to read gas cost model from '{}': the cost model blob is invalid", value));
+  if (!model) return Error(fmt::format("failed to read gas cost model from '{}': the cost model blob is invalid", value), ErrorKind::InvalidArgument);
   return make_simple_gas_model(*model);
 }
 
@@ -97,12 +97,12 @@ Result<Config> Config::from_env() {
   Config config;
   if (const char* v = std::getenv("POLKAVM_BACKEND")) {
     std::optional<BackendKind> kind = backend_from_name(v);
-    if (!kind) return Error(fmt::format("invalid value of POLKAVM_BACKEND: '{}' (expected auto, compiler or interpreter)", v));
+    if (!kind) return Error(fmt::format("invalid value of POLKAVM_BACKEND: '{}' (expected auto, compiler or interpreter)", v), ErrorKind::InvalidArgument);
     config.backend = *kind;
   }
   if (const char* v = std::getenv("POLKAVM_SANDBOX")) {
     std::optional<SandboxKind> kind = sandbox_from_name(v);
-    if (!kind) return Error(fmt::format("invalid value of POLKAVM_SANDBOX: '{}' (expected auto, linux or generic)", v));
+    if (!kind) return Error(fmt::format("invalid value of POLKAVM_SANDBOX: '{}' (expected auto, linux or generic)", v), ErrorKind::InvalidArgument);
     config.sandbox = *kind;
   }
   struct BoolVar {
@@ -148,18 +148,18 @@ Result<SandboxKind> choose_sandbox(const Config& config) {
       config.sandbox == SandboxKind::Generic ? std::nullopt : detail::linux_sandbox::unsupported_reason();
   switch (config.sandbox) {
     case SandboxKind::Linux:
-      if (linux_problem) return Error("the Linux sandbox cannot run on this host: " + *linux_problem);
+      if (linux_problem) return Error("the Linux sandbox cannot run on this host: " + *linux_problem, ErrorKind::Unsupported);
       return SandboxKind::Linux;
     case SandboxKind::Generic:
       if (!config.allow_experimental)
         return Error("the generic sandbox (compiled code in this process) is experimental: set "
-                     "`allow_experimental` (POLKAVM_ALLOW_EXPERIMENTAL=1) to use it");
+                     "`allow_experimental` (POLKAVM_ALLOW_EXPERIMENTAL=1) to use it", ErrorKind::InvalidArgument);
       return SandboxKind::Generic;
     case SandboxKind::Auto:
       if (!linux_problem) return SandboxKind::Linux;
       if (config.allow_experimental) return SandboxKind::Generic;
       return Error("no sandbox is available for the compiler: the Linux sandbox cannot run on this host (" +
-                   *linux_problem + "), and the generic sandbox needs `allow_experimental`");
+                   *linux_problem + "), and the generic sandbox needs `allow_experimental`", ErrorKind::Unsupported);
   }
   return Error("unknown sandbox kind");
 }
@@ -168,12 +168,21 @@ Result<SandboxKind> choose_sandbox(const Config& config) {
 
 Result<Engine> Engine::create(const Config& config) {
   if (config.crosscheck && !config.allow_experimental)
-    return Error("cannot enable execution cross-checking: `allow_experimental` is not enabled");
+    return Error("cannot enable execution cross-checking: `allow_experimental` is not enabled", ErrorKind::InvalidArgument);
+  // Settings this build does not act on are refused rather than ignored.
+  if (config.crosscheck)
+    return Error("execution cross-checking (Config::crosscheck, POLKAVM_CROSSCHECK) is not implemented yet",
+                 ErrorKind::Unsupported);
+  if (config.cache_enabled || config.lru_cache_size != 0)
+    return Error("the module cache (Config::cache_enabled, lru_cache_size; POLKAVM_CACHE_ENABLED, "
+                 "POLKAVM_LRU_CACHE_SIZE) is not implemented yet",
+                 ErrorKind::Unsupported);
   if (!config.sandboxing_enabled && !config.allow_experimental)
-    return Error("cannot disable sandboxing: `allow_experimental` is not enabled");
+    return Error("cannot disable sandboxing: `allow_experimental` is not enabled", ErrorKind::InvalidArgument);
   // Only the full model may be chosen freely: any simple model, the naive one included, is experimental.
   if (config.default_cost_model && config.default_cost_model->simple_cost_model() && !config.allow_experimental)
-    return Error("cannot override the default gas cost model: `allow_experimental` is not enabled");
+    return Error("cannot override the default gas cost model: `allow_experimental` is not enabled",
+                 ErrorKind::InvalidArgument);
   auto state = std::make_shared<detail::EngineState>();
   state->config = config;
   state->backend = BackendKind::Interpreter;
@@ -181,7 +190,7 @@ Result<Engine> Engine::create(const Config& config) {
   if (config.backend != BackendKind::Interpreter) {
     if (std::optional<std::string> reason = detail::compiler_unsupported_reason()) {
       if (config.backend == BackendKind::Compiler)
-        return Error("the 'compiler' backend is not supported on this host: " + *reason);
+        return Error("the 'compiler' backend is not supported on this host: " + *reason, ErrorKind::Unsupported);
     } else {
       Result<SandboxKind> sandbox = choose_sandbox(config);
       if (sandbox) {
@@ -214,11 +223,11 @@ namespace {
 Result<void> check_strict(const ProgramBlob& blob) {
   const size_t code_size = blob.code().size();
   for (uint32_t target : blob.jump_table())
-    if (target >= code_size) return Error("out of range jump table entry found");
+    if (target >= code_size) return Error("out of range jump table entry found", ErrorKind::InvalidBlob);
   for (const ProgramExport& e : blob.exports)
     if (e.pc >= code_size)
       return Error(fmt::format("out of range export found; export {} points to code offset {}, while the code "
-                               "blob is only {} bytes", e.symbol, e.pc, code_size));
+                               "blob is only {} bytes", e.symbol, e.pc, code_size), ErrorKind::InvalidBlob);
   return {};
 }
 
@@ -232,10 +241,13 @@ Result<Module> Module::create(const Engine& engine, const ModuleConfig& config, 
 
 Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& config, ProgramBlob blob) {
   if (config.dynamic_paging && !engine.config().allow_dynamic_paging)
-    return Error("dynamic paging was not enabled; set `Config::allow_dynamic_paging` to enable it");
+    return Error("dynamic paging was not enabled; set `Config::allow_dynamic_paging` to enable it",
+                 ErrorKind::InvalidArgument);
+  if (config.cache_by_hash)
+    return Error("ModuleConfig::cache_by_hash needs the module cache, which is not implemented yet", ErrorKind::Unsupported);
   const CodeView code(blob);
   if (blob.isa == InstructionSet::JamV1)
-    if (std::optional<std::string> problem = code.validate()) return Error("invalid JAM program: " + *problem);
+    if (std::optional<std::string> problem = code.validate()) return Error("invalid JAM program: " + *problem, ErrorKind::InvalidBlob);
   Result<MemoryMap> map =
       MemoryMap::build(config.page_size, blob.ro_data_size, blob.rw_data_size, blob.stack_size, config.aux_data_size);
   if (!map) return map.error();
@@ -315,7 +327,7 @@ InstanceBackend* backend_of(RawInstance& instance) { return instance.data_ ? ins
 }  // namespace detail
 
 namespace {
-Error moved_from() { return Error("this instance was moved from"); }
+Error moved_from() { return Error("this instance was moved from", ErrorKind::InvalidArgument); }
 }
 
 RawInstance::RawInstance(Module module, std::unique_ptr<detail::InstanceData> data)
@@ -327,7 +339,7 @@ RawInstance::~RawInstance() = default;
 Result<Interrupt> RawInstance::run() {
   if (!data_) return moved_from();
   detail::VmState& state = data_->backend->state();
-  if (!state.next_program_counter) return Error("failed to run: next program counter is not set");
+  if (!state.next_program_counter) return Error("failed to run: next program counter is not set", ErrorKind::InvalidArgument);
   const bool metered = module_.gas_metering() != GasMeteringKind::None;
   if (metered && state.gas < 0) return Interrupt::not_enough_gas();
   Result<Interrupt> interrupt = data_->backend->run();
@@ -380,7 +392,7 @@ void RawInstance::set_next_program_counter(uint32_t pc) {
 Result<void> RawInstance::prepare_call(uint32_t pc, std::span<const uint64_t> args) {
   if (!data_) return moved_from();
   if (args.size() > kArgRegs.size())
-    return Error(fmt::format("too many arguments: {} (at most {})", args.size(), kArgRegs.size()));
+    return Error(fmt::format("too many arguments: {} (at most {})", args.size(), kArgRegs.size()), ErrorKind::InvalidArgument);
   clear_regs();
   set_reg(Reg::RA, kReturnToHost);
   set_reg(Reg::SP, module_.default_sp());

@@ -281,7 +281,7 @@ class Worker {
   void receive_userfaultfd(int socket);
   Error fail(std::string message) {
     broken_ = true;
-    return Error(std::move(message));
+    return Error(std::move(message), ErrorKind::Sandbox);
   }
 
   int pid_ = -1;
@@ -315,13 +315,13 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
   if (worker->memory_fd_ < 0 || worker->code_fd_ < 0 || control_fd < 0) {
     const int error = errno;
     if (control_fd >= 0) close(control_fd);
-    return Error("cannot create the sandbox's shared memory: " + errno_text(error));
+    return Error("cannot create the sandbox's shared memory: " + errno_text(error), ErrorKind::Sandbox);
   }
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
     const int error = errno;
     close(control_fd);
-    return Error("cannot create the sandbox's start-up socket: " + errno_text(error));
+    return Error("cannot create the sandbox's start-up socket: " + errno_text(error), ErrorKind::Sandbox);
   }
   struct Closer {
     int fd;
@@ -335,7 +335,7 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
     if (control != MAP_FAILED) munmap(control, kControlSize);
     if (memory != MAP_FAILED) munmap(memory, kGuestMemorySize);
     close(control_fd);
-    return Error("cannot map the sandbox's shared memory: " + errno_text(error));
+    return Error("cannot map the sandbox's shared memory: " + errno_text(error), ErrorKind::Sandbox);
   }
   worker->control_ = new (control) Control();
   worker->memory_ = static_cast<uint8_t*>(memory);
@@ -348,7 +348,7 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
     const int error = errno;
     if (code_ro >= 0) close(code_ro);
     close(control_fd);
-    return Error("cannot open the sandbox's code read-only (is /proc mounted?): " + errno_text(error));
+    return Error("cannot open the sandbox's code read-only (is /proc mounted?): " + errno_text(error), ErrorKind::Sandbox);
   }
 
   ChildSetup setup{};
@@ -384,12 +384,12 @@ Result<std::unique_ptr<Worker>> Worker::start(bool sandboxing) {
                            ? "; unprivileged user namespaces may be disabled (sysctls user.max_user_namespaces, "
                              "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)"
                            : "";
-    return Error(fmt::format("cannot start the sandbox worker: clone failed: {}{}", errno_text(clone_error), hint));
+    return Error(fmt::format("cannot start the sandbox worker: clone failed: {}{}", errno_text(clone_error), hint), ErrorKind::Sandbox);
   }
   worker->pid_ = static_cast<int>(pid);
   // Start-up ends with the worker reporting Done (or an error and its exit).
   if (Result<void> ready = worker->wait(std::chrono::seconds(10)); !ready)
-    return Error("the sandbox worker failed to start: " + ready.error().message());
+    return Error("the sandbox worker failed to start: " + ready.error().message(), ErrorKind::Sandbox);
   worker->receive_userfaultfd(host_socket.fd);
   return worker;
 }
@@ -428,7 +428,7 @@ void Worker::receive_userfaultfd(int socket) {
 }
 
 Result<void> Worker::start_on_demand_paging() {
-  if (uffd_ < 0) return Error("on-demand paging in the sandbox needs a userfaultfd: " + uffd_unavailable_);
+  if (uffd_ < 0) return Error("on-demand paging in the sandbox needs a userfaultfd: " + uffd_unavailable_, ErrorKind::Sandbox);
   uffdio_register reg{};
   reg.range.start = kGuestMemoryAddress;
   reg.range.len = uint64_t(1) << 32;  // not the guard past it, which stays inaccessible
@@ -480,7 +480,7 @@ Result<void> Worker::check_alive() {
 }
 
 Result<void> Worker::request(Command command) {
-  if (broken_) return Error("the sandbox worker is broken");
+  if (broken_) return Error("the sandbox worker is broken", ErrorKind::Sandbox);
   // The worker spins on the request line: each field is written only when it changes, so that the line
   // crosses to the worker's core once, with the state. The count lives here, not in the page: the worker
   // may write anything there. The requests that apply protection changes take them; the others leave them
@@ -558,7 +558,7 @@ Result<void> Worker::map_code(const CompiledCode& code) {
   const uint64_t table_offset = kMaxCodeSize;
   const uint64_t table_bytes = table.size() * sizeof(uintptr_t);
   if (code.size() > kMaxCodeSize || table_bytes > kMaxTableSize)
-    return Error(fmt::format("the module's machine code is too large for the sandbox ({} bytes)", code.size()));
+    return Error(fmt::format("the module's machine code is too large for the sandbox ({} bytes)", code.size()), ErrorKind::Sandbox);
   auto write_all = [&](const void* data, uint64_t size, uint64_t offset) {
     const auto* bytes = static_cast<const uint8_t*>(data);
     for (uint64_t done = 0; done < size;) {
@@ -572,7 +572,7 @@ Result<void> Worker::map_code(const CompiledCode& code) {
   if (ftruncate(code_fd_, static_cast<off_t>(table_offset + align_page(table_bytes))) != 0 ||
       !write_all(reinterpret_cast<const void*>(code.base()), code.size(), 0) ||
       !write_all(table.data(), table_bytes, table_offset))
-    return Error("cannot write machine code for the sandbox: " + errno_text(errno));
+    return Error("cannot write machine code for the sandbox: " + errno_text(errno), ErrorKind::Sandbox);
   Control& c = *control_;
   c.code_size = code.size();
   c.table_offset = table_offset;
@@ -715,7 +715,7 @@ class LinuxSandbox final : public Sandbox {
   }
 
   Result<void> execute(const CompiledCode& code, VmCtx& ctx, uint32_t target) override {
-    if (!worker_) return Error("the instance has no sandbox worker");
+    if (!worker_) return Error("the instance has no sandbox worker", ErrorKind::Sandbox);
     if (Result<void> mapped = worker_->map_code(code); !mapped) return mapped;
     Control& c = worker_->control();
     VmCtx& w = c.ctx;
@@ -795,7 +795,7 @@ bool pages_on_demand(const Sandbox& sandbox) {
 
 Result<void> run_test_hook(Sandbox& sandbox, uint64_t hook) {
   auto* linux = dynamic_cast<LinuxSandbox*>(&sandbox);
-  if (!linux || !linux->worker()) return Error("not a Linux sandbox with a worker");
+  if (!linux || !linux->worker()) return Error("not a Linux sandbox with a worker", ErrorKind::Sandbox);
   linux->worker()->control().test_hook = hook;
   return linux->worker()->request(Command::TestHook);
 }

@@ -1,0 +1,149 @@
+// Every Config and ModuleConfig field acts or is refused with an Error, never silently ignored; and Errors
+// carry a kind that hosts can branch on.
+//
+// Where each field is shown to act (besides the tests below):
+//   Config::backend, sandbox           ApiTest.EngineReportsTheRequestedBackend, SandboxSelection.*
+//   Config::allow_experimental         SandboxSelection.GenericNeedsAllowExperimental, CostModelSelection.*
+//   Config::allow_dynamic_paging       MemoryTest.DynamicPagingNeedsTheEngineToAllowIt
+//   Config::worker_count               LinuxSandbox.WorkersAreReusedAfterTheirInstanceEnds, below
+//   Config::sandboxing_enabled         SandboxSelection.DisablingSandboxingNeedsAllowExperimental
+//   Config::default_gas_metering       GasTest.*; Config::default_cost_model: CostModelSelection.*
+//   ModuleConfig::gas_metering, cost_model   GasTest.*, CostModelSelection.*
+//   ModuleConfig::strict               LinkerApiTest.MistakesAreErrors, ApiTest.*
+//   ModuleConfig::step_tracing         ApiTest.StepTracingStopsBeforeEveryInstruction
+//   ModuleConfig::dynamic_paging       MemoryTest.DynamicPaging*
+//   ModuleConfig::page_size, aux_data_size   below
+#include <cstdlib>
+
+#include "sandbox/linux/linux_sandbox.hpp"
+#include "runtime/backend.hpp"
+#include "test_util.hpp"
+
+namespace polkavm::test {
+namespace {
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+ProgramBlob return_blob() {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_ret(b);
+  return make_blob(InstructionSet::Latest64, b.finish().code, DataLayout{.stack_size = 4096});
+}
+
+TEST(ConfigHonesty, CrosscheckIsRefusedUntilItExists) {
+  Config config;
+  config.crosscheck = true;
+  Result<Engine> without = Engine::create(config);
+  ASSERT_FALSE(without);
+  EXPECT_EQ(without.error().kind(), ErrorKind::InvalidArgument);  // experimental, as in the reference
+  config.allow_experimental = true;
+  Result<Engine> with = Engine::create(config);
+  ASSERT_FALSE(with);
+  EXPECT_EQ(with.error().kind(), ErrorKind::Unsupported);
+  EXPECT_EQ(with.error().message(), "execution cross-checking (Config::crosscheck, POLKAVM_CROSSCHECK) is not implemented yet");
+
+  ScopedEnv env("POLKAVM_CROSSCHECK", "1");
+  Config from_env = unwrap(Config::from_env());
+  EXPECT_TRUE(from_env.crosscheck);
+  EXPECT_FALSE(Engine::create(from_env));
+}
+
+TEST(ConfigHonesty, TheModuleCacheIsRefusedUntilItExists) {
+  Config cache;
+  cache.cache_enabled = true;
+  Result<Engine> refused = Engine::create(cache);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::Unsupported);
+  Config lru;
+  lru.lru_cache_size = 4;
+  EXPECT_EQ(Engine::create(lru).error().kind(), ErrorKind::Unsupported);
+  {
+    ScopedEnv env("POLKAVM_CACHE_ENABLED", "true");
+    EXPECT_FALSE(Engine::create(unwrap(Config::from_env())));
+  }
+  {
+    ScopedEnv env("POLKAVM_LRU_CACHE_SIZE", "16");
+    EXPECT_FALSE(Engine::create(unwrap(Config::from_env())));
+  }
+
+  Config interpreter;
+  interpreter.backend = BackendKind::Interpreter;
+  Engine engine = unwrap(Engine::create(interpreter));
+  ModuleConfig by_hash;
+  by_hash.cache_by_hash = true;
+  Result<Module> module = Module::from_blob(engine, by_hash, return_blob());
+  ASSERT_FALSE(module);
+  EXPECT_EQ(module.error().kind(), ErrorKind::Unsupported);
+}
+
+TEST(ConfigHonesty, PageSizeAndAuxDataSizeShapeTheMemoryMap) {
+  Config interpreter;
+  interpreter.backend = BackendKind::Interpreter;
+  Engine engine = unwrap(Engine::create(interpreter));
+  ModuleConfig config;
+  config.page_size = 0x4000;
+  config.aux_data_size = 0x5000;
+  Module module = unwrap(Module::from_blob(engine, config, return_blob()));
+  EXPECT_EQ(module.memory_map().page_size, 0x4000u);
+  EXPECT_EQ(module.memory_map().aux_data_size, 0x8000u);  // rounded up to the page
+  EXPECT_EQ(module.memory_map().aux_data_address % 0x4000, 0u);
+  RawInstance instance = unwrap(module.instantiate());
+  EXPECT_TRUE(instance.is_memory_accessible(module.memory_map().aux_data_address, 0x8000, MemoryProtection::Read));
+
+  config.page_size = 0x3000;  // not a power of two
+  EXPECT_FALSE(Module::from_blob(engine, config, return_blob()));
+}
+
+TEST(ConfigHonesty, WorkerCountZeroKeepsNoIdleWorker) {
+  Config config;
+  config.backend = BackendKind::Compiler;
+  config.sandbox = SandboxKind::Linux;
+  config.worker_count = 0;
+  Result<Engine> engine = Engine::create(config);
+  if (!engine) GTEST_SKIP() << "the Linux sandbox does not run here: " << engine.error().message();
+  Module module = unwrap(Module::from_blob(*engine, ModuleConfig{}, return_blob()));
+  int first = -1;
+  {
+    RawInstance instance = unwrap(module.instantiate());
+    first = detail::linux_sandbox::worker_pid(*detail::backend_of(instance)->sandbox());
+  }
+  RawInstance instance = unwrap(module.instantiate());
+  EXPECT_NE(detail::linux_sandbox::worker_pid(*detail::backend_of(instance)->sandbox()), first)
+      << "with worker_count = 0 the first instance's worker must not be kept for the second";
+}
+
+TEST(ErrorKinds, NameWhatWentWrong) {
+  Config interpreter;
+  interpreter.backend = BackendKind::Interpreter;
+  Engine engine = unwrap(Engine::create(interpreter));
+
+  const uint8_t garbage[] = {1, 2, 3};
+  EXPECT_EQ(Module::create(engine, ModuleConfig{}, garbage).error().kind(), ErrorKind::InvalidBlob);
+
+  Module module = unwrap(Module::from_blob(engine, ModuleConfig{}, return_blob()));
+  RawInstance instance = unwrap(module.instantiate());
+  Result<std::vector<uint8_t>> outside = instance.read_memory(0x20000000, 4);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().kind(), ErrorKind::MemoryAccess);
+  EXPECT_EQ(instance.run().error().kind(), ErrorKind::InvalidArgument);  // no next program counter
+
+  RawInstance taken = std::move(instance);
+  EXPECT_EQ(instance.run().error().kind(), ErrorKind::InvalidArgument);  // moved from
+
+  {
+    ScopedEnv env("POLKAVM_BACKEND", "fast");
+    EXPECT_EQ(Config::from_env().error().kind(), ErrorKind::InvalidArgument);
+  }
+  EXPECT_EQ(Error("x").kind(), ErrorKind::Other);
+  EXPECT_STREQ(error_kind_name(ErrorKind::MemoryAccess), "memory-access");
+}
+
+}  // namespace
+}  // namespace polkavm::test
