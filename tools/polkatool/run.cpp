@@ -7,8 +7,11 @@
 #include <charconv>
 #include <chrono>
 #include <map>
+#include <optional>
+#include <string>
 
 #include "blob_file.hpp"
+#include "polkavm/debug_info.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
 #include "../common/cli_enums.hpp"
@@ -104,6 +107,8 @@ class Tracer {
 
 struct CallOutcome {
   Interrupt interrupt;
+  std::optional<uint32_t> pc;  // the interrupted instruction
+  std::string location;        // its source location, when the blob has debug information
   uint64_t a0 = 0;
   uint64_t a1 = 0;
   Gas gas_used = 0;
@@ -173,6 +178,16 @@ Result<CallOutcome> call_once(const polkavm::Engine& engine, const polkavm::Prog
   if (!interrupt) return interrupt.error();
 
   outcome.interrupt = *interrupt;
+  outcome.pc = instance->program_counter();
+  if (outcome.pc && interrupt->kind != Interrupt::Kind::Finished) {
+    if (auto found = polkavm::source_location(blob, *outcome.pc); found && *found) {
+      const polkavm::SourceLocation& l = **found;
+      outcome.location = l.path;
+      if (l.line != 0) outcome.location += fmt::format(":{}", l.line);
+      if (l.line != 0 && l.column != 0) outcome.location += fmt::format(":{}", l.column);
+      if (!l.function.empty()) outcome.location += " in " + l.function;
+    }
+  }
   outcome.a0 = instance->reg(Reg::A0);
   outcome.a1 = instance->reg(Reg::A1);
   if (plan.metering != GasMeteringKind::None) outcome.gas_used = plan.gas - instance->gas();
@@ -209,7 +224,10 @@ int run_command(const RunArgs& args) {
   }
 
   const CallOutcome& last = outcomes.back();
-  fmt::print("interrupt: {}\n", polkavm::to_string(last.interrupt));
+  fmt::print("interrupt: {}", polkavm::to_string(last.interrupt));
+  if (last.pc && last.interrupt.kind != Interrupt::Kind::Finished) fmt::print(" at pc 0x{:x}", *last.pc);
+  if (!last.location.empty()) fmt::print(" ({})", last.location);
+  fmt::print("\n");
   fmt::print("a0 = 0x{:x} ({})\n", last.a0, last.a0);
   fmt::print("a1 = 0x{:x} ({})\n", last.a1, last.a1);
   if (plan->metering != GasMeteringKind::None) fmt::print("gas used: {}\n", last.gas_used);
@@ -222,7 +240,8 @@ int run_command(const RunArgs& args) {
     fmt::print("timings: compile={:.6f} instantiate={:.6f} execute={:.6f}\n", phase(&CallOutcome::compile),
                phase(&CallOutcome::instantiate), phase(&CallOutcome::execute));
   }
-  return 0;
+  // A program that did not finish (a trap, running out of gas, a fault) is a failed run.
+  return last.interrupt.kind == Interrupt::Kind::Finished ? 0 : 1;
 }
 
 }  // namespace polkatool
