@@ -15,13 +15,28 @@
 # the cross tools directly rather than as CMake language targets. The target carries the paths in
 # the properties POLKAVM_GUEST_ELF and POLKAVM_GUEST_BLOB (empty when not linking).
 #
-# When the tools are missing, POLKAVM_GUEST_TOOLCHAIN_FOUND is false and polkavm_add_guest does nothing
-# (after one message), so the rest of the project still builds.
+# Where it works: in this project (guest/), in a project that add_subdirectory()s or FetchContent's
+# polkavm-cpp (which puts this directory on the parent's CMAKE_MODULE_PATH), and after
+# find_package(polkavm CONFIG) of an installed package (this file sits beside polkavmConfig.cmake, which
+# sets POLKAVM_GUEST_SDK_DIR to the installed SDK; `polkatool link` is then the installed
+# polkavm::polkatool). Include it in every directory that calls polkavm_add_guest (or a parent of it).
+#
+# When clang-19, clang++-19 or ld.lld-19 is missing, POLKAVM_GUEST_TOOLCHAIN_FOUND is false (after one
+# message) and polkavm_add_guest stops the configure step with an error naming what is missing; check
+# POLKAVM_GUEST_TOOLCHAIN_FOUND first to build without guests. The same goes for a missing polkatool when
+# POLKAVM_GUEST_LINK is on. polkavm_add_guest never silently produces nothing.
 
-include_guard(GLOBAL)
-
-set(POLKAVM_GUEST_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/../guest/sdk" CACHE PATH "PolkaVM guest SDK directory")
+# The SDK: in the source tree beside this file, or where an installed package says it is.
+if(NOT POLKAVM_GUEST_SDK_DIR)
+  set(POLKAVM_GUEST_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/../guest/sdk" CACHE PATH "PolkaVM guest SDK directory")
+endif()
 get_filename_component(POLKAVM_GUEST_SDK_DIR "${POLKAVM_GUEST_SDK_DIR}" ABSOLUTE)
+if(NOT EXISTS "${POLKAVM_GUEST_SDK_DIR}/include/polkavm/guest.h")
+  message(FATAL_ERROR "PolkaVMGuest: no guest SDK at POLKAVM_GUEST_SDK_DIR=${POLKAVM_GUEST_SDK_DIR} "
+                      "(expected include/polkavm/guest.h there)")
+endif()
+set(POLKAVM_POLKATOOL "" CACHE FILEPATH
+    "polkatool used by polkavm_add_guest (default: the polkatool target, or the installed polkavm::polkatool)")
 
 find_program(POLKAVM_GUEST_CC NAMES clang-19 DOC "clang used for PolkaVM guests (C)")
 find_program(POLKAVM_GUEST_CXX NAMES clang++-19 DOC "clang++ used for PolkaVM guests (C++)")
@@ -35,8 +50,10 @@ set(POLKAVM_GUEST_OPT "-O2" CACHE STRING "Optimisation flags for PolkaVM guests"
 option(POLKAVM_GUEST_UNROLL "Unroll guest loops with run-time trip counts (-mllvm=-unroll-runtime)" ON)
 set(POLKAVM_GUEST_EXTRA_FLAGS "" CACHE STRING "Extra compiler flags for every PolkaVM guest source (a ;-list)")
 
-# Link step: on when polkatool has the `link` subcommand (tools/polkatool/link.cpp), unless overridden.
-if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../tools/polkatool/link.cpp")
+# Link step: on when polkatool has the `link` subcommand (tools/polkatool/link.cpp in the source tree;
+# an installed package's polkatool always has it), unless overridden.
+if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../tools/polkatool/link.cpp" OR
+   NOT EXISTS "${CMAKE_CURRENT_LIST_DIR}/../tools/polkatool")
   set(_polkavm_link_default ON)
 else()
   set(_polkavm_link_default OFF)
@@ -47,8 +64,12 @@ if(POLKAVM_GUEST_CC AND POLKAVM_GUEST_CXX AND POLKAVM_GUEST_LD)
   set(POLKAVM_GUEST_TOOLCHAIN_FOUND TRUE)
 else()
   set(POLKAVM_GUEST_TOOLCHAIN_FOUND FALSE)
-  message(STATUS "PolkaVM guests: skipped (needs clang-19, clang++-19 and ld.lld-19; "
-                 "found cc='${POLKAVM_GUEST_CC}' cxx='${POLKAVM_GUEST_CXX}' ld='${POLKAVM_GUEST_LD}')")
+  get_property(_polkavm_told GLOBAL PROPERTY _POLKAVM_GUEST_TOOLCHAIN_MESSAGE)
+  if(NOT _polkavm_told)
+    set_property(GLOBAL PROPERTY _POLKAVM_GUEST_TOOLCHAIN_MESSAGE TRUE)
+    message(STATUS "PolkaVM guests: skipped (needs clang-19, clang++-19 and ld.lld-19; "
+                   "found cc='${POLKAVM_GUEST_CC}' cxx='${POLKAVM_GUEST_CXX}' ld='${POLKAVM_GUEST_LD}')")
+  endif()
 endif()
 
 # Target and ABI flags per bitness. Only the 13 registers of RV32E/RV64E exist in PolkaVM, hence E.
@@ -151,8 +172,21 @@ endfunction()
 function(polkavm_add_guest name)
   cmake_parse_arguments(PARSE_ARGV 1 G "RV32;CXX_RUNTIME;NO_RUNTIME" "OUTPUT_NAME"
                         "SOURCES;INCLUDE_DIRECTORIES;COMPILE_OPTIONS;DEFINITIONS")
-  if(NOT POLKAVM_GUEST_TOOLCHAIN_FOUND)
-    return()
+  # The function is global once defined, its settings are not: they belong to the including directory.
+  if(NOT DEFINED _POLKAVM_GUEST_COMMON_FLAGS)
+    message(FATAL_ERROR "polkavm_add_guest(${name}): include(PolkaVMGuest) in this directory (or a parent) first")
+  endif()
+  set(missing)
+  foreach(tool CC CXX LD)
+    if(NOT POLKAVM_GUEST_${tool})
+      list(APPEND missing "POLKAVM_GUEST_${tool}")
+    endif()
+  endforeach()
+  if(missing)
+    list(JOIN missing ", " missing)
+    message(FATAL_ERROR "polkavm_add_guest(${name}): cannot build a guest without clang-19, clang++-19 and "
+                        "ld.lld-19; not found: ${missing} (Debian: apt-get install clang-19 lld-19, or set "
+                        "those cache variables to the tools' paths)")
   endif()
   if(NOT G_SOURCES)
     message(FATAL_ERROR "polkavm_add_guest(${name}): no SOURCES")
@@ -205,20 +239,32 @@ function(polkavm_add_guest name)
 
   set(blob "")
   if(POLKAVM_GUEST_LINK)
-    # In this project polkatool is defined after guest/, so POLKAVM_BUILD_TOOLS says it will exist.
-    if(TARGET polkatool OR POLKAVM_BUILD_TOOLS)
-      set(blob "${CMAKE_CURRENT_BINARY_DIR}/${G_OUTPUT_NAME}.polkavm")
-      file(RELATIVE_PATH blob_rel "${CMAKE_BINARY_DIR}" "${blob}")
-      add_custom_command(
-        OUTPUT "${blob}"
-        COMMAND $<TARGET_FILE:polkatool> link -o "${blob}" "${elf}"
-        DEPENDS "${elf}" polkatool
-        COMMENT "polkatool link ${blob_rel}"
-        VERBATIM)
-      list(APPEND outputs "${blob}")
+    # Which polkatool: the one asked for, this build's (in polkavm-cpp's own build polkatool is defined
+    # after guest/, so POLKAVM_BUILD_TOOLS says it will exist), or an installed package's.
+    if(POLKAVM_POLKATOOL)
+      set(polkatool "${POLKAVM_POLKATOOL}")
+      set(polkatool_depends "${POLKAVM_POLKATOOL}")
+    elseif(TARGET polkatool OR (POLKAVM_BUILD_TOOLS AND PROJECT_NAME STREQUAL "polkavm_cpp"))
+      set(polkatool "$<TARGET_FILE:polkatool>")
+      set(polkatool_depends polkatool)
+    elseif(TARGET polkavm::polkatool)
+      set(polkatool "$<TARGET_FILE:polkavm::polkatool>")
+      set(polkatool_depends "$<TARGET_FILE:polkavm::polkatool>")
     else()
-      message(STATUS "PolkaVM guest ${name}: no polkatool target, so no .polkavm (ELF only)")
+      message(FATAL_ERROR "polkavm_add_guest(${name}): making ${G_OUTPUT_NAME}.polkavm needs polkatool, and there "
+                          "is none: no polkatool target (polkavm-cpp as a subproject: set POLKAVM_BUILD_TOOLS=ON) "
+                          "and no polkavm::polkatool (an installed polkavm package without its tools). Set "
+                          "POLKAVM_POLKATOOL to a polkatool, or POLKAVM_GUEST_LINK=OFF to build the ELF only.")
     endif()
+    set(blob "${CMAKE_CURRENT_BINARY_DIR}/${G_OUTPUT_NAME}.polkavm")
+    file(RELATIVE_PATH blob_rel "${CMAKE_BINARY_DIR}" "${blob}")
+    add_custom_command(
+      OUTPUT "${blob}"
+      COMMAND "${polkatool}" link -o "${blob}" "${elf}"
+      DEPENDS "${elf}" ${polkatool_depends}
+      COMMENT "polkatool link ${blob_rel}"
+      VERBATIM)
+    list(APPEND outputs "${blob}")
   endif()
 
   add_custom_target(${name} ALL DEPENDS ${outputs})

@@ -71,9 +71,9 @@ read_stat() {
 polkatool_running() { read_stat "$polkatool_pid" && [[ ${STAT[0]} != Z ]]; }
 
 # ---- can this host run the Linux sandbox at all? ----
-printf '%%isa = jam_v1\npub @main:\n    trap\n' >"$work/trap.txt"
-"$polkatool" assemble "$work/trap.txt" -o "$work/trap.polkavm" || fail "polkatool assemble failed"
-if ! "$polkatool" run "$work/trap.polkavm" --call main --backend compiler --sandbox linux >"$work/probe.out" 2>&1; then
+printf '%%isa = jam_v1\npub @main:\n    ret\n' >"$work/return.txt"
+"$polkatool" assemble "$work/return.txt" -o "$work/return.polkavm" || fail "polkatool assemble failed"
+if ! "$polkatool" run "$work/return.polkavm" --call main --backend compiler --sandbox linux >"$work/probe.out" 2>&1; then
   if grep -qiE "cannot run on this host|not supported on this host" "$work/probe.out"; then
     echo "SKIP: the Linux sandbox does not run here: $(cat "$work/probe.out")"
     exit 77

@@ -90,6 +90,7 @@ int fail(const std::string& what) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Plays Doom headless on polkavm-cpp and prints the frames' checksum, gas and times"};
+  app.set_version_flag("--version", "polkavm-doom " + std::string(polkavm::version()));
   std::string blob_path, wad_path, backend = "auto", gas = "sync", sandbox = "auto";
   uint64_t ticks = 300;
   std::vector<std::string> png;

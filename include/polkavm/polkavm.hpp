@@ -13,3 +13,4 @@
 #include "polkavm/memory_map.hpp"
 #include "polkavm/program.hpp"
 #include "polkavm/runtime.hpp"
+#include "polkavm/version.hpp"

@@ -17,6 +17,7 @@
 #include <iterator>
 
 #include "benchtool.hpp"
+#include "polkavm/version.hpp"
 #include "../common/cli_enums.hpp"
 
 namespace benchtool {
@@ -227,6 +228,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"Runs the guest benchmark programs natively, on the interpreter and on the compiler, and "
                "compares their times (Markdown table on stdout, optional SVG chart)."};
+  app.set_version_flag("--version", "benchtool " + std::string(polkavm::version()));
   app.add_option("--filter", options.filters,
                  "Only the programs whose name contains this (repeatable; default: all of minimal, prime-sieve, "
                  "memset, sort, sha256, interpreter, matmul, alloc)");

@@ -11,6 +11,7 @@
 #include "polkavm/debug_info.hpp"
 #include "polkavm/disassembler.hpp"
 #include "polkavm/runtime.hpp"
+#include "polkavm/version.hpp"
 #include "run.hpp"
 #include "../common/cli_enums.hpp"
 
@@ -141,6 +142,7 @@ int stats(const std::vector<std::filesystem::path>& inputs) {
 
 int main(int argc, char** argv) {
   CLI::App app{"polkatool: link, assemble, inspect and run PolkaVM program blobs"};
+  app.set_version_flag("--version", "polkatool " + std::string(polkavm::version()));
   app.require_subcommand(1);
 
   DisassembleArgs dis;

@@ -8,6 +8,7 @@
 
 #include "differential.hpp"
 #include "generate.hpp"
+#include "polkavm/version.hpp"
 #include "vector_runner.hpp"
 #include "vector_state.hpp"
 #include "../common/cli_enums.hpp"
@@ -236,6 +237,7 @@ int fuzz(const FuzzArgs& args) {
 
 int main(int argc, char** argv) {
   CLI::App app{"spectool: runs PolkaVM JSON test vectors"};
+  app.set_version_flag("--version", "spectool " + std::string(polkavm::version()));
   app.require_subcommand(1);
 
   RunArgs args;
