@@ -7,6 +7,7 @@ PACKAGES=(
   cmake ninja-build pkg-config g++ clang-19 lld-19 libclang-rt-19-dev
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libasmjit-dev libseccomp-dev libelf-dev libdw-dev
+  libssl-dev  # SHA-256 (libcrypto) for the module cache
   libpng-dev  # polkavm-doom --frame-png
   freedoom  # the Doom ROM of bench/doom_bench and polkavm-doom (/usr/share/games/doom/freedoom1.wad)
 )

@@ -1,5 +1,5 @@
-// Every Config and ModuleConfig field acts or is refused with an Error, never silently ignored; and Errors
-// carry a kind that hosts can branch on.
+// Every Config and ModuleConfig field acts or is refused with an Error, never silently ignored (the module
+// cache: cache_enabled, lru_cache_size, cache_by_hash); and Errors carry a kind that hosts can branch on.
 //
 // Where each field is shown to act (besides the tests below):
 //   Config::backend, sandbox           ApiTest.EngineReportsTheRequestedBackend, SandboxSelection.*
@@ -55,24 +55,16 @@ TEST(ConfigHonesty, CrosscheckIsRefusedUntilItExists) {
   EXPECT_FALSE(Engine::create(from_env));
 }
 
-TEST(ConfigHonesty, TheModuleCacheIsRefusedUntilItExists) {
-  Config cache;
-  cache.cache_enabled = true;
-  Result<Engine> refused = Engine::create(cache);
-  ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().kind(), ErrorKind::Unsupported);
+TEST(ModuleCache, NeedsToBeEnabled) {
   Config lru;
-  lru.lru_cache_size = 4;
-  EXPECT_EQ(Engine::create(lru).error().kind(), ErrorKind::Unsupported);
-  {
-    ScopedEnv env("POLKAVM_CACHE_ENABLED", "true");
-    EXPECT_FALSE(Engine::create(unwrap(Config::from_env())));
-  }
+  lru.lru_cache_size = 4;  // without cache_enabled: nothing would act on it
+  Result<Engine> refused = Engine::create(lru);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::InvalidArgument);
   {
     ScopedEnv env("POLKAVM_LRU_CACHE_SIZE", "16");
     EXPECT_FALSE(Engine::create(unwrap(Config::from_env())));
   }
-
   Config interpreter;
   interpreter.backend = BackendKind::Interpreter;
   Engine engine = unwrap(Engine::create(interpreter));
@@ -80,8 +72,72 @@ TEST(ConfigHonesty, TheModuleCacheIsRefusedUntilItExists) {
   by_hash.cache_by_hash = true;
   Result<Module> module = Module::from_blob(engine, by_hash, return_blob());
   ASSERT_FALSE(module);
-  EXPECT_EQ(module.error().kind(), ErrorKind::Unsupported);
+  EXPECT_EQ(module.error().kind(), ErrorKind::InvalidArgument);
+  EXPECT_FALSE(Module::from_cache(engine, by_hash, return_blob()));
 }
+
+class ModuleCacheTest : public ::testing::TestWithParam<TestBackend> {
+ protected:
+  Engine engine(uint32_t lru_cache_size) {
+    Config config;
+    apply(config, GetParam());
+    config.cache_enabled = true;
+    config.lru_cache_size = lru_cache_size;
+    return unwrap(Engine::create(config));
+  }
+  static ModuleConfig cached() {
+    ModuleConfig config;
+    config.cache_by_hash = true;
+    return config;
+  }
+  // The same module (state) behind two handles: the blob they show is one object.
+  static bool same(const Module& a, const Module& b) { return &a.blob() == &b.blob(); }
+};
+
+TEST_P(ModuleCacheTest, TheSameBlobAndConfigurationGiveTheSameModule) {
+  Engine e = engine(0);
+  Module first = unwrap(Module::from_blob(e, cached(), return_blob()));
+  Module second = unwrap(Module::from_blob(e, cached(), return_blob()));  // an equal blob, another object
+  EXPECT_TRUE(same(first, second));
+  std::optional<Module> found = Module::from_cache(e, cached(), return_blob());
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(same(*found, first));
+  RawInstance instance = unwrap(found->instantiate());  // a cached module runs like any other
+  EXPECT_EQ(call(instance, 0), Interrupt::finished());
+
+  // Another configuration, another blob, or no cache_by_hash: other modules.
+  ModuleConfig metered = cached();
+  metered.gas_metering = GasMeteringKind::Sync;
+  EXPECT_FALSE(same(unwrap(Module::from_blob(e, metered, return_blob())), first));
+  ProgramBlob changed = return_blob();
+  changed.stack_size += 4096;
+  EXPECT_FALSE(same(unwrap(Module::from_blob(e, cached(), changed)), first));
+  EXPECT_FALSE(same(unwrap(Module::from_blob(e, ModuleConfig{}, return_blob())), first));
+  // Engines have caches of their own.
+  EXPECT_FALSE(same(unwrap(Module::from_blob(engine(0), cached(), return_blob())), first));
+}
+
+TEST_P(ModuleCacheTest, UnusedModulesStayOnlyInTheLru) {
+  Engine without_lru = engine(0);
+  { Module dropped = unwrap(Module::from_blob(without_lru, cached(), return_blob())); }
+  EXPECT_FALSE(Module::from_cache(without_lru, cached(), return_blob())) << "nobody holds it and there is no LRU";
+
+  Engine with_lru = engine(1);
+  const uint8_t* kept = nullptr;
+  { kept = reinterpret_cast<const uint8_t*>(&unwrap(Module::from_blob(with_lru, cached(), return_blob())).blob()); }
+  std::optional<Module> found = Module::from_cache(with_lru, cached(), return_blob());
+  ASSERT_TRUE(found) << "the LRU holds the last module";
+  EXPECT_EQ(reinterpret_cast<const uint8_t*>(&found->blob()), kept);
+  found.reset();
+  // A second module pushes the first out of a one-module LRU.
+  ProgramBlob other = return_blob();
+  other.stack_size += 4096;
+  { Module second = unwrap(Module::from_blob(with_lru, cached(), other)); }
+  EXPECT_FALSE(Module::from_cache(with_lru, cached(), return_blob()));
+  EXPECT_TRUE(Module::from_cache(with_lru, cached(), other));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cache, ModuleCacheTest, ::testing::ValuesIn(backends()), backend_param_name);
 
 TEST(ConfigHonesty, PageSizeAndAuxDataSizeShapeTheMemoryMap) {
   Config interpreter;

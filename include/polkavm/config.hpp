@@ -37,6 +37,9 @@ struct Config {
   bool allow_dynamic_paging = false;
   /// Idle Linux sandbox workers kept ready per engine (started as instances are created, reused after).
   uint32_t worker_count = 2;
+  /// The module cache: Module::from_blob gives back the module made earlier by this engine (or a copy of
+  /// it) for the same blob and ModuleConfig, when the module sets cache_by_hash. Modules in use are found
+  /// while anyone holds them; lru_cache_size more are kept alive after their last handle is gone.
   bool cache_enabled = false;
   uint32_t lru_cache_size = 0;
   /// false: Linux sandbox workers start without namespaces, capability drop or seccomp (debugging only;
@@ -63,6 +66,9 @@ struct ModuleConfig {
   bool step_tracing = false;
   bool dynamic_paging = false;
   uint32_t aux_data_size = 0;
+  /// Take part in the engine's module cache, keyed by the SHA-256 of the blob (its serialised bytes) and
+  /// this configuration. (A ProgramBlob is a mutable value, so it has no identity to key by otherwise:
+  /// without this, a module is never cached.) Needs Config::cache_enabled.
   bool cache_by_hash = false;
   /// Gas model for this module; null = the engine's default.
   std::shared_ptr<const GasModel> cost_model;

@@ -50,6 +50,7 @@ struct EngineState;
 struct ModuleState;
 struct InstanceData;
 class InstanceBackend;
+class ModuleCache;
 /// The backend behind an instance (null if moved from); for the library's own tests and tools.
 InstanceBackend* backend_of(RawInstance& instance);
 }  // namespace detail
@@ -68,13 +69,20 @@ class Engine {
  private:
   friend class Module;
   std::shared_ptr<const detail::EngineState> state_;
+  // The module cache (Config::cache_enabled): held by the engine's handles, not by its modules, which
+  // the cache holds.
+  std::shared_ptr<detail::ModuleCache> cache_;
 };
 
 /// A validated program ready to instantiate. Cheap to copy (shared, immutable).
 class Module {
  public:
   static Result<Module> create(const Engine& engine, const ModuleConfig& config, std::span<const uint8_t> blob);
+  /// With the engine's module cache (Config::cache_enabled) and ModuleConfig::cache_by_hash, a blob and
+  /// configuration seen before give the module made then (shared, not compiled again).
   static Result<Module> from_blob(const Engine& engine, const ModuleConfig& config, ProgramBlob blob);
+  /// The cached module for this blob and configuration, if there is one (never compiles).
+  static std::optional<Module> from_cache(const Engine& engine, const ModuleConfig& config, const ProgramBlob& blob);
 
   const ProgramBlob& blob() const;
   const ModuleConfig& config() const;

@@ -3,11 +3,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "polkavm/runtime.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/module_cache.hpp"
 #include "sandbox/linux/linux_sandbox.hpp"
 
 namespace polkavm {
@@ -173,10 +175,10 @@ Result<Engine> Engine::create(const Config& config) {
   if (config.crosscheck)
     return Error("execution cross-checking (Config::crosscheck, POLKAVM_CROSSCHECK) is not implemented yet",
                  ErrorKind::Unsupported);
-  if (config.cache_enabled || config.lru_cache_size != 0)
-    return Error("the module cache (Config::cache_enabled, lru_cache_size; POLKAVM_CACHE_ENABLED, "
-                 "POLKAVM_LRU_CACHE_SIZE) is not implemented yet",
-                 ErrorKind::Unsupported);
+  if (config.lru_cache_size != 0 && !config.cache_enabled)
+    return Error("Config::lru_cache_size (POLKAVM_LRU_CACHE_SIZE) needs the module cache: set cache_enabled "
+                 "(POLKAVM_CACHE_ENABLED=1)",
+                 ErrorKind::InvalidArgument);
   if (!config.sandboxing_enabled && !config.allow_experimental)
     return Error("cannot disable sandboxing: `allow_experimental` is not enabled", ErrorKind::InvalidArgument);
   // Only the full model may be chosen freely: any simple model, the naive one included, is experimental.
@@ -206,6 +208,7 @@ Result<Engine> Engine::create(const Config& config) {
     state->workers = detail::linux_sandbox::make_worker_pool(config.worker_count, config.sandboxing_enabled);
   Engine engine;
   engine.state_ = std::move(state);
+  if (config.cache_enabled) engine.cache_ = std::make_shared<detail::ModuleCache>(config.lru_cache_size);
   return engine;
 }
 
@@ -243,8 +246,18 @@ Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& confi
   if (config.dynamic_paging && !engine.config().allow_dynamic_paging)
     return Error("dynamic paging was not enabled; set `Config::allow_dynamic_paging` to enable it",
                  ErrorKind::InvalidArgument);
-  if (config.cache_by_hash)
-    return Error("ModuleConfig::cache_by_hash needs the module cache, which is not implemented yet", ErrorKind::Unsupported);
+  if (config.cache_by_hash && !engine.cache_)
+    return Error("ModuleConfig::cache_by_hash needs the engine's module cache (Config::cache_enabled)",
+                 ErrorKind::InvalidArgument);
+  std::optional<detail::ModuleCache::Key> cache_key;
+  if (engine.cache_ && config.cache_by_hash) {
+    cache_key = detail::ModuleCache::key(blob, config, engine.config());
+    if (std::shared_ptr<const detail::ModuleState> cached = engine.cache_->find(*cache_key)) {
+      Module module;
+      module.state_ = std::move(cached);
+      return module;
+    }
+  }
   const CodeView code(blob);
   if (blob.isa == InstructionSet::JamV1)
     if (std::optional<std::string> problem = code.validate()) return Error("invalid JAM program: " + *problem, ErrorKind::InvalidBlob);
@@ -267,6 +280,17 @@ Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& confi
     if (Result<void> compiled = detail::compile_module(*state); !compiled) return compiled.error();
   Module module;
   module.state_ = std::move(state);
+  if (cache_key) module.state_ = engine.cache_->insert(*cache_key, std::move(module.state_));
+  return module;
+}
+
+std::optional<Module> Module::from_cache(const Engine& engine, const ModuleConfig& config, const ProgramBlob& blob) {
+  if (!engine.cache_ || !config.cache_by_hash) return std::nullopt;
+  std::shared_ptr<const detail::ModuleState> cached =
+      engine.cache_->find(detail::ModuleCache::key(blob, config, engine.config()));
+  if (!cached) return std::nullopt;
+  Module module;
+  module.state_ = std::move(cached);
   return module;
 }
 
