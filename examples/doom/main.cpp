@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
                           [](Caller<Game>& caller, uint32_t buffer, uint32_t length) -> Result<int32_t> {
                             Result<std::vector<uint8_t>> text = caller.instance.read_memory(buffer, length);
                             if (!text) return text.error();
-                            std::fwrite(text->data(), 1, text->size(), stderr);  // stdout holds the one line
+                            if (!text->empty()) std::fwrite(text->data(), 1, text->size(), stderr);  // stdout: the line
                             return static_cast<int32_t>(length);
                           }),
   };
