@@ -60,4 +60,7 @@ Result<std::optional<DebugRegion>> debug_region_at(const ProgramBlob& blob, uint
 /// The source location of the instruction at `pc` (see debug_region_at), or nullopt when not known.
 Result<std::optional<SourceLocation>> source_location(const ProgramBlob& blob, uint32_t pc);
 
+/// "path:line:column in function", leaving out what is not known.
+std::string to_string(const SourceLocation& location);
+
 }  // namespace polkavm

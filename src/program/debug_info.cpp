@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 
+#include <fmt/format.h>
+
 #include "program/debug_line_program.hpp"
 
 namespace polkavm {
@@ -181,6 +183,14 @@ Result<std::optional<SourceLocation>> source_location(const ProgramBlob& blob, u
   }
   if (location.path.empty() && location.function.empty()) return std::optional<SourceLocation>();
   return std::optional<SourceLocation>(std::move(location));
+}
+
+std::string to_string(const SourceLocation& location) {
+  std::string text = location.path;
+  if (location.line != 0) text += fmt::format(":{}", location.line);
+  if (location.line != 0 && location.column != 0) text += fmt::format(":{}", location.column);
+  if (!location.function.empty()) text += " in " + location.function;
+  return text;
 }
 
 }  // namespace polkavm

@@ -48,13 +48,8 @@ CallError trap_of(const RawInstance& instance) {
   const std::optional<uint32_t> pc = instance.program_counter();
   std::optional<std::string> location;
   if (pc) {
-    if (Result<std::optional<SourceLocation>> found = source_location(instance.module().blob(), *pc); found && *found) {
-      const SourceLocation& l = **found;
-      location = l.path;
-      if (l.line != 0) *location += fmt::format(":{}", l.line);
-      if (l.line != 0 && l.column != 0) *location += fmt::format(":{}", l.column);
-      if (!l.function.empty()) *location += " in " + l.function;
-    }
+    if (Result<std::optional<SourceLocation>> found = source_location(instance.module().blob(), *pc); found && *found)
+      location = to_string(**found);
   }
   return CallError::trap(pc, std::move(location));
 }

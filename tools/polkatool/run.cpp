@@ -180,13 +180,8 @@ Result<CallOutcome> call_once(const polkavm::Engine& engine, const polkavm::Prog
   outcome.interrupt = *interrupt;
   outcome.pc = instance->program_counter();
   if (outcome.pc && interrupt->kind != Interrupt::Kind::Finished) {
-    if (auto found = polkavm::source_location(blob, *outcome.pc); found && *found) {
-      const polkavm::SourceLocation& l = **found;
-      outcome.location = l.path;
-      if (l.line != 0) outcome.location += fmt::format(":{}", l.line);
-      if (l.line != 0 && l.column != 0) outcome.location += fmt::format(":{}", l.column);
-      if (!l.function.empty()) outcome.location += " in " + l.function;
-    }
+    if (auto found = polkavm::source_location(blob, *outcome.pc); found && *found)
+      outcome.location = polkavm::to_string(**found);
   }
   outcome.a0 = instance->reg(Reg::A0);
   outcome.a1 = instance->reg(Reg::A1);
