@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string_view>
 
@@ -42,6 +43,13 @@ inline Result<Engine> make_engine(const Variant& variant, std::optional<uint32_t
   config.sandbox = variant.sandbox;
   if (worker_count) config.worker_count = *worker_count;
   config.allow_experimental = variant.sandbox == SandboxKind::Generic;  // the generic sandbox is experimental
+  // POLKAVM_CORE_PINNING applies to the Linux sandbox's rows (the others have no workers to place).
+  if (variant.backend == BackendKind::Compiler && variant.sandbox == SandboxKind::Linux)
+    if (const char* pinning = std::getenv("POLKAVM_CORE_PINNING")) {
+      std::optional<CorePinning> parsed = core_pinning_from_name(pinning);
+      if (!parsed) return Error(fmt::format("invalid POLKAVM_CORE_PINNING: '{}'", pinning));
+      config.core_pinning = *parsed;
+    }
   Result<Engine> engine = Engine::create(config);
   if (!engine) return engine.error();
   // Guard against a silent fallback: a row must measure what its name says.

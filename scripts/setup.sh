@@ -10,6 +10,7 @@ PACKAGES=(
   libssl-dev  # SHA-256 (libcrypto) for the module cache
   libpng-dev  # polkavm-doom --frame-png
   freedoom  # the Doom ROM of bench/doom_bench and polkavm-doom (/usr/share/games/doom/freedoom1.wad)
+  doxygen  # the docs target: the API reference of include/polkavm/ (cmake/PolkaVMDocs.cmake)
 )
 
 is_installed() {

@@ -192,6 +192,7 @@ static void test_module_queries(polkavm_engine* engine) {
   CHECK_STATUS(polkavm_module_new(engine, NULL, garbage, sizeof garbage, &bad), POLKAVM_ERROR);
   CHECK(bad == NULL);
   CHECK(polkavm_last_error()[0] != '\0');
+  CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_INVALID_BLOB);
 }
 
 static void test_hello_world(polkavm_engine* engine) {
@@ -515,6 +516,24 @@ static void test_null_handles(void) {
   config.backend = (polkavm_backend)7;
   CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_INVALID_ARGUMENT);
   CHECK(engine == NULL);
+  CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_INVALID_ARGUMENT);
+  polkavm_config_init(&config);
+  config.core_pinning = (polkavm_core_pinning)3;
+  CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_INVALID_ARGUMENT);
+  /* Settings with nothing to act on are refused: cross-checking and core pinning with the interpreter. */
+  polkavm_config_init(&config);
+  CHECK(!config.crosscheck && config.core_pinning == POLKAVM_CORE_PINNING_DISABLED);
+  config.backend = POLKAVM_BACKEND_INTERPRETER;
+  config.allow_experimental = true;
+  config.crosscheck = true;
+  CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_ERROR);
+  CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_UNSUPPORTED);
+  CHECK_LAST_ERROR_CONTAINS("cross-checking");
+  config.crosscheck = false;
+  config.core_pinning = POLKAVM_CORE_PINNING_PIN_TO_CORE;
+  CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_ERROR);
+  CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_UNSUPPORTED);
+  CHECK_LAST_ERROR_CONTAINS("core pinning");
   polkavm_config_init(&config);
   config.default_gas_metering = POLKAVM_GAS_METERING_ENGINE_DEFAULT;
   CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_INVALID_ARGUMENT);
@@ -523,6 +542,7 @@ static void test_null_handles(void) {
   config.sandboxing_enabled = false; /* needs allow_experimental */
   CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_ERROR);
   CHECK_LAST_ERROR_CONTAINS("allow_experimental");
+  CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_INVALID_ARGUMENT);
 
   CHECK(strcmp(polkavm_status_name(POLKAVM_USER_ERROR), "POLKAVM_USER_ERROR") == 0);
   CHECK(strcmp(polkavm_status_name((polkavm_status)99), "POLKAVM_<unknown>") == 0);
@@ -579,6 +599,14 @@ int main(int argc, char** argv) {
     CHECK_OK(polkavm_engine_sandbox(engine, &sandbox));
     CHECK(sandbox == POLKAVM_SANDBOX_LINUX || sandbox == POLKAVM_SANDBOX_GENERIC);
     printf("compiler backend (sandbox %s) tested\n", sandbox == POLKAVM_SANDBOX_LINUX ? "linux" : "generic");
+    run_suite(engine);
+    free_engine_first(engine);
+    /* Again with cross-checking (the interpreter beside the compiled code) and core pinning. */
+    g_backend_name = "compiler, crosscheck";
+    config.allow_experimental = true;
+    config.crosscheck = true;
+    if (sandbox == POLKAVM_SANDBOX_LINUX) config.core_pinning = POLKAVM_CORE_PINNING_PIN_TO_CORE;
+    CHECK_OK(polkavm_engine_new(&config, &engine));
     run_suite(engine);
     free_engine_first(engine);
   } else {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "runtime/backend.hpp"
 #include "test_util.hpp"
 
 namespace polkavm::test {
@@ -315,6 +316,18 @@ TEST(CompilerSelection, EngineReportsTheBackendItRuns) {
   Config config;
   config.backend = BackendKind::Compiler;
   Result<Engine> engine = Engine::create(config);
+  if (const std::optional<std::string> reason = detail::compiler_unsupported_reason()) {
+    // Not on this CPU, or not in this build (POLKAVM_ENABLE_COMPILER=OFF): refused with the reason, and Auto
+    // runs the interpreter.
+    ASSERT_FALSE(engine);
+    EXPECT_EQ(engine.error().kind(), ErrorKind::Unsupported);
+    EXPECT_NE(engine.error().message().find("'compiler' backend is not supported on this host: " + *reason),
+              std::string::npos)
+        << engine.error().message();
+    config.backend = BackendKind::Auto;
+    EXPECT_EQ(unwrap(Engine::create(config)).backend(), BackendKind::Interpreter);
+    return;
+  }
   if (!engine) {
     EXPECT_NE(engine.error().message().find("'compiler' backend is not supported on this host"), std::string::npos);
     GTEST_SKIP() << engine.error().message();

@@ -2,6 +2,8 @@
 // cache: cache_enabled, lru_cache_size, cache_by_hash); and Errors carry a kind that hosts can branch on.
 //
 // Where each field is shown to act (besides the tests below):
+//   Config::crosscheck                 crosscheck_test.cpp
+//   Config::core_pinning               core_pinning_test.cpp
 //   Config::backend, sandbox           ApiTest.EngineReportsTheRequestedBackend, SandboxSelection.*
 //   Config::allow_experimental         SandboxSelection.GenericNeedsAllowExperimental, CostModelSelection.*
 //   Config::allow_dynamic_paging       MemoryTest.DynamicPagingNeedsTheEngineToAllowIt
@@ -35,24 +37,6 @@ ProgramBlob return_blob() {
   CodeBuilder b(InstructionSet::Latest64);
   emit_ret(b);
   return make_blob(InstructionSet::Latest64, b.finish().code, DataLayout{.stack_size = 4096});
-}
-
-TEST(ConfigHonesty, CrosscheckIsRefusedUntilItExists) {
-  Config config;
-  config.crosscheck = true;
-  Result<Engine> without = Engine::create(config);
-  ASSERT_FALSE(without);
-  EXPECT_EQ(without.error().kind(), ErrorKind::InvalidArgument);  // experimental, as in the reference
-  config.allow_experimental = true;
-  Result<Engine> with = Engine::create(config);
-  ASSERT_FALSE(with);
-  EXPECT_EQ(with.error().kind(), ErrorKind::Unsupported);
-  EXPECT_EQ(with.error().message(), "execution cross-checking (Config::crosscheck, POLKAVM_CROSSCHECK) is not implemented yet");
-
-  ScopedEnv env("POLKAVM_CROSSCHECK", "1");
-  Config from_env = unwrap(Config::from_env());
-  EXPECT_TRUE(from_env.crosscheck);
-  EXPECT_FALSE(Engine::create(from_env));
 }
 
 TEST(ModuleCache, NeedsToBeEnabled) {

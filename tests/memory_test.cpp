@@ -152,6 +152,35 @@ TEST_P(MemoryTest, DataIsInitialisedFromTheBlob) {
   EXPECT_EQ(g.instance.reg(Reg::A1), 0x08070605u);
 }
 
+// read_u8..read_u64, write_u8..write_u64 and read_string: little-endian, and the same access rules.
+TEST_P(MemoryTest, TypedHostAccess) {
+  VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 1, .stack_size = 1}};
+  Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);
+  const MemoryMap& m = v.module.memory_map();
+  RawInstance& in = v.instance;
+  const uint32_t rw = m.rw_data_address;
+  unwrap(in.write_u64(rw, 0x0807060504030201ull));
+  EXPECT_EQ(unwrap(in.read_memory(rw, 8)), (std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(unwrap(in.read_u8(rw + 7)), 0x08u);
+  EXPECT_EQ(unwrap(in.read_u16(rw + 1)), 0x0302u);
+  EXPECT_EQ(unwrap(in.read_u32(rw + 4)), 0x08070605u);
+  EXPECT_EQ(unwrap(in.read_u64(rw)), 0x0807060504030201ull);
+  unwrap(in.write_u8(rw, 0xAA));
+  unwrap(in.write_u16(rw + 2, 0xCCBB));
+  unwrap(in.write_u32(rw + 4, 0x00FF0068));
+  EXPECT_EQ(unwrap(in.read_u64(rw)), 0x00FF0068CCBB02AAull);
+  EXPECT_EQ(unwrap(in.read_string(rw + 4, 4)), std::string("h\0\xFF\0", 4));
+  EXPECT_EQ(unwrap(in.read_string(rw, 0)), "");
+  // A value straddling the end of the region, read-only data, and unmapped memory are errors.
+  const uint32_t end = rw + kPage;
+  EXPECT_EQ(in.read_u32(end - 2).error().kind(), ErrorKind::MemoryAccess);
+  EXPECT_EQ(in.write_u64(end - 4, 1).error().kind(), ErrorKind::MemoryAccess);
+  EXPECT_EQ(unwrap(in.read_u32(end - 4)), 0u);  // untouched by the failed write
+  EXPECT_FALSE(in.write_u8(m.ro_data_address, 1));
+  EXPECT_TRUE(in.read_u8(m.ro_data_address));
+  EXPECT_FALSE(in.read_string(end, 1));
+}
+
 TEST_P(MemoryTest, HostReadWriteAndZero) {
   VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 1, .stack_size = 1}};
   Vm v = trap_only_vm(backend(), InstructionSet::Latest64, options);

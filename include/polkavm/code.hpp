@@ -1,4 +1,5 @@
-// Decoding and encoding of instructions, basic blocks and jump targets.
+/// @file
+/// Decoding and encoding of instructions, basic blocks and jump targets.
 #pragma once
 
 #include <cstdint>
@@ -8,13 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "polkavm/export.h"
 #include "polkavm/isa.hpp"
 #include "polkavm/program.hpp"
 
 namespace polkavm {
 
+/// The most zero bitmask bits after an instruction start that count towards its length (see CodeView::skip).
 inline constexpr uint32_t kBitmaskMaxSkip = 24;
-inline constexpr uint32_t kReturnToHost = 0xFFFF0000u;  // the halt address of dynamic jumps
+inline constexpr uint32_t kReturnToHost = 0xFFFF0000u;  ///< the halt address of dynamic jumps
+/// Dynamic jump addresses are multiples of this: jump-table entry i has address (i + 1) * 2.
 inline constexpr uint32_t kCodeAddressAlignment = 2;
 
 namespace detail {
@@ -42,31 +46,34 @@ constexpr uint32_t imm_length(uint32_t value) {
 ///   RegRegImmImm: reg[0] (dst), reg[1] (base), imm[0] (value), imm[1] (offset)
 /// Immediates are the sign-extended 32-bit values (as u32); `target` is the absolute code offset.
 struct Instruction {
-  Opcode opcode = Opcode::trap;
-  bool valid = false;   // false: an invalid opcode byte or an opcode not in the ISA (behaves as trap)
-  uint8_t reg[3] = {};  // register numbers, already clamped to 0..12
-  uint32_t imm[2] = {};
-  uint32_t target = 0;
-  uint64_t imm64 = 0;
-  uint32_t pc = 0;
-  uint32_t length = 0;  // 1 + bitmask skip; the last instruction ends exactly at the end of code
+  Opcode opcode = Opcode::trap;  ///< the operation (meaningful only when `valid`)
+  bool valid = false;   ///< false: an invalid opcode byte or an opcode not in the ISA (behaves as trap)
+  uint8_t reg[3] = {};  ///< register numbers, already clamped to 0..12
+  uint32_t imm[2] = {};  ///< immediates, sign-extended to 32 bits
+  uint32_t target = 0;   ///< the absolute code offset of a jump or branch
+  uint64_t imm64 = 0;    ///< the 64-bit immediate of load_imm64 (RegImm64)
+  uint32_t pc = 0;       ///< the code offset of the instruction
+  uint32_t length = 0;  ///< 1 + bitmask skip; the last instruction ends exactly at the end of code
 
+  /// Register operand `i` (0..2) as a Reg.
   Reg r(int i) const { return static_cast<Reg>(reg[i]); }
   /// Where execution continues when this instruction falls through.
   uint32_t next_pc() const { return pc + length; }
 };
 
 /// Read-only view of code plus bitmask, with the reference's decoding rules.
-class CodeView {
+class POLKAVM_API CodeView {
  public:
+  /// A view of `code` and `bitmask` (not copied: they must outlive the view), decoded as `isa`.
   CodeView(InstructionSet isa, std::span<const uint8_t> code, std::span<const uint8_t> bitmask)
       : isa_(isa), code_(code), bitmask_(bitmask) {}
+  /// A view of the blob's code and bitmask (the blob must outlive the view).
   explicit CodeView(const ProgramBlob& blob) : CodeView(blob.isa, blob.code(), blob.bitmask()) {}
 
-  InstructionSet isa() const { return isa_; }
-  uint32_t size() const { return static_cast<uint32_t>(code_.size()); }
-  std::span<const uint8_t> code() const { return code_; }
-  std::span<const uint8_t> bitmask() const { return bitmask_; }
+  InstructionSet isa() const { return isa_; }  ///< the instruction set the code is decoded as
+  uint32_t size() const { return static_cast<uint32_t>(code_.size()); }  ///< the code size in bytes
+  std::span<const uint8_t> code() const { return code_; }  ///< the code bytes
+  std::span<const uint8_t> bitmask() const { return bitmask_; }  ///< one bit per code byte, set at instruction starts
 
   /// True when an instruction starts at `pc` (bitmask bit set).
   bool is_instruction_boundary(uint32_t pc) const {
@@ -104,19 +111,24 @@ class CodeView {
 /// branches the absolute target is the last immediate, and either every immediate is given or none:
 /// make_instruction(Opcode::branch_eq_imm, {Reg::A0}, {5, 20}), or {} with CodeBuilder::emit(insn, label)
 /// (which needs {imm, 0} when the branch has an immediate). Anything else aborts.
-Instruction make_instruction(Opcode op, std::initializer_list<Reg> regs = {},
+POLKAVM_API Instruction make_instruction(Opcode op, std::initializer_list<Reg> regs = {},
                              std::initializer_list<uint32_t> imms = {});
-Instruction make_load_imm64(Reg reg, uint64_t value);
+/// A load_imm64 of `value` into `reg`.
+POLKAVM_API Instruction make_load_imm64(Reg reg, uint64_t value);
 
 /// Builds code, bitmask and jump table with labels, using the minimal encodings the reference writes.
-class CodeBuilder {
+class POLKAVM_API CodeBuilder {
  public:
+  /// A position in the code, bound with bind(); an index into Output::label_offsets.
   using Label = uint32_t;
+  /// An empty builder for `isa`.
   explicit CodeBuilder(InstructionSet isa) : isa_(isa) {}
 
+  /// A new, unbound label.
   Label new_label();
   /// The next emitted instruction starts at `label`.
   void bind(Label label);
+  /// Appends an instruction (its `pc` is ignored: finish() lays the code out).
   void emit(const Instruction& insn);
   /// Emits a jump/branch whose target operand is `target`.
   void emit(const Instruction& insn, Label target);
@@ -127,9 +139,10 @@ class CodeBuilder {
   /// Appends a raw jump-table entry (any code offset, valid or not).
   void add_jump_table_offset(uint32_t offset);
 
+  /// What finish() lays out.
   struct Output {
-    CodeAndJumpTable code;
-    std::vector<uint32_t> label_offsets;  // indexed by Label
+    CodeAndJumpTable code;  ///< code, bitmask and jump table
+    std::vector<uint32_t> label_offsets;  ///< the code offset of each label, indexed by Label
   };
   /// Lays the code out (offsets shrink to their minimal size). Unbound labels abort.
   Output finish() const;
@@ -152,6 +165,6 @@ class CodeBuilder {
 };
 
 /// Encodes one instruction (minimal immediates) into bytes; targets are relative to `insn.pc`.
-std::vector<uint8_t> encode_instruction(InstructionSet isa, const Instruction& insn);
+POLKAVM_API std::vector<uint8_t> encode_instruction(InstructionSet isa, const Instruction& insn);
 
 }  // namespace polkavm

@@ -1,4 +1,5 @@
-// Errors carry a message; fallible calls return Result<T>. No exception leaves the library.
+/// @file
+/// Errors carry a message; fallible calls return Result<T>. No exception leaves the library.
 #pragma once
 
 #include <cassert>
@@ -7,30 +8,36 @@
 #include <utility>
 #include <variant>
 
+#include "polkavm/export.h"
+
 namespace polkavm {
 
 namespace detail {
 /// Prints "polkavm: the value of a failed result was accessed: <message>" to stderr and aborts.
-[[noreturn]] void abort_on_error_access(const std::string& message);
+[[noreturn]] POLKAVM_API void abort_on_error_access(const std::string& message);
 }  // namespace detail
 
 /// What kind of failure an Error is, for hosts and tests to branch on (the message is for people).
 enum class ErrorKind : uint8_t {
-  Other,              // none of the below
-  InvalidArgument,    // a wrong call or value: a bad setting, a moved-from instance, an unknown export
-  Unsupported,        // a setting or feature this build, host or kernel does not provide
-  InvalidBlob,        // a program blob that does not parse or validate
-  MemoryAccess,       // a host access to guest memory the guest cannot reach
-  Sandbox,            // the sandbox failed: a worker died, was stopped or reported something impossible
-  ResourceExhausted,  // the kernel refused memory, address space or mappings
+  Other,              ///< none of the below
+  InvalidArgument,    ///< a wrong call or value: a bad setting, a moved-from instance, an unknown export
+  Unsupported,        ///< a setting or feature this build, host or kernel does not provide
+  InvalidBlob,        ///< a program blob that does not parse or validate
+  MemoryAccess,       ///< a host access to guest memory the guest cannot reach
+  Sandbox,            ///< the sandbox failed: a worker died, was stopped or reported something impossible
+  ResourceExhausted,  ///< the kernel refused memory, address space or mappings
+  Divergence,         ///< Config::crosscheck: the compiled code and the interpreter disagreed
 };
-const char* error_kind_name(ErrorKind kind);  // "other", "invalid-argument", ...
+/// The name of `kind`: "other", "invalid-argument", ... ("unknown" for other values).
+POLKAVM_API const char* error_kind_name(ErrorKind kind);
 
+/// A failure: a message for people and an ErrorKind for code.
 class Error {
  public:
+  /// An error with `message` and `kind`.
   explicit Error(std::string message, ErrorKind kind = ErrorKind::Other) : message_(std::move(message)), kind_(kind) {}
-  const std::string& message() const { return message_; }
-  ErrorKind kind() const { return kind_; }
+  const std::string& message() const { return message_; }  ///< what went wrong, for people
+  ErrorKind kind() const { return kind_; }  ///< what kind of failure, for code
 
  private:
   std::string message_;
@@ -42,20 +49,21 @@ class Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}
-  Result(Error error) : v_(std::move(error)) {}
+  Result(T value) : v_(std::move(value)) {}  ///< a successful result
+  Result(Error error) : v_(std::move(error)) {}  ///< a failed result
 
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
+  bool ok() const { return v_.index() == 0; }  ///< true when the result holds a value
+  explicit operator bool() const { return ok(); }  ///< ok()
 
-  T& value() & { check(); return std::get<0>(v_); }
-  const T& value() const& { check(); return std::get<0>(v_); }
-  T&& value() && { check(); return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
+  T& value() & { check(); return std::get<0>(v_); }  ///< the value; aborts if there is none
+  const T& value() const& { check(); return std::get<0>(v_); }  ///< the value; aborts if there is none
+  T&& value() && { check(); return std::get<0>(std::move(v_)); }  ///< the value, moved out; aborts if there is none
+  T& operator*() & { return value(); }  ///< value()
+  const T& operator*() const& { return value(); }  ///< value()
+  T* operator->() { return &value(); }  ///< &value()
+  const T* operator->() const { return &value(); }  ///< &value()
 
+  /// The error; only for a failed result (`!ok()`).
   const Error& error() const { return std::get<1>(v_); }
 
  private:
@@ -65,14 +73,15 @@ class [[nodiscard]] Result {
   std::variant<T, Error> v_;
 };
 
+/// Success or an Error.
 template <>
 class [[nodiscard]] Result<void> {
  public:
-  Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}
-  bool ok() const { return ok_; }
-  explicit operator bool() const { return ok_; }
-  const Error& error() const { return error_; }
+  Result() = default;  ///< success
+  Result(Error error) : error_(std::move(error)), ok_(false) {}  ///< a failure
+  bool ok() const { return ok_; }  ///< true on success
+  explicit operator bool() const { return ok_; }  ///< ok()
+  const Error& error() const { return error_; }  ///< the error; only for a failure (`!ok()`)
 
  private:
   Error error_{std::string()};

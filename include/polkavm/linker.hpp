@@ -1,18 +1,21 @@
-// Typed host functions, as the reference's `Linker` (crates/polkavm/src/linker.rs): a host registers its
-// functions by import name, resolves a module's imports and exports once (`instantiate_pre`), and calls
-// exports with typed arguments while the library answers every ecalli.
-//
-//   polkavm::Linker<State> linker;
-//   linker.define_typed("get_third_number", [](polkavm::Caller<State>& caller) -> uint32_t { ... });
-//   auto pre = linker.instantiate_pre(module);            // Result<InstancePre<State>>
-//   auto instance = pre->instantiate();                    // Result<Instance<State>>
-//   auto sum = instance->call_typed<uint32_t>(state, "add_numbers", 1u, 2u);  // CallResult<uint32_t>
-//
-// A host function takes an optional leading `Caller<UserData>&`, then up to six of uint32_t, int32_t,
-// uint64_t and int64_t, and returns void, one of those, or a Result of them (an Error ends the call with
-// CallError::Kind::User). Arguments come from a0..a5 then t0..t2 and results go to a0 (a1): in a 32-bit
-// program a 64-bit value takes two registers (low half first); in a 64-bit program an int32_t is
-// sign-extended. These are the reference's conventions (its `AbiTy`).
+/// @file
+/// Typed host functions, as the reference's `Linker` (crates/polkavm/src/linker.rs): a host registers its
+/// functions by import name, resolves a module's imports and exports once (`instantiate_pre`), and calls
+/// exports with typed arguments while the library answers every ecalli.
+///
+/// ```cpp
+///   polkavm::Linker<State> linker;
+///   linker.define_typed("get_third_number", [](polkavm::Caller<State>& caller) -> uint32_t { ... });
+///   auto pre = linker.instantiate_pre(module);            // Result<InstancePre<State>>
+///   auto instance = pre->instantiate();                    // Result<Instance<State>>
+///   auto sum = instance->call_typed<uint32_t>(state, "add_numbers", 1u, 2u);  // CallResult<uint32_t>
+/// ```
+///
+/// A host function takes an optional leading `Caller<UserData>&`, then up to six of uint32_t, int32_t,
+/// uint64_t and int64_t, and returns void, one of those, or a Result of them (an Error ends the call with
+/// CallError::Kind::User). Arguments come from a0..a5 then t0..t2 and results go to a0 (a1): in a 32-bit
+/// program a 64-bit value takes two registers (low half first); in a 64-bit program an int32_t is
+/// sign-extended. These are the reference's conventions (its `AbiTy`).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "polkavm/export.h"
 #include "polkavm/error.hpp"
 #include "polkavm/isa.hpp"
 #include "polkavm/runtime.hpp"
@@ -37,33 +41,38 @@ namespace polkavm {
 /// What a host function is given: the user data of the call and the instance that made it.
 template <class UserData = void>
 struct Caller {
-  UserData& user_data;
-  RawInstance& instance;
+  UserData& user_data;    ///< the user data given to the call
+  RawInstance& instance;  ///< the instance that made the host call
 };
+/// What a host function of a Linker<void> is given: the instance that made the call.
 template <>
 struct Caller<void> {
-  RawInstance& instance;
+  RawInstance& instance;  ///< the instance that made the host call
 };
 
 /// Why a typed call did not return.
-class CallError {
+class POLKAVM_API CallError {
  public:
+  /// What ended the call.
   enum class Kind : uint8_t {
-    Trap,          // the guest trapped (or called a host function nobody defined)
-    NotEnoughGas,  // it ran out of gas
-    Step,          // step tracing stopped it
-    User,          // a host function returned an Error, which ended the call
-    Error,         // the VM failed (a bad export name, a broken sandbox, a failed memory operation)
+    Trap,          ///< the guest trapped (or called a host function nobody defined)
+    NotEnoughGas,  ///< it ran out of gas
+    Step,          ///< step tracing stopped it
+    User,          ///< a host function returned an Error, which ended the call
+    Error,         ///< the VM failed (a bad export name, a broken sandbox, a failed memory operation)
   };
+  /// A Trap at `pc`, from source `location` (see pc() and location()).
   static CallError trap(std::optional<uint32_t> pc, std::optional<std::string> location) {
     return CallError(Kind::Trap, {}, pc, std::move(location));
   }
-  static CallError not_enough_gas() { return CallError(Kind::NotEnoughGas, {}, {}, {}); }
-  static CallError step() { return CallError(Kind::Step, {}, {}, {}); }
-  static CallError user(polkavm::Error error) { return CallError(Kind::User, error.message(), {}, {}); }
-  static CallError error(polkavm::Error error) { return CallError(Kind::Error, error.message(), {}, {}); }
+  static CallError not_enough_gas() { return CallError(Kind::NotEnoughGas, {}, {}, {}); }  ///< a NotEnoughGas
+  static CallError step() { return CallError(Kind::Step, {}, {}, {}); }  ///< a Step
+  /// A User error with `error`'s message and kind.
+  static CallError user(polkavm::Error error) { return CallError(Kind::User, std::move(error)); }
+  /// An Error with `error`'s message and kind.
+  static CallError error(polkavm::Error error) { return CallError(Kind::Error, std::move(error)); }
 
-  Kind kind() const { return kind_; }
+  Kind kind() const { return kind_; }  ///< what ended the call
   /// Trap: the pc of the instruction that trapped, when there was one.
   std::optional<uint32_t> pc() const { return pc_; }
   /// Trap: where that instruction came from ("file:line:column in function"), when the blob has debug
@@ -71,14 +80,18 @@ class CallError {
   const std::optional<std::string>& location() const { return location_; }
   /// User and Error: what went wrong.
   const std::string& message() const { return message_; }
+  /// User and Error: the ErrorKind of the Error (ErrorKind::Other for the other kinds).
+  ErrorKind error_kind() const { return error_kind_; }
   /// One line: "trap at pc 0x12 (main.c:4:9 in main)", "not enough gas", "host function failed: ...".
   std::string to_string() const;
 
  private:
   CallError(Kind kind, std::string message, std::optional<uint32_t> pc, std::optional<std::string> location)
       : kind_(kind), message_(std::move(message)), pc_(pc), location_(std::move(location)) {}
+  CallError(Kind kind, polkavm::Error error) : kind_(kind), message_(error.message()), error_kind_(error.kind()) {}
   Kind kind_;
   std::string message_;
+  ErrorKind error_kind_ = ErrorKind::Other;
   std::optional<uint32_t> pc_;
   std::optional<std::string> location_;
 };
@@ -87,21 +100,23 @@ class CallError {
 template <class T>
 class [[nodiscard]] CallResult {
  public:
-  CallResult(T value) : v_(std::move(value)) {}
-  CallResult(CallError error) : v_(std::move(error)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
+  CallResult(T value) : v_(std::move(value)) {}  ///< a call that returned `value`
+  CallResult(CallError error) : v_(std::move(error)) {}  ///< a call that did not return
+  bool ok() const { return v_.index() == 0; }  ///< true when the call returned a value
+  explicit operator bool() const { return ok(); }  ///< ok()
+  /// The value; aborts if there is none.
   T& value() & {
     check();
     return std::get<0>(v_);
   }
+  /// The value; aborts if there is none.
   const T& value() const& {
     check();
     return std::get<0>(v_);
   }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  const CallError& error() const { return std::get<1>(v_); }
+  T& operator*() & { return value(); }  ///< value()
+  const T& operator*() const& { return value(); }  ///< value()
+  const CallError& error() const { return std::get<1>(v_); }  ///< the error; only when `!ok()`
 
  private:
   void check() const {
@@ -109,19 +124,21 @@ class [[nodiscard]] CallResult {
   }
   std::variant<T, CallError> v_;
 };
+/// A call that returned, or a CallError.
 template <>
 class [[nodiscard]] CallResult<void> {
  public:
-  CallResult() = default;
-  CallResult(CallError error) : error_(std::move(error)) {}
-  bool ok() const { return !error_; }
-  explicit operator bool() const { return ok(); }
-  const CallError& error() const { return *error_; }
+  CallResult() = default;  ///< a call that returned
+  CallResult(CallError error) : error_(std::move(error)) {}  ///< a call that did not return
+  bool ok() const { return !error_; }  ///< true when the call returned
+  explicit operator bool() const { return ok(); }  ///< ok()
+  const CallError& error() const { return *error_; }  ///< the error; only when `!ok()`
 
  private:
   std::optional<CallError> error_;
 };
 
+/// @cond detail
 namespace detail {
 
 template <class T>
@@ -245,18 +262,19 @@ struct PreState {
   std::shared_ptr<const std::function<Result<void>(RawInstance&, void*, uint32_t)>> fallback;
 };
 
-Result<std::shared_ptr<const PreState>> resolve(
+POLKAVM_API Result<std::shared_ptr<const PreState>> resolve(
     const Module& module, const std::map<std::string, std::shared_ptr<const HostFunction>, std::less<>>& functions,
     std::shared_ptr<const std::function<Result<void>(RawInstance&, void*, uint32_t)>> fallback);
 
 /// Runs from the instance's next program counter until the call returns, answering ecallis and resolving
 /// the segfaults of dynamic paging as the reference's default does (stack pages zeroed, RO/RW data pages
 /// filled from the blob); `user_data` is passed to the host functions.
-CallResult<void> run_call(const PreState& pre, RawInstance& instance, void* user_data);
+POLKAVM_API CallResult<void> run_call(const PreState& pre, RawInstance& instance, void* user_data);
 /// The pc of `entry`: an export's name.
-Result<uint32_t> export_pc(const PreState& pre, std::string_view entry);
+POLKAVM_API Result<uint32_t> export_pc(const PreState& pre, std::string_view entry);
 
 }  // namespace detail
+/// @endcond
 
 template <class UserData>
 class Instance;
@@ -265,7 +283,8 @@ class Instance;
 template <class UserData = void>
 class InstancePre {
  public:
-  const Module& module() const { return state_->module; }
+  const Module& module() const { return state_->module; }  ///< the module it was made from
+  /// A new instance of the module with these host functions.
   Result<Instance<UserData>> instantiate() const {
     Result<RawInstance> raw = state_->module.instantiate();
     if (!raw) return raw.error();
@@ -283,10 +302,10 @@ class InstancePre {
 template <class UserData = void>
 class Instance {
  public:
-  RawInstance& raw() { return raw_; }
-  const RawInstance& raw() const { return raw_; }
-  RawInstance* operator->() { return &raw_; }
-  const RawInstance* operator->() const { return &raw_; }
+  RawInstance& raw() { return raw_; }  ///< the instance underneath
+  const RawInstance& raw() const { return raw_; }  ///< the instance underneath
+  RawInstance* operator->() { return &raw_; }  ///< the instance underneath
+  const RawInstance* operator->() const { return &raw_; }  ///< the instance underneath
 
   /// Calls the export `entry` (a name, or a pc) with `args` and runs until it returns, answering the
   /// guest's host calls; R (void or an ABI type) is read from a0 (a1).
@@ -297,6 +316,7 @@ class Instance {
   {
     return call<R>(&user_data, entry, args...);
   }
+  /// call_typed for an instance without user data (UserData = void).
   template <class R = void, class... Args>
   CallResult<R> call_typed(std::string_view entry, Args... args)
     requires std::is_void_v<UserData>
@@ -309,6 +329,7 @@ class Instance {
   {
     return detail::run_call(*state_, raw_, &user_data);
   }
+  /// continue_execution for an instance without user data (UserData = void).
   CallResult<void> continue_execution()
     requires std::is_void_v<UserData>
   {

@@ -1,13 +1,14 @@
-/*
+/**
+ * @file
  * polkavm.h: the C API of polkavm-cpp (C11 and C++).
  *
  * Handles
- *   polkavm_engine    an execution engine: backend and sandbox choice, shared settings.
- *   polkavm_module    a validated program blob, ready to instantiate (immutable).
- *   polkavm_linker    host functions by import name (C callbacks), plus an optional fallback.
- *   polkavm_instance  one running program, created through a linker; calls exports and runs the raw loop.
- *   polkavm_caller    what a host callback is given while the guest waits: the calling instance and the
- *                     call's user data. Borrowed: valid only during that callback.
+ *   - polkavm_engine    an execution engine: backend and sandbox choice, shared settings.
+ *   - polkavm_module    a validated program blob, ready to instantiate (immutable).
+ *   - polkavm_linker    host functions by import name (C callbacks), plus an optional fallback.
+ *   - polkavm_instance  one running program, created through a linker; calls exports and runs the raw loop.
+ *   - polkavm_caller    what a host callback is given while the guest waits: the calling instance and the
+ *                       call's user data. Borrowed: valid only during that callback.
  *
  * Ownership and lifetime
  *   - Every polkavm_*_new function stores a new handle in its `out` argument; the caller owns it and releases
@@ -52,6 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "polkavm/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,7 +63,9 @@ extern "C" {
 /* Status and errors                                                                                    */
 /* ---------------------------------------------------------------------------------------------------- */
 
+/** What a fallible call returns: POLKAVM_OK, or what went wrong. */
 typedef enum polkavm_status {
+  /** Success. */
   POLKAVM_OK = 0,
   /** The guest trapped (or called an import nobody defined). */
   POLKAVM_TRAP = 1,
@@ -81,16 +86,41 @@ typedef enum polkavm_status {
 
 /** The message of the latest failing polkavm_* call on this thread ("" if none yet). Never NULL. The
  *  string is owned by the library and stays valid until the next failing polkavm_* call on this thread. */
-const char* polkavm_last_error(void);
+POLKAVM_API const char* polkavm_last_error(void);
 
 /** The enumerator's name ("POLKAVM_OK", "POLKAVM_TRAP", ...); "POLKAVM_<unknown>" for other values. Static
  *  storage; never NULL. */
-const char* polkavm_status_name(polkavm_status status);
+POLKAVM_API const char* polkavm_status_name(polkavm_status status);
+
+/** What kind of failure the latest one was (the C++ polkavm::ErrorKind), for code to branch on. */
+typedef enum polkavm_error_kind {
+  /** None of the below (and every failure that is not a POLKAVM_ERROR, POLKAVM_USER_ERROR or
+   *  POLKAVM_INVALID_ARGUMENT). */
+  POLKAVM_ERROR_KIND_OTHER = 0,
+  /** A wrong call or value: a bad setting, an unknown export, a NULL or out-of-range argument. */
+  POLKAVM_ERROR_KIND_INVALID_ARGUMENT = 1,
+  /** A setting or feature this build, host or kernel does not provide. */
+  POLKAVM_ERROR_KIND_UNSUPPORTED = 2,
+  /** A program blob that does not parse or validate. */
+  POLKAVM_ERROR_KIND_INVALID_BLOB = 3,
+  /** A host access to guest memory the guest cannot reach. */
+  POLKAVM_ERROR_KIND_MEMORY_ACCESS = 4,
+  /** The sandbox failed: a worker died, was stopped or reported something impossible. */
+  POLKAVM_ERROR_KIND_SANDBOX = 5,
+  /** The kernel refused memory, address space or mappings. */
+  POLKAVM_ERROR_KIND_RESOURCE_EXHAUSTED = 6,
+  /** Cross-checking (polkavm_config.crosscheck): the compiled code and the interpreter disagreed. */
+  POLKAVM_ERROR_KIND_DIVERGENCE = 7
+} polkavm_error_kind;
+
+/** The kind of the latest failing polkavm_* call on this thread (POLKAVM_ERROR_KIND_OTHER if none yet). */
+POLKAVM_API polkavm_error_kind polkavm_last_error_kind(void);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Engine                                                                                               */
 /* ---------------------------------------------------------------------------------------------------- */
 
+/** What runs guest code (the C++ polkavm::BackendKind). */
 typedef enum polkavm_backend {
   /** The compiler where it runs (Linux, x86-64 with BMI1/BMI2/LZCNT/POPCNT, a usable sandbox), else the
    *  interpreter. */
@@ -99,6 +129,7 @@ typedef enum polkavm_backend {
   POLKAVM_BACKEND_COMPILER = 2
 } polkavm_backend;
 
+/** Where compiled code runs (the C++ polkavm::SandboxKind). */
 typedef enum polkavm_sandbox {
   /** Linux where the kernel allows it, else generic if allow_experimental is set. */
   POLKAVM_SANDBOX_AUTO = 0,
@@ -108,7 +139,9 @@ typedef enum polkavm_sandbox {
   POLKAVM_SANDBOX_GENERIC = 2
 } polkavm_sandbox;
 
+/** How instances charge gas (the C++ polkavm::GasMeteringKind). */
 typedef enum polkavm_gas_metering {
+  /** No gas is charged. */
   POLKAVM_GAS_METERING_NONE = 0,
   /** Stops before the first block it cannot pay for; resumable after more gas is set. */
   POLKAVM_GAS_METERING_SYNC = 1,
@@ -118,43 +151,61 @@ typedef enum polkavm_gas_metering {
   POLKAVM_GAS_METERING_ENGINE_DEFAULT = 3
 } polkavm_gas_metering;
 
+/** Where the Linux sandbox places host threads and workers (the C++ polkavm::CorePinning). */
+typedef enum polkavm_core_pinning {
+  /** The kernel schedules them. */
+  POLKAVM_CORE_PINNING_DISABLED = 0,
+  /** The host thread to its core, each worker to a core of its own. */
+  POLKAVM_CORE_PINNING_PIN_TO_CORE = 1,
+  /** The host thread to the cores sharing its last-level cache, each worker to a core of its own. */
+  POLKAVM_CORE_PINNING_PIN_TO_CCX = 2
+} polkavm_core_pinning;
+
 /** Engine settings (the C++ polkavm::Config; the default cost model is the naive one). */
 typedef struct polkavm_config {
-  polkavm_backend backend;                   /* default POLKAVM_BACKEND_AUTO */
-  polkavm_sandbox sandbox;                   /* default POLKAVM_SANDBOX_AUTO */
-  bool allow_experimental;                   /* default false */
-  bool allow_dynamic_paging;                 /* default false */
+  polkavm_backend backend;                   /**< default POLKAVM_BACKEND_AUTO */
+  polkavm_sandbox sandbox;                   /**< default POLKAVM_SANDBOX_AUTO */
+  /** Allows the experimental settings: the generic sandbox, sandboxing_enabled = false. */
+  bool allow_experimental;                   /**< default false */
+  /** Allows modules with dynamic_paging. */
+  bool allow_dynamic_paging;                 /**< default false */
   /** Idle Linux sandbox workers kept ready. */
-  uint32_t worker_count;                     /* default 2 */
+  uint32_t worker_count;                     /**< default 2 */
   /** false: Linux sandbox workers start without isolation (debugging; needs allow_experimental). */
-  bool sandboxing_enabled;                   /* default true */
+  bool sandboxing_enabled;                   /**< default true */
   /** Gas metering for modules that do not choose one (not POLKAVM_GAS_METERING_ENGINE_DEFAULT). */
-  polkavm_gas_metering default_gas_metering; /* default POLKAVM_GAS_METERING_NONE */
+  polkavm_gas_metering default_gas_metering; /**< default POLKAVM_GAS_METERING_NONE */
+  /** Runs an interpreter beside the compiled code; a run where they disagree fails with
+   *  POLKAVM_ERROR_KIND_DIVERGENCE (needs the compiler backend and allow_experimental). */
+  bool crosscheck;                           /**< default false */
+  /** Pins host threads and workers (the Linux sandbox only; refused elsewhere). */
+  polkavm_core_pinning core_pinning;         /**< default POLKAVM_CORE_PINNING_DISABLED */
 } polkavm_config;
 
 /** Fills `config` with the defaults. Does nothing if `config` is NULL. */
-void polkavm_config_init(polkavm_config* config);
+POLKAVM_API void polkavm_config_init(polkavm_config* config);
 
+/** An engine handle (the C++ polkavm::Engine): backend, sandbox and settings its modules share. */
 typedef struct polkavm_engine polkavm_engine;
 
 /** Creates an engine. `config` NULL: the defaults. On success `*out` is a new engine (free it with
  *  polkavm_engine_free). Fails with POLKAVM_ERROR when the configuration is refused (e.g. the compiler
  *  backend on a host that cannot run it), POLKAVM_INVALID_ARGUMENT for out-of-range enum values. */
-polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine** out);
+POLKAVM_API polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine** out);
 
 /** Creates an engine from the defaults overridden by the environment (POLKAVM_BACKEND, POLKAVM_SANDBOX,
  *  POLKAVM_ALLOW_EXPERIMENTAL, POLKAVM_WORKER_COUNT, POLKAVM_SANDBOXING_ENABLED,
  *  POLKAVM_DEFAULT_COST_MODEL, ...; see polkavm::Config::from_env). A bad value is POLKAVM_ERROR. */
-polkavm_status polkavm_engine_new_from_env(polkavm_engine** out);
+POLKAVM_API polkavm_status polkavm_engine_new_from_env(polkavm_engine** out);
 
 /** The backend the engine chose (never AUTO). */
-polkavm_status polkavm_engine_backend(const polkavm_engine* engine, polkavm_backend* out);
+POLKAVM_API polkavm_status polkavm_engine_backend(const polkavm_engine* engine, polkavm_backend* out);
 
 /** Where compiled code runs: LINUX or GENERIC (GENERIC for the interpreter, which runs in-process). */
-polkavm_status polkavm_engine_sandbox(const polkavm_engine* engine, polkavm_sandbox* out);
+POLKAVM_API polkavm_status polkavm_engine_sandbox(const polkavm_engine* engine, polkavm_sandbox* out);
 
 /** Releases the engine handle (modules and instances created from it stay usable). NULL: no-op. */
-void polkavm_engine_free(polkavm_engine* engine);
+POLKAVM_API void polkavm_engine_free(polkavm_engine* engine);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Module                                                                                               */
@@ -162,49 +213,53 @@ void polkavm_engine_free(polkavm_engine* engine);
 
 /** Module settings (the C++ polkavm::ModuleConfig; the cost model is the engine's default). */
 typedef struct polkavm_module_config {
-  uint32_t page_size;                /* default 0x1000 */
-  polkavm_gas_metering gas_metering; /* default POLKAVM_GAS_METERING_ENGINE_DEFAULT */
+  /** The guest page size: a power of two from 4 KiB to 64 KiB. */
+  uint32_t page_size;                /**< default 0x1000 */
+  /** Gas metering for this module's instances. */
+  polkavm_gas_metering gas_metering; /**< default POLKAVM_GAS_METERING_ENGINE_DEFAULT */
   /** Imports nobody defines are errors at instantiation (instead of traps when called). */
-  bool strict;                       /* default false */
+  bool strict;                       /**< default false */
   /** POLKAVM_STEP before every instruction. */
-  bool step_tracing;                 /* default false */
+  bool step_tracing;                 /**< default false */
   /** Needs the engine's allow_dynamic_paging. */
-  bool dynamic_paging;               /* default false */
-  uint32_t aux_data_size;            /* default 0 */
+  bool dynamic_paging;               /**< default false */
+  /** Size of the aux data region (rounded up to whole pages): the guest reads it, the host may also write it. */
+  uint32_t aux_data_size;            /**< default 0 */
 } polkavm_module_config;
 
 /** Fills `config` with the defaults. Does nothing if `config` is NULL. */
-void polkavm_module_config_init(polkavm_module_config* config);
+POLKAVM_API void polkavm_module_config_init(polkavm_module_config* config);
 
+/** A module handle (the C++ polkavm::Module): a validated program, ready to instantiate. */
 typedef struct polkavm_module polkavm_module;
 
 /** Parses and validates a program blob (".polkavm" bytes; copied, so `blob` may be freed afterwards).
  *  `config` NULL: the defaults. `blob` may be NULL only if `blob_length` is 0 (which then fails with
  *  POLKAVM_ERROR as an invalid blob). On success `*out` is a new module (free it with polkavm_module_free). */
-polkavm_status polkavm_module_new(const polkavm_engine* engine, const polkavm_module_config* config,
+POLKAVM_API polkavm_status polkavm_module_new(const polkavm_engine* engine, const polkavm_module_config* config,
                                   const uint8_t* blob, size_t blob_length, polkavm_module** out);
 
 /** Whether the program uses 64-bit registers (else 32-bit: register values are 32-bit, sign-extended). */
-polkavm_status polkavm_module_is_64_bit(const polkavm_module* module, bool* out);
+POLKAVM_API polkavm_status polkavm_module_is_64_bit(const polkavm_module* module, bool* out);
 
 /** The number of exports. */
-polkavm_status polkavm_module_export_count(const polkavm_module* module, size_t* out);
+POLKAVM_API polkavm_status polkavm_module_export_count(const polkavm_module* module, size_t* out);
 
 /** Export number `index`: its name (NUL-terminated, valid while the module lives) and, if `pc` is not NULL,
  *  its program counter. An index out of range is POLKAVM_INVALID_ARGUMENT. */
-polkavm_status polkavm_module_export(const polkavm_module* module, size_t index, const char** name, uint32_t* pc);
+POLKAVM_API polkavm_status polkavm_module_export(const polkavm_module* module, size_t index, const char** name, uint32_t* pc);
 
 /** The program counter of the export `name` (the first of that name). POLKAVM_ERROR if there is none. */
-polkavm_status polkavm_module_export_pc(const polkavm_module* module, const char* name, uint32_t* out);
+POLKAVM_API polkavm_status polkavm_module_export_pc(const polkavm_module* module, const char* name, uint32_t* out);
 
 /** The number of imports (host functions the program may call). */
-polkavm_status polkavm_module_import_count(const polkavm_module* module, size_t* out);
+POLKAVM_API polkavm_status polkavm_module_import_count(const polkavm_module* module, size_t* out);
 
 /** The name of import number `index` (valid while the module lives). */
-polkavm_status polkavm_module_import(const polkavm_module* module, size_t index, const char** name);
+POLKAVM_API polkavm_status polkavm_module_import(const polkavm_module* module, size_t index, const char** name);
 
 /** Releases the module handle (instances created from it stay usable). NULL: no-op. */
-void polkavm_module_free(polkavm_module* module);
+POLKAVM_API void polkavm_module_free(polkavm_module* module);
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Linker and host functions                                                                            */
@@ -227,8 +282,11 @@ typedef enum polkavm_reg {
   POLKAVM_REG_A5 = 12
 } polkavm_reg;
 
+/** A linker handle: host functions by import name, plus an optional fallback. */
 typedef struct polkavm_linker polkavm_linker;
+/** An instance handle: one running program, created through a linker. */
 typedef struct polkavm_instance polkavm_instance;
+/** What a host callback is given: the calling instance and the call's user data (borrowed). */
 typedef struct polkavm_caller polkavm_caller;
 
 /** A host function. It reads its arguments from a0..a5, t0..t2 and writes its results to a0 (a1) through
@@ -244,27 +302,27 @@ typedef polkavm_status (*polkavm_fallback_function)(polkavm_caller* caller, uint
                                                     void* user_pointer);
 
 /** Creates an empty linker. On success `*out` is a new linker (free it with polkavm_linker_free). */
-polkavm_status polkavm_linker_new(polkavm_linker** out);
+POLKAVM_API polkavm_status polkavm_linker_new(polkavm_linker** out);
 
 /** Defines the host function for the import `name` (copied). `user_pointer` is passed to every call of it
  *  (may be NULL). Defining a name twice is POLKAVM_ERROR. Affects instances created afterwards only. */
-polkavm_status polkavm_linker_define(polkavm_linker* linker, const char* name, polkavm_host_function function,
+POLKAVM_API polkavm_status polkavm_linker_define(polkavm_linker* linker, const char* name, polkavm_host_function function,
                                      void* user_pointer);
 
 /** Sets (or replaces) the fallback for imports without a host function. Without a fallback, calling such an
  *  import traps (and a strict module fails to instantiate). Affects instances created afterwards only. */
-polkavm_status polkavm_linker_define_fallback(polkavm_linker* linker, polkavm_fallback_function function,
+POLKAVM_API polkavm_status polkavm_linker_define_fallback(polkavm_linker* linker, polkavm_fallback_function function,
                                               void* user_pointer);
 
 /** Resolves the module's imports and exports against the linker's host functions and creates an instance.
  *  Fails with POLKAVM_ERROR when a strict module has an import nobody answers (or a duplicate export), or
  *  when the instance cannot be created. On success `*out` is a new instance (free it with
  *  polkavm_instance_free). The linker and the module may be freed afterwards. */
-polkavm_status polkavm_linker_instantiate(const polkavm_linker* linker, const polkavm_module* module,
+POLKAVM_API polkavm_status polkavm_linker_instantiate(const polkavm_linker* linker, const polkavm_module* module,
                                           polkavm_instance** out);
 
 /** Releases the linker (instances created through it keep their host functions). NULL: no-op. */
-void polkavm_linker_free(polkavm_linker* linker);
+POLKAVM_API void polkavm_linker_free(polkavm_linker* linker);
 
 /* Inside a host callback. `caller` is valid only until the callback returns. */
 
@@ -272,21 +330,24 @@ void polkavm_linker_free(polkavm_linker* linker);
  *  every polkavm_instance_* function (registers, memory, gas, ...) except those that start or redirect
  *  execution (call, continue, prepare_call, prepare_call_pc, run, set_next_program_counter: they return
  *  POLKAVM_INVALID_ARGUMENT) and free (refused; the instance stays valid). NULL if `caller` is NULL. */
-polkavm_instance* polkavm_caller_instance(polkavm_caller* caller);
+POLKAVM_API polkavm_instance* polkavm_caller_instance(polkavm_caller* caller);
 
 /** The `user_data` given to the call being answered (NULL if `caller` is NULL). */
-void* polkavm_caller_user_data(const polkavm_caller* caller);
+POLKAVM_API void* polkavm_caller_user_data(const polkavm_caller* caller);
 
 /** Sets the message the call fails with if the callback returns a failure status (copied; the latest one
  *  wins). `message` NULL: an empty message. */
-polkavm_status polkavm_caller_set_error(polkavm_caller* caller, const char* message);
+POLKAVM_API polkavm_status polkavm_caller_set_error(polkavm_caller* caller, const char* message);
 
 /** Shorthands for the calling instance's registers and memory (see the polkavm_instance_* functions). */
-polkavm_status polkavm_caller_get_reg(const polkavm_caller* caller, polkavm_reg reg, uint64_t* out);
-polkavm_status polkavm_caller_set_reg(polkavm_caller* caller, polkavm_reg reg, uint64_t value);
-polkavm_status polkavm_caller_read_memory(const polkavm_caller* caller, uint32_t address, void* out,
+POLKAVM_API polkavm_status polkavm_caller_get_reg(const polkavm_caller* caller, polkavm_reg reg, uint64_t* out);
+/** Sets a register of the calling instance (see polkavm_instance_set_reg). */
+POLKAVM_API polkavm_status polkavm_caller_set_reg(polkavm_caller* caller, polkavm_reg reg, uint64_t value);
+/** Reads memory of the calling instance (see polkavm_instance_read_memory). */
+POLKAVM_API polkavm_status polkavm_caller_read_memory(const polkavm_caller* caller, uint32_t address, void* out,
                                           uint32_t length);
-polkavm_status polkavm_caller_write_memory(polkavm_caller* caller, uint32_t address, const void* data,
+/** Writes memory of the calling instance (see polkavm_instance_write_memory). */
+POLKAVM_API polkavm_status polkavm_caller_write_memory(polkavm_caller* caller, uint32_t address, const void* data,
                                            uint32_t length);
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -305,89 +366,92 @@ polkavm_status polkavm_caller_write_memory(polkavm_caller* caller, uint32_t addr
  *  Fails with POLKAVM_TRAP, POLKAVM_NOT_ENOUGH_GAS, POLKAVM_STEP (resumable with polkavm_instance_continue),
  *  POLKAVM_USER_ERROR (a callback failed), POLKAVM_ERROR (no such export, a VM failure), with the message in
  *  polkavm_last_error(). */
-polkavm_status polkavm_instance_call(polkavm_instance* instance, const char* name, const uint64_t* args,
+POLKAVM_API polkavm_status polkavm_instance_call(polkavm_instance* instance, const char* name, const uint64_t* args,
                                      size_t arg_count, void* user_data, uint64_t* a0, uint64_t* a1);
 
 /** Continues a call interrupted by POLKAVM_NOT_ENOUGH_GAS (after polkavm_instance_set_gas, sync metering) or
  *  POLKAVM_STEP until it returns; statuses and results as polkavm_instance_call. */
-polkavm_status polkavm_instance_continue(polkavm_instance* instance, void* user_data, uint64_t* a0, uint64_t* a1);
+POLKAVM_API polkavm_status polkavm_instance_continue(polkavm_instance* instance, void* user_data, uint64_t* a0, uint64_t* a1);
 
 /* The raw loop: prepare a call, then run until an interrupt and answer it yourself (host calls are NOT
  * answered by the linker's callbacks here). */
 
+/** What stopped polkavm_instance_run. */
 typedef enum polkavm_interrupt_kind {
-  POLKAVM_INTERRUPT_FINISHED = 0,       /* the call returned */
+  POLKAVM_INTERRUPT_FINISHED = 0,       /**< the call returned */
   POLKAVM_INTERRUPT_TRAP = 1,
-  POLKAVM_INTERRUPT_ECALLI = 2,         /* a host call: `hostcall` is the import index; set results, run again */
-  POLKAVM_INTERRUPT_SEGFAULT = 3,       /* dynamic paging: the page at `segfault_page_address` is not mapped */
+  POLKAVM_INTERRUPT_ECALLI = 2,         /**< a host call: `hostcall` is the import index; set results, run again */
+  POLKAVM_INTERRUPT_SEGFAULT = 3,       /**< dynamic paging: the page at `segfault_page_address` is not mapped */
   POLKAVM_INTERRUPT_NOT_ENOUGH_GAS = 4,
   POLKAVM_INTERRUPT_STEP = 5
 } polkavm_interrupt_kind;
 
+/** An interrupt: what stopped polkavm_instance_run, and its details. */
 typedef struct polkavm_interrupt {
-  polkavm_interrupt_kind kind;
-  uint32_t hostcall;                  /* ECALLI: the immediate (the import index) */
-  uint32_t segfault_page_address;     /* SEGFAULT */
-  uint32_t segfault_page_size;        /* SEGFAULT */
-  bool segfault_is_write_protected;   /* SEGFAULT */
+  polkavm_interrupt_kind kind;        /**< what stopped the run */
+  uint32_t hostcall;                  /**< ECALLI: the immediate (the import index) */
+  uint32_t segfault_page_address;     /**< SEGFAULT: the page's address */
+  uint32_t segfault_page_size;        /**< SEGFAULT: the module's page size */
+  bool segfault_is_write_protected;   /**< SEGFAULT: the page is read-only and the access was a write */
 } polkavm_interrupt;
 
 /** Sets up a call of the export `name` as polkavm_instance_call does, without running it. */
-polkavm_status polkavm_instance_prepare_call(polkavm_instance* instance, const char* name, const uint64_t* args,
+POLKAVM_API polkavm_status polkavm_instance_prepare_call(polkavm_instance* instance, const char* name, const uint64_t* args,
                                              size_t arg_count);
 
 /** Sets up a call at the program counter `pc` (a basic block start). */
-polkavm_status polkavm_instance_prepare_call_pc(polkavm_instance* instance, uint32_t pc, const uint64_t* args,
+POLKAVM_API polkavm_status polkavm_instance_prepare_call_pc(polkavm_instance* instance, uint32_t pc, const uint64_t* args,
                                                 size_t arg_count);
 
 /** Runs from the next program counter until an interrupt, stored in `*out`. POLKAVM_OK whatever the
  *  interrupt (a trap is an interrupt here, not a failure); POLKAVM_ERROR if there is nothing to run or the
  *  VM failed. */
-polkavm_status polkavm_instance_run(polkavm_instance* instance, polkavm_interrupt* out);
+POLKAVM_API polkavm_status polkavm_instance_run(polkavm_instance* instance, polkavm_interrupt* out);
 
 /** The program counter of the interrupted instruction; POLKAVM_ERROR if there is none (after FINISHED, or
  *  before the first run). */
-polkavm_status polkavm_instance_program_counter(const polkavm_instance* instance, uint32_t* out);
+POLKAVM_API polkavm_status polkavm_instance_program_counter(const polkavm_instance* instance, uint32_t* out);
 
 /** Sets where the next run starts. */
-polkavm_status polkavm_instance_set_next_program_counter(polkavm_instance* instance, uint32_t pc);
+POLKAVM_API polkavm_status polkavm_instance_set_next_program_counter(polkavm_instance* instance, uint32_t pc);
 
 /** Register access. A register out of range is POLKAVM_INVALID_ARGUMENT. */
-polkavm_status polkavm_instance_get_reg(const polkavm_instance* instance, polkavm_reg reg, uint64_t* out);
-polkavm_status polkavm_instance_set_reg(polkavm_instance* instance, polkavm_reg reg, uint64_t value);
+POLKAVM_API polkavm_status polkavm_instance_get_reg(const polkavm_instance* instance, polkavm_reg reg, uint64_t* out);
+/** Sets a register (sign-extended from 32 bits in a 32-bit program). */
+POLKAVM_API polkavm_status polkavm_instance_set_reg(polkavm_instance* instance, polkavm_reg reg, uint64_t value);
 
 /** Copies `length` bytes of guest memory at `address` into `out`. POLKAVM_ERROR if any of it is not
  *  readable by the guest. `out` may be NULL only if `length` is 0. */
-polkavm_status polkavm_instance_read_memory(const polkavm_instance* instance, uint32_t address, void* out,
+POLKAVM_API polkavm_status polkavm_instance_read_memory(const polkavm_instance* instance, uint32_t address, void* out,
                                             uint32_t length);
 
 /** Copies `length` bytes from `data` into guest memory at `address`. POLKAVM_ERROR if any of it is not
  *  accessible. `data` may be NULL only if `length` is 0. */
-polkavm_status polkavm_instance_write_memory(polkavm_instance* instance, uint32_t address, const void* data,
+POLKAVM_API polkavm_status polkavm_instance_write_memory(polkavm_instance* instance, uint32_t address, const void* data,
                                              uint32_t length);
 
 /** Zeroes `length` bytes of guest memory at `address`. */
-polkavm_status polkavm_instance_zero_memory(polkavm_instance* instance, uint32_t address, uint32_t length);
+POLKAVM_API polkavm_status polkavm_instance_zero_memory(polkavm_instance* instance, uint32_t address, uint32_t length);
 
 /** Restores the initial RO/RW data and empties the heap and stack. */
-polkavm_status polkavm_instance_reset_memory(polkavm_instance* instance);
+POLKAVM_API polkavm_status polkavm_instance_reset_memory(polkavm_instance* instance);
 
 /** Grows the heap by `size` bytes; `*new_heap_top` (may be NULL) is the new top. POLKAVM_ERROR if the heap
  *  cannot grow that much. */
-polkavm_status polkavm_instance_sbrk(polkavm_instance* instance, uint32_t size, uint32_t* new_heap_top);
+POLKAVM_API polkavm_status polkavm_instance_sbrk(polkavm_instance* instance, uint32_t size, uint32_t* new_heap_top);
 
 /** The gas left (negative after async metering overshot). */
-polkavm_status polkavm_instance_get_gas(const polkavm_instance* instance, int64_t* out);
+POLKAVM_API polkavm_status polkavm_instance_get_gas(const polkavm_instance* instance, int64_t* out);
 
 /** Sets the gas left. */
-polkavm_status polkavm_instance_set_gas(polkavm_instance* instance, int64_t gas);
+POLKAVM_API polkavm_status polkavm_instance_set_gas(polkavm_instance* instance, int64_t gas);
 
 /** Turns POLKAVM_STEP interrupts (one before every instruction) on or off. */
-polkavm_status polkavm_instance_set_step_tracing(polkavm_instance* instance, bool enabled);
+POLKAVM_API polkavm_status polkavm_instance_set_step_tracing(polkavm_instance* instance, bool enabled);
 
 /** Releases the instance (its sandbox worker, memory and host functions). NULL: no-op. On the instance of a
  *  running callback it does nothing but set polkavm_last_error() (the call goes on; free it afterwards). */
-void polkavm_instance_free(polkavm_instance* instance);
+POLKAVM_API void polkavm_instance_free(polkavm_instance* instance);
 
 #ifdef __cplusplus
 } /* extern "C" */

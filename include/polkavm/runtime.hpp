@@ -1,13 +1,16 @@
-// The embedding API: Engine -> Module -> RawInstance -> run() -> Interrupt.
+/// @file
+/// The embedding API: Engine -> Module -> RawInstance -> run() -> Interrupt.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "polkavm/export.h"
 #include "polkavm/code.hpp"
 #include "polkavm/config.hpp"
 #include "polkavm/error.hpp"
@@ -17,30 +20,34 @@
 
 namespace polkavm {
 
+/// Dynamic paging: the guest touched a page that is not mapped, or wrote to a read-only one.
 struct Segfault {
-  uint32_t page_address = 0;
-  uint32_t page_size = 0;
-  bool is_write_protected = false;
-  bool operator==(const Segfault&) const = default;
+  uint32_t page_address = 0;  ///< the page's address
+  uint32_t page_size = 0;     ///< the module's page size
+  bool is_write_protected = false;  ///< the page is mapped read-only and the access was a write
+  bool operator==(const Segfault&) const = default;  ///< field-wise equality
 };
 
 /// Why run() returned.
 struct Interrupt {
+  /// What stopped the run.
   enum class Kind : uint8_t { Finished, Trap, Ecalli, Segfault, NotEnoughGas, Step };
-  Kind kind = Kind::Finished;
-  uint32_t hostcall = 0;     // Ecalli: the immediate
-  polkavm::Segfault segfault;  // Segfault: the page
+  Kind kind = Kind::Finished;  ///< what stopped the run
+  uint32_t hostcall = 0;     ///< Ecalli: the immediate
+  polkavm::Segfault segfault;  ///< Segfault: the page
 
-  static Interrupt finished() { return {Kind::Finished, 0, {}}; }
-  static Interrupt trap() { return {Kind::Trap, 0, {}}; }
-  static Interrupt ecalli(uint32_t n) { return {Kind::Ecalli, n, {}}; }
-  static Interrupt fault(polkavm::Segfault s) { return {Kind::Segfault, 0, s}; }
-  static Interrupt not_enough_gas() { return {Kind::NotEnoughGas, 0, {}}; }
-  static Interrupt step() { return {Kind::Step, 0, {}}; }
-  bool operator==(const Interrupt&) const = default;
+  static Interrupt finished() { return {Kind::Finished, 0, {}}; }  ///< a Finished interrupt
+  static Interrupt trap() { return {Kind::Trap, 0, {}}; }  ///< a Trap interrupt
+  static Interrupt ecalli(uint32_t n) { return {Kind::Ecalli, n, {}}; }  ///< an Ecalli of host call `n`
+  static Interrupt fault(polkavm::Segfault s) { return {Kind::Segfault, 0, s}; }  ///< a Segfault at `s`
+  static Interrupt not_enough_gas() { return {Kind::NotEnoughGas, 0, {}}; }  ///< a NotEnoughGas interrupt
+  static Interrupt step() { return {Kind::Step, 0, {}}; }  ///< a Step interrupt
+  bool operator==(const Interrupt&) const = default;  ///< field-wise equality
 };
-std::string to_string(const Interrupt& interrupt);  // "finished", "trap", "ecalli(3)", "segfault(0x20000)", ...
+/// The interrupt as text: "finished", "trap", "ecalli(3)", "segfault(0x20000)", ...
+POLKAVM_API std::string to_string(const Interrupt& interrupt);
 
+/// Access to guest memory: read-only, or read and write.
 enum class MemoryProtection : uint8_t { Read, ReadWrite };
 
 class RawInstance;
@@ -55,16 +62,18 @@ class ModuleCache;
 InstanceBackend* backend_of(RawInstance& instance);
 }  // namespace detail
 
-class Engine {
+/// The backend, sandbox and settings that modules share, with the Linux sandbox's worker pool and the module
+/// cache. Cheap to copy (shared).
+class POLKAVM_API Engine {
  public:
   /// Validates the configuration and picks the backend and sandbox. Backend Auto: the compiler where the CPU
   /// runs it and a sandbox is available, else the interpreter. Sandbox Auto: Linux where the kernel allows
   /// it, else Generic if allow_experimental is set.
   static Result<Engine> create(const Config& config = Config{});
-  BackendKind backend() const;
-  /// Where compiled code runs: Linux or Generic (for the interpreter: Generic, i.e. in this process).
+  BackendKind backend() const;  ///< the backend in use: Interpreter or Compiler
+  /// Where compiled code runs: Linux or Generic (for the interpreter: Generic, in this process).
   SandboxKind sandbox() const;
-  const Config& config() const;
+  const Config& config() const;  ///< the configuration it was created with
 
  private:
   friend class Module;
@@ -75,8 +84,9 @@ class Engine {
 };
 
 /// A validated program ready to instantiate. Cheap to copy (shared, immutable).
-class Module {
+class POLKAVM_API Module {
  public:
+  /// Parses a .polkavm blob, then from_blob: validates it and, with the compiler backend, compiles it.
   static Result<Module> create(const Engine& engine, const ModuleConfig& config, std::span<const uint8_t> blob);
   /// With the engine's module cache (Config::cache_enabled) and ModuleConfig::cache_by_hash, a blob and
   /// configuration seen before give the module made then (shared, not compiled again).
@@ -84,24 +94,25 @@ class Module {
   /// The cached module for this blob and configuration, if there is one (never compiles).
   static std::optional<Module> from_cache(const Engine& engine, const ModuleConfig& config, const ProgramBlob& blob);
 
-  const ProgramBlob& blob() const;
-  const ModuleConfig& config() const;
-  const MemoryMap& memory_map() const;
+  const ProgramBlob& blob() const;  ///< the program
+  const ModuleConfig& config() const;  ///< the configuration it was created with
+  const MemoryMap& memory_map() const;  ///< the guest memory layout
   /// The gas metering in force (the module's choice, else the engine's default).
   GasMeteringKind gas_metering() const;
-  InstructionSet isa() const { return blob().isa; }
-  bool is_64_bit() const { return blob().is_64_bit(); }
-  uint32_t default_sp() const { return memory_map().stack_address_high; }
-  std::span<const ProgramExport> exports() const { return blob().exports; }
-  std::span<const std::string> imports() const { return blob().imports; }
+  InstructionSet isa() const { return blob().isa; }  ///< the program's instruction set
+  bool is_64_bit() const { return blob().is_64_bit(); }  ///< whether registers are 64-bit
+  uint32_t default_sp() const { return memory_map().stack_address_high; }  ///< the initial stack pointer
+  std::span<const ProgramExport> exports() const { return blob().exports; }  ///< the program's exports
+  std::span<const std::string> imports() const { return blob().imports; }  ///< import names by ecalli number
   /// The pc of the export named `symbol`.
   std::optional<uint32_t> export_pc(std::string_view symbol) const;
   /// The gas cost of the basic block that starts at `pc` (nothing if no block starts there).
   std::optional<Gas> gas_cost_for_block(uint32_t pc) const;
   /// Every basic block's start and cost, in code order.
   std::vector<std::pair<uint32_t, Gas>> block_gas_costs() const;
-  CodeView code() const { return CodeView(blob()); }
+  CodeView code() const { return CodeView(blob()); }  ///< the program's code
 
+  /// A new instance: fresh memory and registers (with the Linux sandbox, a worker from the engine's pool).
   Result<RawInstance> instantiate() const;
 
  private:
@@ -110,22 +121,22 @@ class Module {
 };
 
 /// One running program. Move-only.
-class RawInstance {
+class POLKAVM_API RawInstance {
  public:
-  RawInstance(RawInstance&&) noexcept;
-  RawInstance& operator=(RawInstance&&) noexcept;
+  RawInstance(RawInstance&&) noexcept;  ///< moves; calls on the moved-from instance fail (InvalidArgument)
+  RawInstance& operator=(RawInstance&&) noexcept;  ///< moves; calls on the moved-from instance fail
   ~RawInstance();
 
-  const Module& module() const { return module_; }
+  const Module& module() const { return module_; }  ///< the module it runs
 
   /// Runs from next_program_counter() until an interrupt. Error if no next program counter is set.
   Result<Interrupt> run();
 
-  uint64_t reg(Reg r) const;
-  void set_reg(Reg r, uint64_t value);
-  void clear_regs();
-  Gas gas() const;
-  void set_gas(Gas gas);
+  uint64_t reg(Reg r) const;  ///< register `r` (its low 32 bits in a 32-bit program)
+  void set_reg(Reg r, uint64_t value);  ///< sets register `r` (sign-extended from 32 bits in a 32-bit program)
+  void clear_regs();  ///< sets every register to 0
+  Gas gas() const;  ///< the gas left (negative after async metering overshot)
+  void set_gas(Gas gas);  ///< sets the gas left
   /// The instruction that was interrupted (nothing after Finished, or before the first run).
   std::optional<uint32_t> program_counter() const;
   /// Where run() continues (nothing when the instance cannot resume).
@@ -136,26 +147,47 @@ class RawInstance {
   /// a0..a5, t0..t2 (at most 9), next pc = `pc`.
   Result<void> prepare_call(uint32_t pc, std::span<const uint64_t> args = {});
 
+  /// Copies guest memory at `address` into `out`; an Error (MemoryAccess) if any of it is not readable.
   Result<void> read_memory_into(uint32_t address, std::span<uint8_t> out) const;
+  /// `length` bytes of guest memory at `address`; an Error (MemoryAccess) if any of it is not readable.
   Result<std::vector<uint8_t>> read_memory(uint32_t address, uint32_t length) const;
+  /// Copies `data` to guest memory at `address`; an Error (MemoryAccess) if any of it is not writable by the
+  /// host, which writes where the guest may write, and to aux data.
   Result<void> write_memory(uint32_t address, std::span<const uint8_t> data);
+  /// Zeroes `length` bytes of guest memory at `address`; the same access rules as write_memory.
   Result<void> zero_memory(uint32_t address, uint32_t length);
+  /// The little-endian value at `address` (the guest's byte order); the same access rules as read_memory.
+  Result<uint8_t> read_u8(uint32_t address) const;
+  Result<uint16_t> read_u16(uint32_t address) const;  ///< as read_u8, two bytes
+  Result<uint32_t> read_u32(uint32_t address) const;  ///< as read_u8, four bytes
+  Result<uint64_t> read_u64(uint32_t address) const;  ///< as read_u8, eight bytes
+  /// Writes `value` little-endian at `address`; the same access rules as write_memory.
+  Result<void> write_u8(uint32_t address, uint8_t value);
+  Result<void> write_u16(uint32_t address, uint16_t value);  ///< as write_u8, two bytes
+  Result<void> write_u32(uint32_t address, uint32_t value);  ///< as write_u8, four bytes
+  Result<void> write_u64(uint32_t address, uint64_t value);  ///< as write_u8, eight bytes
+  /// `length` bytes at `address` as a string (a guest's byte string: any bytes, not necessarily text).
+  Result<std::string> read_string(uint32_t address, uint32_t length) const;
+  /// Whether the guest may access the whole range with `protection`.
   bool is_memory_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const;
   /// Dynamic paging: maps (and zeroes) whole pages covering [address, address + length).
   Result<void> zero_memory_with_memory_protection(uint32_t address, uint32_t length, MemoryProtection protection);
+  /// Dynamic paging: makes the pages covering [address, address + length), all mapped, read-only.
   Result<void> protect_memory(uint32_t address, uint32_t length);
+  /// Dynamic paging: makes the pages covering [address, address + length), all mapped, read-write.
   Result<void> unprotect_memory(uint32_t address, uint32_t length);
+  /// Dynamic paging: unmaps the pages covering [address, address + length) (they read as zero when mapped again).
   Result<void> free_pages(uint32_t address, uint32_t length);
   /// Restores the initial RO/RW data and empties heap and stack (fails only if the kernel refuses pages).
   Result<void> reset_memory();
 
-  uint32_t heap_size() const;
+  uint32_t heap_size() const;  ///< how far the heap has grown from MemoryMap::heap_base
   /// Grows the heap by `size` bytes; returns the new heap top, or nothing when it cannot grow.
   std::optional<uint32_t> sbrk(uint32_t size);
 
   /// Turns Step interrupts (one before every instruction) on or off.
   void set_step_tracing(bool enabled);
-  bool step_tracing() const;
+  bool step_tracing() const;  ///< whether step tracing is on
 
  private:
   friend class Module;

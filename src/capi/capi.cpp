@@ -55,12 +55,14 @@ struct CallContext {
 
 struct LastError {
   std::string message;
+  polkavm::ErrorKind kind = polkavm::ErrorKind::Other;
   const char* fallback = nullptr;  // a static message, when storing `message` failed
 };
 thread_local LastError t_last_error;
 
 polkavm_status fail(polkavm_status status, std::string_view message) noexcept {
   try {
+    t_last_error.kind = polkavm::ErrorKind::Other;
     t_last_error.message.assign(message.data(), message.size());
     t_last_error.fallback = nullptr;
   } catch (...) {
@@ -96,11 +98,18 @@ polkavm_status guard(F&& body) noexcept {
   }
 }
 
+/// fail(), with the failure's kind.
+polkavm_status fail(polkavm_status status, polkavm::ErrorKind kind, std::string_view message) noexcept {
+  fail(status, message);
+  t_last_error.kind = kind;
+  return status;
+}
+
 polkavm_status invalid(const char* function, const char* what) noexcept {
   try {
-    return fail(POLKAVM_INVALID_ARGUMENT, std::string(function) + ": " + what);
+    return fail(POLKAVM_INVALID_ARGUMENT, polkavm::ErrorKind::InvalidArgument, std::string(function) + ": " + what);
   } catch (...) {
-    return fail(POLKAVM_INVALID_ARGUMENT, what);
+    return fail(POLKAVM_INVALID_ARGUMENT, polkavm::ErrorKind::InvalidArgument, what);
   }
 }
 
@@ -109,7 +118,17 @@ polkavm_status invalid(const char* function, const char* what) noexcept {
     if ((pointer) == nullptr) return invalid(fn, #pointer " is NULL"); \
   } while (0)
 
-polkavm_status from_error(const polkavm::Error& error) { return fail(POLKAVM_ERROR, error.message()); }
+polkavm_status from_error(const polkavm::Error& error) { return fail(POLKAVM_ERROR, error.kind(), error.message()); }
+
+// polkavm_error_kind is polkavm::ErrorKind, value for value.
+static_assert(POLKAVM_ERROR_KIND_OTHER == int(polkavm::ErrorKind::Other) &&
+              POLKAVM_ERROR_KIND_INVALID_ARGUMENT == int(polkavm::ErrorKind::InvalidArgument) &&
+              POLKAVM_ERROR_KIND_UNSUPPORTED == int(polkavm::ErrorKind::Unsupported) &&
+              POLKAVM_ERROR_KIND_INVALID_BLOB == int(polkavm::ErrorKind::InvalidBlob) &&
+              POLKAVM_ERROR_KIND_MEMORY_ACCESS == int(polkavm::ErrorKind::MemoryAccess) &&
+              POLKAVM_ERROR_KIND_SANDBOX == int(polkavm::ErrorKind::Sandbox) &&
+              POLKAVM_ERROR_KIND_RESOURCE_EXHAUSTED == int(polkavm::ErrorKind::ResourceExhausted) &&
+              POLKAVM_ERROR_KIND_DIVERGENCE == int(polkavm::ErrorKind::Divergence));
 
 /// The value of an enum that came from C, read as its bytes: C may pass any integer, and loading a value
 /// outside a C++ enum's range is undefined behaviour.
@@ -169,8 +188,8 @@ polkavm_status from_call_error(const polkavm::CallError& error) {
     case polkavm::CallError::Kind::Trap: return fail(POLKAVM_TRAP, error.to_string());
     case polkavm::CallError::Kind::NotEnoughGas: return fail(POLKAVM_NOT_ENOUGH_GAS, error.to_string());
     case polkavm::CallError::Kind::Step: return fail(POLKAVM_STEP, error.to_string());
-    case polkavm::CallError::Kind::User: return fail(POLKAVM_USER_ERROR, error.message());
-    case polkavm::CallError::Kind::Error: return fail(POLKAVM_ERROR, error.message());
+    case polkavm::CallError::Kind::User: return fail(POLKAVM_USER_ERROR, error.error_kind(), error.message());
+    case polkavm::CallError::Kind::Error: return fail(POLKAVM_ERROR, error.error_kind(), error.message());
   }
   return fail(POLKAVM_ERROR, error.to_string());
 }
@@ -283,6 +302,8 @@ const char* polkavm_last_error(void) {
 
 const char* polkavm_status_name(polkavm_status status) { return status_name(raw(status)); }
 
+polkavm_error_kind polkavm_last_error_kind(void) { return static_cast<polkavm_error_kind>(t_last_error.kind); }
+
 // ---- Engine ------------------------------------------------------------------------------------------
 
 void polkavm_config_init(polkavm_config* config) {
@@ -295,6 +316,8 @@ void polkavm_config_init(polkavm_config* config) {
   config->worker_count = defaults.worker_count;
   config->sandboxing_enabled = defaults.sandboxing_enabled;
   config->default_gas_metering = POLKAVM_GAS_METERING_NONE;
+  config->crosscheck = defaults.crosscheck;
+  config->core_pinning = POLKAVM_CORE_PINNING_DISABLED;
 }
 
 polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine** out) {
@@ -311,6 +334,9 @@ polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine**
       bool engine_default = false;
       std::optional<polkavm::GasMeteringKind> metering = to_gas_metering(raw(config->default_gas_metering), &engine_default);
       if (!metering) return invalid(fn, "config->default_gas_metering is out of range (or ENGINE_DEFAULT)");
+      const int64_t pinning = raw(config->core_pinning);
+      if (pinning < POLKAVM_CORE_PINNING_DISABLED || pinning > POLKAVM_CORE_PINNING_PIN_TO_CCX)
+        return invalid(fn, "config->core_pinning is out of range");
       cpp.backend = *backend;
       cpp.sandbox = *sandbox;
       cpp.allow_experimental = config->allow_experimental;
@@ -318,6 +344,10 @@ polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine**
       cpp.worker_count = config->worker_count;
       cpp.sandboxing_enabled = config->sandboxing_enabled;
       cpp.default_gas_metering = *metering;
+      cpp.crosscheck = config->crosscheck;
+      cpp.core_pinning = pinning == POLKAVM_CORE_PINNING_PIN_TO_CORE  ? polkavm::CorePinning::PinToCore
+                         : pinning == POLKAVM_CORE_PINNING_PIN_TO_CCX ? polkavm::CorePinning::PinToCcx
+                                                                      : polkavm::CorePinning::Disabled;
     }
     return engine_from_config(cpp, out);
   });

@@ -15,6 +15,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::MemoryAccess: return "memory-access";
     case ErrorKind::Sandbox: return "sandbox";
     case ErrorKind::ResourceExhausted: return "resource-exhausted";
+    case ErrorKind::Divergence: return "divergence";
   }
   return "unknown";
 }

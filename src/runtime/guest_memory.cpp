@@ -197,6 +197,29 @@ Result<void> GuestMemory::reset() {
   return {};
 }
 
+std::optional<std::string> GuestMemory::first_difference(const GuestMemory& other) const {
+  if (heap_size_ != other.heap_size_)
+    return fmt::format("heap size 0x{:x}, the interpreter's 0x{:x}", heap_size_, other.heap_size_);
+  for (uint64_t granule = 0; granule < kGranuleCount;) {
+    if (!perms_->written(granule) && !other.perms_->written(granule)) {  // both all kPermNone
+      granule = (granule / PermTable::kPageEntries + 1) * PermTable::kPageEntries;
+      continue;
+    }
+    const uint8_t perm = (*perms_)[granule];
+    const uint64_t address = granule << kGranuleShift;
+    if (perm != (*other.perms_)[granule])
+      return fmt::format("access to page 0x{:x}: {}, the interpreter's {}", address, perm, (*other.perms_)[granule]);
+    // Every accessible granule is readable, through base() in both.
+    if (perm != kPermNone && std::memcmp(base_ + address, other.base_ + address, kGranule) != 0) {
+      uint64_t at = address;
+      while (base_[at] == other.base_[at]) ++at;
+      return fmt::format("memory at 0x{:x}: 0x{:02x}, the interpreter's 0x{:02x}", at, base_[at], other.base_[at]);
+    }
+    ++granule;
+  }
+  return std::nullopt;
+}
+
 AccessFault GuestMemory::classify_fault(uint32_t address, uint32_t size, bool is_write) const {
   if (!dynamic_paging_) return {};
   const uint32_t page_size = map_.page_size;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "polkavm/error.hpp"
 #include "polkavm/memory_map.hpp"
@@ -143,6 +144,9 @@ class GuestMemory {
   FillStop guest_fill(uint32_t& dst, uint64_t& count, uint8_t value, Gas* gas);
 
   uint32_t heap_size() const { return heap_size_; }
+  /// Where this memory and `other` first differ (a granule's permission, a byte's value, the heap size),
+  /// or nothing when they are the same: Config::crosscheck compares an instance with its interpreter twin.
+  std::optional<std::string> first_difference(const GuestMemory& other) const;
   /// Grows the heap by `size`; the new heap top, or nothing when it would pass the maximum.
   std::optional<uint32_t> sbrk(uint32_t size);
 

@@ -17,11 +17,24 @@ namespace polkavm {
 namespace detail {
 struct InstanceData {
   std::unique_ptr<InstanceBackend> backend;
+  /// Config::crosscheck: an interpreter running the same program beside the compiled code. The host's
+  /// changes go to both; after every run the two must agree (see RawInstance::run).
+  std::unique_ptr<InstanceBackend> crosscheck;
 };
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
 // Config
+
+namespace {
+/// The value of `all` whose name (`name_of`) is `name`.
+template <class Enum, size_t N>
+std::optional<Enum> from_name(const Enum (&all)[N], std::string_view (*name_of)(Enum), std::string_view name) {
+  for (Enum value : all)
+    if (name_of(value) == name) return value;
+  return std::nullopt;
+}
+}  // namespace
 
 std::string_view backend_name(BackendKind kind) {
   switch (kind) {
@@ -33,9 +46,7 @@ std::string_view backend_name(BackendKind kind) {
 }
 
 std::optional<BackendKind> backend_from_name(std::string_view name) {
-  for (BackendKind kind : kBackendKinds)
-    if (backend_name(kind) == name) return kind;
-  return std::nullopt;
+  return from_name(kBackendKinds, backend_name, name);
 }
 
 std::string_view sandbox_name(SandboxKind kind) {
@@ -48,9 +59,20 @@ std::string_view sandbox_name(SandboxKind kind) {
 }
 
 std::optional<SandboxKind> sandbox_from_name(std::string_view name) {
-  for (SandboxKind kind : kSandboxKinds)
-    if (sandbox_name(kind) == name) return kind;
-  return std::nullopt;
+  return from_name(kSandboxKinds, sandbox_name, name);
+}
+
+std::string_view core_pinning_name(CorePinning pinning) {
+  switch (pinning) {
+    case CorePinning::Disabled: return "disabled";
+    case CorePinning::PinToCore: return "pin_to_core";
+    case CorePinning::PinToCcx: return "pin_to_ccx";
+  }
+  return "?";
+}
+
+std::optional<CorePinning> core_pinning_from_name(std::string_view name) {
+  return from_name(kCorePinnings, core_pinning_name, name);
 }
 
 std::string_view gas_metering_name(GasMeteringKind kind) {
@@ -106,6 +128,13 @@ Result<Config> Config::from_env() {
     std::optional<SandboxKind> kind = sandbox_from_name(v);
     if (!kind) return Error(fmt::format("invalid value of POLKAVM_SANDBOX: '{}' (expected auto, linux or generic)", v), ErrorKind::InvalidArgument);
     config.sandbox = *kind;
+  }
+  if (const char* v = std::getenv("POLKAVM_CORE_PINNING")) {
+    std::optional<CorePinning> pinning = core_pinning_from_name(v);
+    if (!pinning)
+      return Error(fmt::format("invalid value of POLKAVM_CORE_PINNING: '{}' (expected pin_to_core, pin_to_ccx or "
+                               "disabled)", v), ErrorKind::InvalidArgument);
+    config.core_pinning = *pinning;
   }
   struct BoolVar {
     const char* name;
@@ -171,10 +200,6 @@ Result<SandboxKind> choose_sandbox(const Config& config) {
 Result<Engine> Engine::create(const Config& config) {
   if (config.crosscheck && !config.allow_experimental)
     return Error("cannot enable execution cross-checking: `allow_experimental` is not enabled", ErrorKind::InvalidArgument);
-  // Settings this build does not act on are refused rather than ignored.
-  if (config.crosscheck)
-    return Error("execution cross-checking (Config::crosscheck, POLKAVM_CROSSCHECK) is not implemented yet",
-                 ErrorKind::Unsupported);
   if (config.lru_cache_size != 0 && !config.cache_enabled)
     return Error("Config::lru_cache_size (POLKAVM_LRU_CACHE_SIZE) needs the module cache: set cache_enabled "
                  "(POLKAVM_CACHE_ENABLED=1)",
@@ -204,6 +229,19 @@ Result<Engine> Engine::create(const Config& config) {
       // Auto with no usable sandbox: the interpreter, which needs none.
     }
   }
+  // Cross-checking compares compiled code with the interpreter: with no compiled code it would check nothing.
+  if (config.crosscheck && state->backend != BackendKind::Compiler)
+    return Error("execution cross-checking (Config::crosscheck) compares the compiler with the interpreter, "
+                 "and this engine's backend is the interpreter",
+                 ErrorKind::Unsupported);
+  if (config.core_pinning != CorePinning::Disabled && state->sandbox != SandboxKind::Linux)
+    return Error(fmt::format("core pinning ({}) places host threads and Linux sandbox workers, and this engine "
+                             "has no Linux sandbox (backend {}, sandbox {})", core_pinning_name(config.core_pinning),
+                             backend_name(state->backend), sandbox_name(state->sandbox)),
+                 ErrorKind::Unsupported);
+  if (config.core_pinning != CorePinning::Disabled)
+    if (std::optional<std::string> problem = detail::linux_sandbox::core_pinning_unsupported_reason())
+      return Error("core pinning is not available: " + *problem, ErrorKind::Unsupported);
   if (state->sandbox == SandboxKind::Linux)
     state->workers = detail::linux_sandbox::make_worker_pool(config.worker_count, config.sandboxing_enabled);
   Engine engine;
@@ -337,6 +375,11 @@ Result<RawInstance> Module::instantiate() const {
   if (!backend) return backend.error();
   auto data = std::make_unique<detail::InstanceData>();
   data->backend = std::move(backend).value();
+  if (state_->engine->config.crosscheck) {
+    Result<std::unique_ptr<detail::InstanceBackend>> twin = detail::make_interpreter(state_);
+    if (!twin) return twin.error();
+    data->crosscheck = std::move(twin).value();
+  }
   return RawInstance(*this, std::move(data));
 }
 
@@ -351,8 +394,54 @@ InstanceBackend* backend_of(RawInstance& instance) { return instance.data_ ? ins
 }  // namespace detail
 
 namespace {
+
 Error moved_from() { return Error("this instance was moved from", ErrorKind::InvalidArgument); }
+
+Error divergence(const std::string& what) {
+  return Error("cross-check: the compiled code and the interpreter diverged: " + what, ErrorKind::Divergence);
 }
+
+std::string describe(const Result<void>& result) { return result ? "succeeded" : "failed: " + result.error().message(); }
+
+/// A host change to guest memory, made to the instance and, when cross-checking, to its interpreter twin:
+/// the two must agree on whether it succeeded.
+template <class Change>
+Result<void> change_memory(detail::InstanceData& data, const char* what, Change change) {
+  Result<void> done = change(data.backend->memory());
+  if (data.crosscheck) {
+    Result<void> twin = change(data.crosscheck->memory());
+    if (done.ok() != twin.ok())
+      return divergence(fmt::format("{} {}, the interpreter's {}", what, describe(done), describe(twin)));
+  }
+  return done;
+}
+
+/// Config::crosscheck: runs the interpreter twin from the state the compiled run started from and names the
+/// first difference between them (interrupt, registers, gas, program counters, then memory).
+std::optional<std::string> crosscheck(detail::InstanceData& data, const Interrupt& interrupt) {
+  Result<Interrupt> expected = data.crosscheck->run();
+  if (!expected) return "the interpreter failed: " + expected.error().message();
+  if (*expected != interrupt)
+    return fmt::format("interrupt {}, the interpreter's {}", to_string(interrupt), to_string(*expected));
+  const detail::VmState &compiled = data.backend->state(), &interpreted = data.crosscheck->state();
+  for (size_t i = 0; i < kRegCount; ++i)
+    if (compiled.regs[i] != interpreted.regs[i])
+      return fmt::format("{} = 0x{:x}, the interpreter's 0x{:x}", reg_name(static_cast<Reg>(i)), compiled.regs[i],
+                         interpreted.regs[i]);
+  if (compiled.gas != interpreted.gas) return fmt::format("gas {}, the interpreter's {}", compiled.gas, interpreted.gas);
+  const auto pc = [](std::optional<uint32_t> pc) { return pc ? fmt::format("0x{:x}", *pc) : std::string("none"); };
+  if (compiled.program_counter != interpreted.program_counter)
+    return fmt::format("program counter {}, the interpreter's {}", pc(compiled.program_counter),
+                       pc(interpreted.program_counter));
+  if (compiled.next_program_counter != interpreted.next_program_counter)
+    return fmt::format("next program counter {}, the interpreter's {}", pc(compiled.next_program_counter),
+                       pc(interpreted.next_program_counter));
+  if (std::optional<std::string> memory = data.backend->memory().first_difference(data.crosscheck->memory()))
+    return fmt::format("{} (after {} at {})", *memory, to_string(interrupt), pc(compiled.program_counter));
+  return std::nullopt;
+}
+
+}  // namespace
 
 RawInstance::RawInstance(Module module, std::unique_ptr<detail::InstanceData> data)
     : module_(std::move(module)), data_(std::move(data)) {}
@@ -366,9 +455,12 @@ Result<Interrupt> RawInstance::run() {
   if (!state.next_program_counter) return Error("failed to run: next program counter is not set", ErrorKind::InvalidArgument);
   const bool metered = module_.gas_metering() != GasMeteringKind::None;
   if (metered && state.gas < 0) return Interrupt::not_enough_gas();
+  if (data_->crosscheck) data_->crosscheck->state() = state;  // the host's changes since the last run
   Result<Interrupt> interrupt = data_->backend->run();
+  if (interrupt && data_->crosscheck)
+    if (std::optional<std::string> difference = crosscheck(*data_, *interrupt)) interrupt = divergence(*difference);
   if (!interrupt) {
-    // The sandbox broke: nothing can continue from here.
+    // The sandbox broke (or the cross-check failed): nothing can continue from here.
     state.program_counter.reset();
     state.next_program_counter.reset();
     return interrupt;
@@ -443,12 +535,47 @@ Result<std::vector<uint8_t>> RawInstance::read_memory(uint32_t address, uint32_t
 
 Result<void> RawInstance::write_memory(uint32_t address, std::span<const uint8_t> data) {
   if (!data_) return moved_from();
-  return data_->backend->memory().write(address, data);
+  return change_memory(*data_, "write_memory", [&](detail::GuestMemory& m) { return m.write(address, data); });
 }
 
 Result<void> RawInstance::zero_memory(uint32_t address, uint32_t length) {
   if (!data_) return moved_from();
-  return data_->backend->memory().zero(address, length);
+  return change_memory(*data_, "zero_memory", [&](detail::GuestMemory& m) { return m.zero(address, length); });
+}
+
+namespace {
+
+template <class T>
+Result<T> read_le(const RawInstance& instance, uint32_t address) {
+  uint8_t bytes[sizeof(T)];
+  if (Result<void> read = instance.read_memory_into(address, bytes); !read) return read.error();
+  T value = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<T>(static_cast<T>(bytes[i]) << (8 * i));
+  return value;
+}
+
+template <class T>
+Result<void> write_le(RawInstance& instance, uint32_t address, T value) {
+  uint8_t bytes[sizeof(T)];
+  for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<uint8_t>(value >> (8 * i));
+  return instance.write_memory(address, bytes);
+}
+
+}  // namespace
+
+Result<uint8_t> RawInstance::read_u8(uint32_t address) const { return read_le<uint8_t>(*this, address); }
+Result<uint16_t> RawInstance::read_u16(uint32_t address) const { return read_le<uint16_t>(*this, address); }
+Result<uint32_t> RawInstance::read_u32(uint32_t address) const { return read_le<uint32_t>(*this, address); }
+Result<uint64_t> RawInstance::read_u64(uint32_t address) const { return read_le<uint64_t>(*this, address); }
+Result<void> RawInstance::write_u8(uint32_t address, uint8_t value) { return write_le(*this, address, value); }
+Result<void> RawInstance::write_u16(uint32_t address, uint16_t value) { return write_le(*this, address, value); }
+Result<void> RawInstance::write_u32(uint32_t address, uint32_t value) { return write_le(*this, address, value); }
+Result<void> RawInstance::write_u64(uint32_t address, uint64_t value) { return write_le(*this, address, value); }
+
+Result<std::string> RawInstance::read_string(uint32_t address, uint32_t length) const {
+  Result<std::vector<uint8_t>> bytes = read_memory(address, length);
+  if (!bytes) return bytes.error();
+  return std::string(bytes->begin(), bytes->end());
 }
 
 bool RawInstance::is_memory_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const {
@@ -458,31 +585,36 @@ bool RawInstance::is_memory_accessible(uint32_t address, uint32_t length, Memory
 Result<void> RawInstance::zero_memory_with_memory_protection(uint32_t address, uint32_t length,
                                                              MemoryProtection protection) {
   if (!data_) return moved_from();
-  return data_->backend->memory().map_pages(address, length, protection);
+  return change_memory(*data_, "zero_memory_with_memory_protection",
+                       [&](detail::GuestMemory& m) { return m.map_pages(address, length, protection); });
 }
 
 Result<void> RawInstance::protect_memory(uint32_t address, uint32_t length) {
   if (!data_) return moved_from();
-  return data_->backend->memory().set_protection(address, length, true);
+  return change_memory(*data_, "protect_memory",
+                       [&](detail::GuestMemory& m) { return m.set_protection(address, length, true); });
 }
 
 Result<void> RawInstance::unprotect_memory(uint32_t address, uint32_t length) {
   if (!data_) return moved_from();
-  return data_->backend->memory().set_protection(address, length, false);
+  return change_memory(*data_, "unprotect_memory",
+                       [&](detail::GuestMemory& m) { return m.set_protection(address, length, false); });
 }
 
 Result<void> RawInstance::free_pages(uint32_t address, uint32_t length) {
   if (!data_) return moved_from();
-  return data_->backend->memory().free_pages(address, length);
+  return change_memory(*data_, "free_pages", [&](detail::GuestMemory& m) { return m.free_pages(address, length); });
 }
 
 Result<void> RawInstance::reset_memory() {
   if (!data_) return moved_from();
-  return data_->backend->memory().reset();
+  return change_memory(*data_, "reset_memory", [](detail::GuestMemory& m) { return m.reset(); });
 }
 uint32_t RawInstance::heap_size() const { return data_ ? data_->backend->memory().heap_size() : 0; }
 std::optional<uint32_t> RawInstance::sbrk(uint32_t size) {
   if (!data_) return std::nullopt;
+  // Cross-checking: a heap that grew in one and not the other shows as a divergence after the next run.
+  if (data_->crosscheck) (void)data_->crosscheck->memory().sbrk(size);
   return data_->backend->memory().sbrk(size);
 }
 
@@ -490,6 +622,7 @@ void RawInstance::set_step_tracing(bool enabled) {
   if (!data_ || data_->backend->state().step_tracing == enabled) return;
   data_->backend->state().step_tracing = enabled;
   data_->backend->invalidate();
+  if (data_->crosscheck) data_->crosscheck->invalidate();  // its state (step_tracing included) is copied on run
 }
 
 bool RawInstance::step_tracing() const { return data_ && data_->backend->state().step_tracing; }

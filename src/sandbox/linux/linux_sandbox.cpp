@@ -33,6 +33,7 @@
 #include <fmt/format.h>
 
 #include "runtime/backend.hpp"
+#include "sandbox/linux/core_pinning.hpp"
 #include "sandbox/linux/protocol.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -697,8 +698,9 @@ class WorkerBacking final : public MemoryBacking {
 
 class LinuxSandbox final : public Sandbox {
  public:
-  explicit LinuxSandbox(std::shared_ptr<WorkerPool> pool) : pool_(std::move(pool)) {}
+  LinuxSandbox(std::shared_ptr<WorkerPool> pool, CorePinning pinning) : pool_(std::move(pool)), pinning_(pinning) {}
   ~LinuxSandbox() override {
+    pin_ = CorePin();  // before the worker goes back to the pool
     if (worker_) pool_->release(std::move(worker_));
   }
 
@@ -706,6 +708,7 @@ class LinuxSandbox final : public Sandbox {
     Result<std::unique_ptr<Worker>> worker = pool_->acquire();
     if (!worker) return worker.error();
     worker_ = std::move(worker).value();
+    pin_ = CorePin::place(pinning_, worker_->pid());
     // Without a userfaultfd (Linux before 5.11), dynamic paging works through protection changes instead,
     // one mprotect in the worker per change of the host's page map.
     const bool on_demand = dynamic_paging && worker_->has_userfaultfd();
@@ -757,7 +760,9 @@ class LinuxSandbox final : public Sandbox {
 
  private:
   std::shared_ptr<WorkerPool> pool_;
+  CorePinning pinning_;
   std::unique_ptr<Worker> worker_;
+  CorePin pin_;
   bool synced_ = false;       // the control page's guest state is what seen_ holds
   uint64_t synced_code_ = 0;  // the code whose addresses it holds
   VmCtx seen_{};              // the registers and gas the worker last reported
@@ -765,7 +770,9 @@ class LinuxSandbox final : public Sandbox {
 
 }  // namespace
 
-std::unique_ptr<Sandbox> make_sandbox(const EngineState& engine) { return std::make_unique<LinuxSandbox>(engine.workers); }
+std::unique_ptr<Sandbox> make_sandbox(const EngineState& engine) {
+  return std::make_unique<LinuxSandbox>(engine.workers, engine.config.core_pinning);
+}
 
 std::optional<std::string> unsupported_reason() {
   static const std::optional<std::string> reason = []() -> std::optional<std::string> {

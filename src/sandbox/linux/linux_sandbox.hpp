@@ -41,6 +41,9 @@ class WorkerPool {
 
 std::shared_ptr<WorkerPool> make_worker_pool(uint32_t capacity, bool sandboxing);
 
+/// Why Config::core_pinning cannot work here (the kernel refuses to set a thread's affinity), or nothing.
+std::optional<std::string> core_pinning_unsupported_reason();
+
 /// Why this process cannot run the Linux sandbox (with its namespaces and seccomp filter), or nothing.
 /// Probed once, by starting a worker.
 std::optional<std::string> unsupported_reason();
