@@ -3,6 +3,7 @@
 
 #include "polkavm/code.hpp"
 #include "polkavm/program.hpp"
+#include "test_util.hpp"
 
 using namespace polkavm;
 
@@ -265,3 +266,38 @@ TEST(BlobMalformedTest, SingleByteMutationsNeverCrashAndStillRoundTrip) {
   }
   EXPECT_GT(accepted, 0u);  // payload bytes (data, symbols, code) can change freely
 }
+
+namespace polkavm::test {
+namespace {
+
+// A ProgramBlob is a public aggregate: a host may build one that parse() would never give. Module::from_blob
+// refuses it (before this check, a bitmask shorter than the code made Module::block_gas_costs read past it).
+TEST(BlobMalformedTest, HandBuiltBlobsThatBreakTheInvariantsAreRefused) {
+  CodeBuilder b(InstructionSet::Latest64);
+  for (int i = 0; i < 40; ++i) emit_trap(b);
+  const ProgramBlob good = make_blob(InstructionSet::Latest64, b.finish().code, DataLayout{.rw_data_size = 4});
+  ASSERT_TRUE(good.validate());
+  std::vector<std::pair<const char*, ProgramBlob>> bad;
+  bad.emplace_back("short bitmask", good);
+  bad.back().second.code_and_jump_table.bitmask.resize(1);
+  bad.emplace_back("padding bits", good);
+  bad.back().second.code_and_jump_table.code.resize(39);
+  bad.emplace_back("data past its size", good);
+  bad.back().second.rw_data.assign(5, 1);
+  bad.emplace_back("unknown isa", good);
+  bad.back().second.isa = static_cast<InstructionSet>(9);
+  for (const TestBackend& backend : backends()) {
+    Engine engine = make_engine(backend);
+    ASSERT_TRUE(Module::from_blob(engine, {}, good));
+    for (const auto& [what, blob] : bad) {
+      EXPECT_EQ(blob.validate().error().kind(), ErrorKind::InvalidBlob) << what;
+      Result<Module> module = Module::from_blob(engine, {}, blob);
+      ASSERT_FALSE(module) << what;
+      EXPECT_EQ(module.error().kind(), ErrorKind::InvalidBlob) << what;
+      EXPECT_EQ(module.error().message().rfind("invalid program blob: ", 0), 0u) << module.error().message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace polkavm::test

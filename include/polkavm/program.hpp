@@ -75,6 +75,10 @@ struct POLKAVM_API ProgramBlob {
   static Result<ProgramBlob> parse(std::span<const uint8_t> bytes);
   /// Wraps a bare code-and-jump-table payload (as in the JAM vectors) into a blob with no data.
   static Result<ProgramBlob> from_code_and_jump_table(std::span<const uint8_t> bytes, InstructionSet isa);
+  /// Whether the fields hold what parse() guarantees (a known isa, data no longer than declared, the
+  /// size limits, a bitmask matching the code). A blob built or changed by hand may not: Module::from_blob
+  /// checks it, and refuses it with ErrorKind::InvalidBlob.
+  Result<void> validate() const;
   /// Writes the .polkavm container; parse(to_bytes()) gives back an equal blob.
   std::vector<uint8_t> to_bytes() const;
 

@@ -393,6 +393,21 @@ Result<ProgramBlob> ProgramBlob::parse(std::span<const uint8_t> bytes) {
   return blob;
 }
 
+Result<void> ProgramBlob::validate() const {
+  const auto invalid = [](std::string_view reason) {
+    return Error(fmt::format("invalid program blob: {}", reason), ErrorKind::InvalidBlob);
+  };
+  if (static_cast<unsigned>(isa) >= kInstructionSetCount)
+    return invalid(fmt::format("unsupported version: {}", static_cast<unsigned>(isa)));
+  if (ro_data.size() > ro_data_size) return invalid("the read-only data is longer than its declared size");
+  if (rw_data.size() > rw_data_size) return invalid("the read-write data is longer than its declared size");
+  if (imports.size() > kMaxImportCount) return invalid("too many imports");
+  if (code().size() > kMaxCodeSize) return invalid("the code section is too long");
+  if (jump_table().size() > kMaxJumpTableEntries) return invalid("the jump table section is too long");
+  if (check_bitmask(code_and_jump_table).ok()) return {};
+  return invalid("the bitmask does not match the code (one bit per code byte, zero padding)");
+}
+
 Result<ProgramBlob> ProgramBlob::from_code_and_jump_table(std::span<const uint8_t> bytes, InstructionSet isa) {
   auto code_and_jump_table = CodeAndJumpTable::parse(bytes);
   if (!code_and_jump_table) return code_and_jump_table.error();

@@ -281,6 +281,9 @@ Result<Module> Module::create(const Engine& engine, const ModuleConfig& config, 
 }
 
 Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& config, ProgramBlob blob) {
+  // A ProgramBlob is a public aggregate: one built or changed by hand may break what parse() guarantees, and
+  // everything below relies on it.
+  if (Result<void> valid = blob.validate(); !valid) return valid.error();
   if (config.dynamic_paging && !engine.config().allow_dynamic_paging)
     return Error("dynamic paging was not enabled; set `Config::allow_dynamic_paging` to enable it",
                  ErrorKind::InvalidArgument);
