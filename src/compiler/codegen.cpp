@@ -35,7 +35,8 @@ const Gp kCalleeSaved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86
 constexpr int32_t kFrameCtx = 0;
 constexpr int32_t kFrameGas = 8;
 constexpr int32_t kFrameJumpTable = 16;
-constexpr int32_t kFrameSize = 24;
+constexpr int32_t kFrameZero = 24;  // always 0: the dynamic jump's speculation clamp reads it
+constexpr int32_t kFrameSize = 32;
 
 constexpr int32_t off_reg(int i) { return static_cast<int32_t>(offsetof(VmCtx, regs) + 8 * i); }
 #define CTX_OFF(field) static_cast<int32_t>(offsetof(VmCtx, field))
@@ -181,6 +182,7 @@ void Codegen::emit_runtime() {
   // enter(VmCtx* rdi): save the host's callee-saved registers, build the frame, load the guest state.
   a_.bind(enter_);
   for (const Gp& r : kCalleeSaved) a_.push(r);
+  a_.push(asmjit::imm(0));
   a_.push(x86::qword_ptr(x86::rdi, CTX_OFF(djump_table)));
   a_.push(x86::qword_ptr(x86::rdi, CTX_OFF(gas)));
   a_.push(x86::rdi);
@@ -351,6 +353,10 @@ void Codegen::emit_dynamic_jump(uint32_t pc) {
   a_.ror(x86::ecx, 1);
   a_.cmp(x86::ecx, static_cast<uint32_t>(module_.blob.jump_table().size() + 1));
   a_.jae(s.out_of_range);
+  // Spectre v1: while the range check is mispredicted, the load below must not reach past the table. The
+  // flags still hold the comparison, and cmov is not predicted: an out-of-range index becomes 0, the empty
+  // entry, whatever the prediction.
+  a_.cmovae(x86::ecx, x86::dword_ptr(x86::rsp, kFrameZero));
   a_.shl(kTmp, 3);
   a_.add(kTmp, x86::qword_ptr(x86::rsp, kFrameJumpTable));
   a_.mov(kTmp, x86::qword_ptr(kTmp));
