@@ -185,6 +185,11 @@ class POLKAVM_API RawInstance {
   /// Grows the heap by `size` bytes; returns the new heap top, or nothing when it cannot grow.
   std::optional<uint32_t> sbrk(uint32_t size);
 
+  /// The interpreter translates code as it first runs it and keeps the translation; with a limit, the
+  /// translations are dropped whenever they pass `max_bytes` (at least 80 KiB), so a program cannot make
+  /// the instance's memory grow with its code (as the reference's set_interpreter_cache_size_limit).
+  /// Nothing: no limit (the default). Refused (Unsupported) for compiled code.
+  Result<void> set_interpreter_cache_size_limit(std::optional<size_t> max_bytes);
   /// Turns Step interrupts (one before every instruction) on or off.
   void set_step_tracing(bool enabled);
   bool step_tracing() const;  ///< whether step tracing is on

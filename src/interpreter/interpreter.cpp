@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "polkavm/code.hpp"
 #include "runtime/backend.hpp"
 
@@ -152,12 +154,19 @@ class Interpreter final : public InstanceBackend {
   // The hot paths reach the state and memory through the pointers below, set by run(state, memory).
   Result<Interrupt> run() override { return run(InstanceBackend::state_, *InstanceBackend::memory_); }
   void invalidate() override {
-    ops_.clear();
-    op_pcs_.clear();
-    pc_to_op_.clear();
-    djump_.clear();
-    unresolved_.clear();
+    drop_translations();
     resume_ = kNone;  // run() finds its way back from the next program counter
+  }
+
+  size_t translation_bytes() const override { return ops_.size() * kBytesPerOp; }
+
+  Result<void> set_translation_cache_limit(std::optional<size_t> max_bytes) override {
+    if (max_bytes && *max_bytes / kBytesPerOp < kMinCacheOps)
+      return Error(fmt::format("an interpreter cache limit of {} bytes is too small (at least {})", *max_bytes,
+                               kMinCacheOps * kBytesPerOp),
+                   ErrorKind::InvalidArgument);
+    cache_limit_ops_ = max_bytes ? *max_bytes / kBytesPerOp : SIZE_MAX;
+    return {};
   }
 
  private:
@@ -179,7 +188,21 @@ class Interpreter final : public InstanceBackend {
   Interrupt execute(uint32_t start, bool uncharged);
 
   // Translation.
+  /// What an op costs in the cache: the Op and its guest pc.
+  static constexpr size_t kBytesPerOp = sizeof(Op) + sizeof(uint32_t);
+  /// The smallest cache limit: room for a few blocks, so that a reset is not needed at every block.
+  static constexpr size_t kMinCacheOps = 4096;
+  /// compile() lays blocks that fall through into each other out back to back, up to this many
+  /// instructions (the first block always whole): translation stays proportional to what runs.
+  static constexpr uint32_t kMaxChainInstructions = 512;
   void ensure_tables();
+  /// Forgets every translation (the tables keep their size; only the entries that were set are cleared).
+  void drop_translations();
+  /// Whether translating more would pass the cache limit (the cache is then dropped first).
+  bool over_cache_limit() const { return ops_.size() > cache_limit_ops_; }
+  /// Drops the translations and translates the block holding `pc` again; the op of `pc` (past its step
+  /// op), for a slow path whose op index died with the old translations.
+  uint32_t retranslate_at(uint32_t pc);
   uint32_t compile(uint32_t pc);
   uint32_t emit(uint16_t handler, uint32_t pc, uint8_t a = 0, uint8_t b = 0, uint8_t c = 0, uint32_t imm = 0,
                 uint32_t target = 0);
@@ -216,6 +239,8 @@ class Interpreter final : public InstanceBackend {
   std::vector<uint32_t> op_pcs_;    // guest pc of every op
   std::vector<uint32_t> pc_to_op_;  // guest pc -> first op of its instruction (kNone: not translated)
   std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
+  std::vector<uint32_t> djump_set_;  // the djump_ entries that are resolved
+  size_t cache_limit_ops_ = SIZE_MAX;  // set_translation_cache_limit, in ops
   std::unordered_map<uint32_t, uint16_t> unresolved_;  // `resolve` op -> the handler it becomes
   std::vector<Instruction> block_;  // scratch
   uint32_t fusible_ = kNone;        // the op of the previous instruction, when an add that can fuse
@@ -235,6 +260,27 @@ void Interpreter::ensure_tables() {
   if (!pc_to_op_.empty()) return;
   pc_to_op_.assign(code_.size() + 1, kNone);
   djump_.assign(module_->blob.jump_table().size(), kNone);
+}
+
+void Interpreter::drop_translations() {
+  if (!pc_to_op_.empty())
+    for (uint32_t pc : op_pcs_) pc_to_op_[pc] = kNone;
+  for (uint32_t entry : djump_set_) djump_[entry] = kNone;
+  djump_set_.clear();
+  ops_.clear();
+  op_pcs_.clear();
+  unresolved_.clear();
+}
+
+uint32_t Interpreter::retranslate_at(uint32_t pc) {
+  drop_translations();
+  const uint32_t block = code_.find_start_of_basic_block(pc).value_or(pc);
+  fuse_ = block == pc;  // an op must start at `pc`: no fusing into it
+  compile(block);
+  fuse_ = true;
+  uint32_t index = pc_to_op_[pc];
+  if (ops_[index].handler == H_step) ++index;  // its step already stopped
+  return index;
 }
 
 uint32_t Interpreter::emit(uint16_t handler, uint32_t pc, uint8_t a, uint8_t b, uint8_t c, uint32_t imm,
@@ -379,8 +425,9 @@ void Interpreter::fuse_branch(uint32_t add_index, const Instruction& branch) {
 // Translates the block at `pc` and every block it falls into, back to back. Returns the first op.
 uint32_t Interpreter::compile(uint32_t pc) {
   const uint32_t first = static_cast<uint32_t>(ops_.size());
-  for (;;) {
+  for (uint32_t translated = 0;;) {
     code_.decode_block(pc, block_);
+    translated += static_cast<uint32_t>(block_.size());
 
     const uint32_t cost = gas_metering_ ? module_->gas_model->block_cost(code_, block_) : 0;
     bool continues = false;
@@ -402,11 +449,12 @@ uint32_t Interpreter::compile(uint32_t pc) {
       }
     }
 
-    // Lay out the fall-through successor next, or jump to it if it exists already.
+    // Lay out the fall-through successor next, or jump to it if it exists already (or once it is
+    // reached, past the chain's bound).
     if (!continues) break;
     const uint32_t next = block_.back().next_pc();
-    if (pc_to_op_[next] != kNone) {
-      emit(H_jump, block_.back().pc, 0, 0, 0, 0, pc_to_op_[next]);
+    if (pc_to_op_[next] != kNone || translated >= kMaxChainInstructions) {
+      emit_jump_to(H_jump, block_.back().pc, 0, 0, next);
       break;
     }
     pc = next;
@@ -415,6 +463,7 @@ uint32_t Interpreter::compile(uint32_t pc) {
 }
 
 // The op index for a jump to `pc`, translating on first use; nothing if `pc` is not a valid target.
+// (The caller has dropped the translations first if they are over the cache limit.)
 std::optional<uint32_t> Interpreter::resolve_jump(uint32_t pc) {
   if (!code_.is_jump_target_valid(pc)) return std::nullopt;
   if (uint32_t index = pc_to_op_[pc]; index != kNone) return index;
@@ -465,6 +514,8 @@ uint32_t Interpreter::resolve(uint32_t index) {
   const auto it = unresolved_.find(index);
   const uint16_t handler = it->second;
   unresolved_.erase(it);
+  // Over the cache limit: start afresh at this op's instruction, which resolves its target when it runs.
+  if (pc_to_op_[ops_[index].target] == kNone && over_cache_limit()) return retranslate_at(op_pcs_[index]);
   std::optional<uint32_t> target = resolve_jump(ops_[index].target);
   if (!target) return trap(index);  // not reached: targets are validated when translated
   Op& op = ops_[index];
@@ -481,10 +532,14 @@ uint32_t Interpreter::dynamic_jump(uint32_t index, uint32_t address) {
   }
   const uint32_t entry = (address >> 1) - 1;
   if (address == 0 || address % kCodeAddressAlignment != 0 || entry >= djump_.size()) return trap(index);
-  std::optional<uint32_t> target = resolve_jump(module_->blob.jump_table()[entry]);
-  if (!target) return trap(index);
-  djump_[entry] = *target;
-  return *target;
+  const uint32_t target_pc = module_->blob.jump_table()[entry];
+  if (!code_.is_jump_target_valid(target_pc)) return trap(index);
+  // Nothing of the old translations is needed past this point: the jump lands on a block start.
+  if (pc_to_op_[target_pc] == kNone && over_cache_limit()) drop_translations();
+  const uint32_t target = *resolve_jump(target_pc);
+  djump_[entry] = target;
+  djump_set_.push_back(entry);
+  return target;
 }
 
 uint32_t Interpreter::memory_fault(uint32_t index, uint32_t address, uint32_t size, bool is_write) {
@@ -721,6 +776,7 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
         trap_at_pc(pc);
         return pending_;
       }
+      if (over_cache_limit()) drop_translations();
       fuse_ = *block == pc;  // entering mid-block may mean entering at a branch that would be fused
       compile(*block);
       fuse_ = true;

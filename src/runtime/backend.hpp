@@ -68,6 +68,13 @@ class InstanceBackend {
   virtual void invalidate() = 0;
   /// Where compiled code runs (null for the interpreter).
   virtual Sandbox* sandbox() { return nullptr; }
+  /// The interpreter: drop the translations whenever they pass `max_bytes` (nothing: no limit).
+  /// The interpreter: what its translations take now, in bytes (tests).
+  virtual size_t translation_bytes() const { return 0; }
+  virtual Result<void> set_translation_cache_limit(std::optional<size_t> max_bytes) {
+    return Error("the translation cache limit is the interpreter's; this instance runs compiled code",
+                 ErrorKind::Unsupported);
+  }
 
  protected:
   VmState state_;

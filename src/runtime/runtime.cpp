@@ -621,6 +621,11 @@ std::optional<uint32_t> RawInstance::sbrk(uint32_t size) {
   return data_->backend->memory().sbrk(size);
 }
 
+Result<void> RawInstance::set_interpreter_cache_size_limit(std::optional<size_t> max_bytes) {
+  if (!data_) return moved_from();
+  return data_->backend->set_translation_cache_limit(max_bytes);
+}
+
 void RawInstance::set_step_tracing(bool enabled) {
   if (!data_ || data_->backend->state().step_tracing == enabled) return;
   data_->backend->state().step_tracing = enabled;

@@ -1,0 +1,108 @@
+// The interpreter's translations stay proportional to what runs: a chain of blocks is laid out only up to a
+// bound, and with set_interpreter_cache_size_limit the translations are dropped whenever they pass the
+// limit, with the same results and gas as without it.
+#include "runtime/backend.hpp"
+#include "test_util.hpp"
+
+namespace polkavm::test {
+namespace {
+
+size_t translation_bytes(RawInstance& instance) { return detail::backend_of(instance)->translation_bytes(); }
+
+// 200,000 blocks falling into each other (one `fallthrough` each), then a return.
+TEST(InterpreterCache, ALongChainOfBlocksIsNotTranslatedAhead) {
+  CodeBuilder b(InstructionSet::Latest64);
+  for (int i = 0; i < 200'000; ++i) b.emit(insn(Opcode::fallthrough));
+  emit_ret(b);
+  Config config;
+  config.backend = BackendKind::Interpreter;
+  Engine engine = unwrap(Engine::create(config));
+  Module module = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::Sync),
+                                           make_blob(InstructionSet::Latest64, b.finish().code)));
+  RawInstance instance = unwrap(module.instantiate());
+  instance.set_gas(2);
+  EXPECT_EQ(call(instance, 0), Interrupt::not_enough_gas());
+  // Before the bound, the whole chain (200,001 ops, about 4 MB) was translated for 2 gas.
+  EXPECT_LT(translation_bytes(instance), 1000u * 20) << "ops translated ahead of execution";
+  instance.set_gas(1'000'000);
+  EXPECT_EQ(resume(instance), Interrupt::finished());
+  EXPECT_EQ(instance.gas(), 1'000'000 - 200'000 + 2 - 1);  // one gas a block, the two paid before
+}
+
+/// 6000 blocks, each adding one to a0: even ones end with a static jump to the next, odd ones with a
+/// dynamic jump through the jump table; the last returns.
+ProgramBlob many_blocks() {
+  constexpr int kBlocks = 6000;
+  CodeBuilder b(InstructionSet::Latest64);
+  std::vector<CodeBuilder::Label> labels;
+  for (int i = 0; i <= kBlocks; ++i) labels.push_back(b.new_label());
+  uint32_t entries = 0;
+  for (int i = 0; i < kBlocks; ++i) {
+    b.bind(labels[i]);
+    b.emit(insn(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {1}));
+    if (i % 2 == 0) {
+      b.emit(insn(Opcode::jump), labels[i + 1]);
+    } else {
+      b.add_jump_table_entry(labels[i + 1]);
+      ++entries;
+      b.emit(insn(Opcode::load_imm_and_jump_indirect, {Reg::T0, Reg::T0}, {0, entries * 2}));
+    }
+  }
+  b.bind(labels[kBlocks]);
+  emit_ret(b);
+  return make_blob(InstructionSet::Latest64, b.finish().code);
+}
+
+TEST(InterpreterCache, ALimitDropsTranslationsWithoutChangingResultsOrGas) {
+  Config config;
+  config.backend = BackendKind::Interpreter;
+  Engine engine = unwrap(Engine::create(config));
+  Module module = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::Sync), many_blocks()));
+  constexpr size_t kLimit = 100'000;
+  for (bool stepping : {false, true}) {
+    RawInstance unlimited = unwrap(module.instantiate());
+    RawInstance limited = unwrap(module.instantiate());
+    ASSERT_TRUE(limited.set_interpreter_cache_size_limit(kLimit));
+    size_t largest = 0;
+    for (RawInstance* instance : {&unlimited, &limited}) {
+      instance->set_step_tracing(stepping);
+      unwrap(instance->prepare_call(0));
+      instance->set_gas(1'000'000);
+      for (;;) {
+        const Interrupt interrupt = resume(*instance);
+        if (instance == &limited) largest = std::max(largest, translation_bytes(*instance));
+        if (interrupt != Interrupt::step()) {
+          EXPECT_EQ(interrupt, Interrupt::finished());
+          break;
+        }
+      }
+    }
+    EXPECT_EQ(limited.reg(Reg::A0), 6000u);
+    EXPECT_EQ(limited.reg(Reg::A0), unlimited.reg(Reg::A0));
+    EXPECT_EQ(limited.gas(), unlimited.gas());
+    EXPECT_GT(translation_bytes(unlimited), 2 * kLimit);  // the limit mattered
+    // Past the limit by one translation at most: here a block of two instructions, with step ops four.
+    EXPECT_LE(largest, kLimit + 4 * 20);
+  }
+}
+
+TEST(InterpreterCache, LimitIsTheInterpretersAndHasAFloor) {
+  for (const TestBackend& backend : backends()) {
+    Vm v = make_vm(backend, InstructionSet::Latest64, [] {
+      CodeBuilder b(InstructionSet::Latest64);
+      emit_ret(b);
+      return b;
+    }());
+    Result<void> small = v.instance.set_interpreter_cache_size_limit(1000);
+    Result<void> unlimited = v.instance.set_interpreter_cache_size_limit(std::nullopt);
+    if (backend.backend == BackendKind::Interpreter) {
+      EXPECT_EQ(small.error().kind(), ErrorKind::InvalidArgument);
+      EXPECT_TRUE(unlimited);
+    } else {
+      EXPECT_EQ(small.error().kind(), ErrorKind::Unsupported);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace polkavm::test
