@@ -1,7 +1,9 @@
 // What the compiler backend adds over the interpreter: hardware memory faults caught by a signal
 // handler (thread-safe, chained to the previous handler), hostile programs that must never reach the
 // host, and backend selection. The behavioural suites run on the compiler through test_util's backends().
+#include <asm/prctl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -292,6 +294,35 @@ INSTANTIATE_TEST_SUITE_P(Compiler, CompilerTest, ::testing::ValuesIn(backends())
 // ---- the compiler only ----
 
 void exit_on_signal(int) { _exit(42); }
+
+// The generic sandbox reaches guest memory through the gs base. Something else on the thread moving gs
+// (here: pointing it at another instance's memory, the worst case) must not make compiled code read the
+// wrong memory: gs is checked on every entry.
+TEST(CompilerGsBase, AnotherWriterOfGsIsNoticedOnEntry) {
+  const TestBackend generic{BackendKind::Compiler, SandboxKind::Generic};
+  if (!backend_available(generic)) GTEST_SKIP() << "the generic sandbox does not run on this host";
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {0x30000}));
+  emit_ret(b);
+  const VmOptions options{.data = {.ro_data_size = 1, .rw_data_size = 4}};
+  Vm v = make_vm(generic, InstructionSet::Latest64, b, options);
+  RawInstance other = unwrap(v.module.instantiate());
+  unwrap(v.instance.write_u32(0x30000, 1));
+  unwrap(other.write_u32(0x30000, 2));
+  EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 1u);
+  // As another runtime on this thread might: gs now points at the other instance's memory.
+  const auto other_base = reinterpret_cast<uintptr_t>(detail::backend_of(other)->memory().base());
+  ASSERT_EQ(syscall(SYS_arch_prctl, ARCH_SET_GS, other_base), 0);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 1u) << "compiled code read through a gs base it did not set";
+  // And somewhere unmapped.
+  ASSERT_EQ(syscall(SYS_arch_prctl, ARCH_SET_GS, uintptr_t{0x1000}), 0);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::finished());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 1u);
+  EXPECT_EQ(call(other, 0), Interrupt::finished());
+  EXPECT_EQ(other.reg(Reg::A0), 2u);
+}
 
 // Spectre v1: every dynamic jump clamps its table index with `cmovae ecx, [rsp + 24]` (the frame's zero)
 // right after its range check, so a mispredicted check cannot load past the native jump table. Checked in

@@ -33,8 +33,8 @@ namespace {
 class PrivateBacking final : public MemoryBacking {
  public:
   static constexpr uint64_t kSize = kAddressSpace + GuestMemory::kGuardSize;
-  explicit PrivateBacking(uint8_t* base) { base_ = base; }
-  ~PrivateBacking() override { munmap(base_, kSize); }
+  PrivateBacking(uint8_t* mapping, size_t header) : mapping_(mapping), header_(header) { base_ = mapping + header; }
+  ~PrivateBacking() override { munmap(mapping_, header_ + kSize); }
   bool protect(uint64_t begin, uint64_t end, int prot) override {
     return mprotect(base_ + begin, end - begin, prot) == 0;
   }
@@ -42,15 +42,20 @@ class PrivateBacking final : public MemoryBacking {
     return madvise(base_ + begin, end - begin, MADV_DONTNEED) == 0;
   }
   bool host_writes_anywhere() const override { return false; }
+
+ private:
+  uint8_t* mapping_;
+  size_t header_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<MemoryBacking>> make_private_backing() {
-  void* p = mmap(nullptr, PrivateBacking::kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+Result<std::unique_ptr<MemoryBacking>> make_private_backing(size_t header) {
+  void* p = mmap(nullptr, header + PrivateBacking::kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
   if (p == MAP_FAILED)
     return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
-  return std::unique_ptr<MemoryBacking>(new PrivateBacking(static_cast<uint8_t*>(p)));
+  return std::unique_ptr<MemoryBacking>(new PrivateBacking(static_cast<uint8_t*>(p), header));
 }
 
 Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const MemoryMap& map, const ProgramBlob& blob,

@@ -50,7 +50,9 @@ class MemoryBacking {
 };
 
 /// An anonymous reservation of 4 GiB plus the guard in this process, initially inaccessible.
-Result<std::unique_ptr<MemoryBacking>> make_private_backing();
+/// With `header` (a multiple of the page size), that many bytes before base() are reserved too
+/// (inaccessible): the generic sandbox keeps its gs cookie there.
+Result<std::unique_ptr<MemoryBacking>> make_private_backing(size_t header = 0);
 
 /// An instance's permission table: one byte per granule of the 4 GiB, all kPermNone when handed out.
 /// Tables are recycled through a process-wide pool, so an instance costs neither a 1 MiB mapping nor the

@@ -4,17 +4,45 @@
 // reference: whatever a bug in the generated code can do, it does to the host.
 #include <asm/prctl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <mutex>
+#include <random>
 
 #include <fmt/format.h>
 
 #include "sandbox/sandbox.hpp"
+
+// Reads the 8 bytes at gs:-8 into *out and returns 1, or returns 0 when the read faults (the fault handler
+// resumes at ..._fault, and only for a fault at the read itself). See set_guest_memory_base.
+extern "C" {
+int polkavm_generic_read_gs_cookie(uint64_t* out);
+extern const char polkavm_generic_read_gs_cookie_fault[];
+}
+asm(R"(
+  .text
+  .p2align 4
+  .globl polkavm_generic_read_gs_cookie
+  .hidden polkavm_generic_read_gs_cookie
+  .type polkavm_generic_read_gs_cookie, @function
+polkavm_generic_read_gs_cookie:
+  movq %gs:-8, %rax
+  movq %rax, (%rdi)
+  movl $1, %eax
+  ret
+  .globl polkavm_generic_read_gs_cookie_fault
+  .hidden polkavm_generic_read_gs_cookie_fault
+polkavm_generic_read_gs_cookie_fault:
+  xorl %eax, %eax
+  ret
+  .size polkavm_generic_read_gs_cookie, .-polkavm_generic_read_gs_cookie
+)");
 
 namespace polkavm::detail {
 namespace {
@@ -52,6 +80,10 @@ void on_fault(int signal, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   VmCtx* ctx = t_running;
   const uintptr_t rip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  if (rip == reinterpret_cast<uintptr_t>(&polkavm_generic_read_gs_cookie)) {  // gs points nowhere readable
+    uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(polkavm_generic_read_gs_cookie_fault);
+    return;
+  }
   if (ctx == nullptr || rip < ctx->code_begin || rip >= ctx->code_end) {
     chain(signal, info, context);
     return;
@@ -78,12 +110,23 @@ void install_signal_handlers() {
 // ------------------------------------------------------------------------------------------------
 // The gs base: generated code addresses guest memory as gs:[address].
 
-/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS). With
-/// FSGSBASE (a few cycles) it is written on every entry, so nothing else on this thread that changed gs can
-/// point compiled code elsewhere. Without it the write is a system call (about 10 µs under some
-/// hypervisors), so it is skipped when this thread last set the same value: the generic sandbox trusts
-/// the thread's other users of gs, which is one reason it is experimental (the Linux sandbox's worker owns
-/// its gs).
+/// Each instance's cookie: the base address of its guest memory mixed with a secret of this process, kept
+/// in a read-only page just below guest memory, where no guest address reaches (guest addresses are 32-bit
+/// offsets from the base).
+uint64_t gs_cookie(const uint8_t* base) {
+  static const uint64_t secret = [] {
+    std::random_device random;
+    return (uint64_t(random()) << 32) ^ random() ^ 0x9E3779B97F4A7C15ull;
+  }();
+  return reinterpret_cast<uintptr_t>(base) ^ secret;
+}
+
+/// Points this thread's gs base at `base` (glibc leaves gs unused on x86-64; fs holds the TLS), checked on
+/// every entry, so that anything else on this thread that moved gs (another runtime, another copy of this
+/// library) cannot point compiled code at foreign memory. With FSGSBASE the write costs a few cycles and is
+/// made every time. Without it the write is a system call (about 10 µs under some hypervisors), so gs:-8 is
+/// read first: it holds this instance's cookie exactly when gs is already `base` (a read that faults means
+/// it is not).
 bool set_guest_memory_base(uint8_t* base) {
   constexpr unsigned long kHwcap2FsGsBase = 1ul << 1;  // HWCAP2_FSGSBASE: the kernel allows wrgsbase
   const auto value = reinterpret_cast<uintptr_t>(base);
@@ -92,11 +135,9 @@ bool set_guest_memory_base(uint8_t* base) {
     asm volatile("wrgsbase %0" : : "r"(value) : "memory");
     return true;
   }
-  thread_local uintptr_t t_gs_base = 0;
-  if (t_gs_base == value) return true;
-  if (syscall(SYS_arch_prctl, ARCH_SET_GS, value) != 0) return false;
-  t_gs_base = value;
-  return true;
+  uint64_t seen = 0;
+  if (polkavm_generic_read_gs_cookie(&seen) && seen == gs_cookie(base)) return true;
+  return syscall(SYS_arch_prctl, ARCH_SET_GS, value) == 0;
 }
 
 /// Enters generated code. Clang's -fsanitize=function checks an indirect call by reading a signature just
@@ -111,8 +152,17 @@ void enter_guest(uintptr_t entry, VmCtx* ctx) {
 class GenericSandbox final : public Sandbox {
  public:
   Result<std::unique_ptr<MemoryBacking>> make_memory_backing(bool) override {
-    Result<std::unique_ptr<MemoryBacking>> backing = make_private_backing();
-    if (backing) memory_base_ = (*backing)->base();
+    constexpr size_t kCookiePage = 4096;
+    Result<std::unique_ptr<MemoryBacking>> backing = make_private_backing(kCookiePage);
+    if (!backing) return backing;
+    uint8_t* base = (*backing)->base();
+    const uint64_t cookie = gs_cookie(base);
+    if (mprotect(base - kCookiePage, kCookiePage, PROT_READ | PROT_WRITE) != 0)
+      return Error(fmt::format("cannot map the gs cookie page (errno {})", errno), ErrorKind::ResourceExhausted);
+    std::memcpy(base - sizeof(cookie), &cookie, sizeof(cookie));
+    if (mprotect(base - kCookiePage, kCookiePage, PROT_READ) != 0)
+      return Error(fmt::format("cannot protect the gs cookie page (errno {})", errno), ErrorKind::ResourceExhausted);
+    memory_base_ = base;
     return backing;
   }
 
