@@ -1,6 +1,8 @@
 // The interpreter's translations stay proportional to what runs: a chain of blocks is laid out only up to a
 // bound, and with set_interpreter_cache_size_limit the translations are dropped whenever they pass the
 // limit, with the same results and gas as without it.
+#include <tuple>
+
 #include "runtime/backend.hpp"
 #include "test_util.hpp"
 
@@ -27,6 +29,28 @@ TEST(InterpreterCache, ALongChainOfBlocksIsNotTranslatedAhead) {
   instance.set_gas(1'000'000);
   EXPECT_EQ(resume(instance), Interrupt::finished());
   EXPECT_EQ(instance.gas(), 1'000'000 - 200'000 + 2 - 1);  // one gas a block, the two paid before
+}
+
+// A chain past the bound that runs off the end of the code: the implicit trap there is reached as on the
+// compiler (a block of its own, charged), whatever the chain bound.
+TEST(InterpreterCache, AChainRunningOffTheEndTrapsAsOnTheCompiler) {
+  for (uint32_t length : {511u, 512u, 513u, 1024u}) {  // the bound is 512 instructions
+    CodeBuilder b(InstructionSet::Latest64);
+    for (uint32_t i = 0; i < length; ++i) b.emit(insn(Opcode::fallthrough));
+    const ProgramBlob blob = make_blob(InstructionSet::Latest64, b.finish().code);
+    std::vector<std::tuple<Interrupt, std::optional<uint32_t>, Gas>> results;
+    for (const TestBackend& backend : backends()) {
+      Engine engine = make_engine(backend);
+      Module module = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::Sync), blob));
+      RawInstance instance = unwrap(module.instantiate());
+      instance.set_gas(10'000);
+      const Interrupt interrupt = call(instance, 0);
+      results.emplace_back(interrupt, instance.program_counter(), instance.gas());
+    }
+    for (const auto& result : results) EXPECT_EQ(result, results.front()) << length;
+    EXPECT_EQ(std::get<0>(results.front()), Interrupt::trap()) << length;
+    EXPECT_EQ(std::get<1>(results.front()), length) << "at the end of the code";
+  }
 }
 
 /// 6000 blocks, each adding one to a0: even ones end with a static jump to the next, odd ones with a

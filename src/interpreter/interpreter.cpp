@@ -201,7 +201,10 @@ class Interpreter final : public InstanceBackend {
   /// Whether translating more would pass the cache limit (the cache is then dropped first).
   bool over_cache_limit() const { return ops_.size() > cache_limit_ops_; }
   /// Drops the translations and translates the block holding `pc` again; the op of `pc` (past its step
-  /// op), for a slow path whose op index died with the old translations.
+  /// and charge ops), for a slow path whose op index died with the old translations. The instruction at
+  /// `pc` runs again: it is the one whose op was interrupted (a jump or branch, which changed nothing yet),
+  /// or a block's last instruction before a `resolve` of its fall-through: a branch not taken (run again,
+  /// not taken again) or a fallthrough (no op of its own).
   uint32_t retranslate_at(uint32_t pc);
   uint32_t compile(uint32_t pc);
   uint32_t emit(uint16_t handler, uint32_t pc, uint8_t a = 0, uint8_t b = 0, uint8_t c = 0, uint32_t imm = 0,
@@ -279,7 +282,8 @@ uint32_t Interpreter::retranslate_at(uint32_t pc) {
   compile(block);
   fuse_ = true;
   uint32_t index = pc_to_op_[pc];
-  if (ops_[index].handler == H_step) ++index;  // its step already stopped
+  if (ops_[index].handler == H_step) ++index;        // its step already stopped
+  if (ops_[index].handler == H_charge_gas) ++index;  // and its block is paid for
   return index;
 }
 
@@ -453,7 +457,8 @@ uint32_t Interpreter::compile(uint32_t pc) {
     // reached, past the chain's bound).
     if (!continues) break;
     const uint32_t next = block_.back().next_pc();
-    if (pc_to_op_[next] != kNone || translated >= kMaxChainInstructions) {
+    // (The end of code is laid out whatever the bound: its implicit trap is reached as a block of its own.)
+    if (pc_to_op_[next] != kNone || (translated >= kMaxChainInstructions && code_.is_jump_target_valid(next))) {
       emit_jump_to(H_jump, block_.back().pc, 0, 0, next);
       break;
     }
