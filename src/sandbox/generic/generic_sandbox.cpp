@@ -26,7 +26,7 @@ int polkavm_generic_read_gs_cookie(uint64_t* out);
 extern const char polkavm_generic_read_gs_cookie_fault[];
 }
 asm(R"(
-  .text
+  .pushsection .text
   .p2align 4
   .globl polkavm_generic_read_gs_cookie
   .hidden polkavm_generic_read_gs_cookie
@@ -42,6 +42,7 @@ polkavm_generic_read_gs_cookie_fault:
   xorl %eax, %eax
   ret
   .size polkavm_generic_read_gs_cookie, .-polkavm_generic_read_gs_cookie
+  .popsection
 )");
 
 namespace polkavm::detail {
