@@ -87,7 +87,9 @@ TEST_P(CorePinningTest, PinsTheHostThreadAndTheWorkerWhileAnInstanceLives) {
       // With two cores or more, the worker has a core of its own.
       cpu_set_t both;
       CPU_AND(&both, &host, &worker);
-      if (cpus >= 2 && GetParam() == CorePinning::PinToCore) EXPECT_EQ(CPU_COUNT(&both), 0);
+      if (cpus >= 2 && GetParam() == CorePinning::PinToCore) {
+        EXPECT_EQ(CPU_COUNT(&both), 0);
+      }
       // A second instance on the same thread: the thread stays where it is.
       RawInstance second = unwrap(module.instantiate());
       EXPECT_EQ(call(second, 0), Interrupt::ecalli(1));
