@@ -64,6 +64,66 @@ TEST_P(ApiTest, RunWithoutANextProgramCounterIsAnError) {
   EXPECT_FALSE(v.instance.run().ok());  // a trap cannot be resumed
 }
 
+// A moved-from RawInstance has no backend: every call fails with InvalidArgument (or reads as nothing),
+// never touches freed state, and its module stays usable; assigning a live instance to it revives it.
+TEST_P(ApiTest, EveryCallOnAMovedFromInstanceFails) {
+  StepProgram p;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, p.builder);
+  RawInstance taken = std::move(v.instance);
+  RawInstance& gone = v.instance;
+  auto refused = [](const auto& result, const char* what) {
+    ASSERT_FALSE(result) << what;
+    EXPECT_EQ(result.error().kind(), ErrorKind::InvalidArgument) << what;
+    EXPECT_EQ(result.error().message(), "this instance was moved from") << what;
+  };
+  EXPECT_EQ(gone.module().blob().code().size(), v.module.blob().code().size());
+  EXPECT_EQ(gone.module().export_pc("missing"), std::nullopt);
+  gone.set_next_program_counter(0);
+  refused(gone.run(), "run");
+  gone.set_reg(Reg::A0, 5);
+  EXPECT_EQ(gone.reg(Reg::A0), 0u);
+  gone.clear_regs();
+  gone.set_gas(100);
+  EXPECT_EQ(gone.gas(), 0);
+  EXPECT_EQ(gone.program_counter(), std::nullopt);
+  EXPECT_EQ(gone.next_program_counter(), std::nullopt);
+  refused(gone.prepare_call(0), "prepare_call");
+  uint8_t byte = 0;
+  refused(gone.read_memory_into(0x20000, std::span<uint8_t>(&byte, 1)), "read_memory_into");
+  refused(gone.read_memory(0x20000, 1), "read_memory");
+  refused(gone.write_memory(0x20000, std::vector<uint8_t>{1}), "write_memory");
+  refused(gone.zero_memory(0x20000, 1), "zero_memory");
+  refused(gone.read_u8(0x20000), "read_u8");
+  refused(gone.read_u16(0x20000), "read_u16");
+  refused(gone.read_u32(0x20000), "read_u32");
+  refused(gone.read_u64(0x20000), "read_u64");
+  refused(gone.write_u8(0x20000, 1), "write_u8");
+  refused(gone.write_u16(0x20000, 1), "write_u16");
+  refused(gone.write_u32(0x20000, 1), "write_u32");
+  refused(gone.write_u64(0x20000, 1), "write_u64");
+  refused(gone.read_string(0x20000, 1), "read_string");
+  EXPECT_FALSE(gone.is_memory_accessible(0x20000, 1, MemoryProtection::Read));
+  refused(gone.zero_memory_with_memory_protection(0x20000, 0x1000, MemoryProtection::ReadWrite), "map");
+  refused(gone.protect_memory(0x20000, 0x1000), "protect_memory");
+  refused(gone.unprotect_memory(0x20000, 0x1000), "unprotect_memory");
+  refused(gone.free_pages(0x20000, 0x1000), "free_pages");
+  refused(gone.reset_memory(), "reset_memory");
+  EXPECT_EQ(gone.heap_size(), 0u);
+  EXPECT_EQ(gone.sbrk(16), std::nullopt);
+  refused(gone.set_interpreter_cache_size_limit(std::nullopt), "set_interpreter_cache_size_limit");
+  gone.set_step_tracing(true);
+  EXPECT_FALSE(gone.step_tracing());
+  RawInstance moved_again = std::move(gone);  // moving an empty instance is fine too
+  refused(moved_again.run(), "run after a second move");
+
+  // The instance it went to works, and one assigned back works again.
+  EXPECT_EQ(call(taken, 0), Interrupt::ecalli(3));
+  gone = std::move(taken);
+  EXPECT_EQ(resume(gone), Interrupt::finished());
+  EXPECT_EQ(gone.reg(Reg::A0), 7u);
+  refused(taken.run(), "run on the instance moved from by assignment");
+}
+
 TEST_P(ApiTest, RegistersAreSixtyFourBitExceptOnLatest32) {
   for (InstructionSet isa : kAllIsas) {
     CodeBuilder b(isa);

@@ -188,6 +188,36 @@ TEST_P(ControlFlowTest, BranchWhoseFallthroughIsTheEndOfCodeTraps) {
   }
 }
 
+// A fallthrough whose successor would be the end of code. The reference (tests.rs
+// implicit_trap_after_fallthrough; in interpreter.rs compile_block makes no block at pc >= code length, so
+// unresolved_fallthrough traps at the fallthrough's own pc) charges the fallthrough's block, nothing more. The Gray Paper's rule (ModuleConfig::gray_paper_end_of_code)
+// continues to the implicit trap at the code length, a block of its own (the `invalid` instruction's cost).
+TEST_P(ControlFlowTest, FallthroughIntoTheEndOfCode) {
+  for (bool gray_paper : {false, true}) {
+    CodeBuilder b(InstructionSet::Latest64);
+    auto fallthrough = b.new_label();
+    emit_load_imm(b, Reg::A0, 7);
+    b.bind(fallthrough);
+    b.emit(insn(Opcode::fallthrough));
+    VmOptions options{.module_config = gas_config(GasMeteringKind::Sync)};
+    options.module_config.gray_paper_end_of_code = gray_paper;
+    Vm v = vm(b, InstructionSet::Latest64, options);
+    const uint32_t code_length = static_cast<uint32_t>(v.module.blob().code().size());
+    v.instance.set_gas(100);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::trap()) << gray_paper;
+    expect_trap_at(v, gray_paper ? code_length : v.at(fallthrough));
+    EXPECT_EQ(v.instance.reg(Reg::A0), 7u);
+    // One block of two instructions (naive: one gas each), then the Gray Paper's trap block of one.
+    EXPECT_EQ(v.instance.gas(), gray_paper ? 100 - 2 - 1 : 100 - 2) << gray_paper;
+
+    // Entered at the fallthrough itself (mid-block: the whole block is paid first): the same end.
+    v.instance.set_gas(100);
+    EXPECT_EQ(call(v.instance, v.at(fallthrough)), Interrupt::trap()) << gray_paper;
+    expect_trap_at(v, gray_paper ? code_length : v.at(fallthrough));
+    EXPECT_EQ(v.instance.gas(), gray_paper ? 100 - 2 - 1 : 100 - 2) << gray_paper;
+  }
+}
+
 // [jump_indirect a0, 0] with a table of two valid entries (addresses 2 and 4), one pointing into the
 // middle of a block (address 6) and one past the end of code (address 8).
 struct DynamicJumpProgram {
@@ -276,21 +306,6 @@ TEST_P(ControlFlowTest, RunningOffTheEndOfCodeTrapsAtTheCodeSize) {
     expect_trap_at(v, v.module.code().size());
     EXPECT_EQ(v.instance.reg(Reg::A0), 2u);
   }
-}
-
-TEST_P(ControlFlowTest, FallthroughAtTheEndOfCodeReachesTheImplicitTrap) {
-  // The JAM v0.4 vector inst_fallthrough (program [fallthrough]) expects the trap at pc == code size with
-  // the implicit trap charged as a block of its own; the v0.35 reference (tests.rs
-  // implicit_trap_after_fallthrough) traps at the fallthrough instead. This project follows the vectors.
-  CodeBuilder b(InstructionSet::Latest64);
-  emit_load_imm(b, Reg::A0, 1);
-  b.emit(insn(Opcode::fallthrough));
-  Vm v = vm(b, InstructionSet::Latest64, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
-  v.instance.set_gas(10);
-  EXPECT_EQ(call(v.instance, 0), Interrupt::trap());
-  expect_trap_at(v, v.module.code().size());
-  EXPECT_EQ(v.instance.reg(Reg::A0), 1u);
-  EXPECT_EQ(v.instance.gas(), 10 - 2 - 1);
 }
 
 TEST_P(ControlFlowTest, BlockOfOnlyAFallthroughWithoutGasMetering) {

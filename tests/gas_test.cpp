@@ -420,6 +420,41 @@ TEST_P(GasTest, EndOfCodeCostsTheInvalidInstruction) {
   EXPECT_EQ(v.instance.gas(), 100 - 18);
 }
 
+// The end of code is the implicit trap's block (the reference's calculate_gas_cost_for(code length) walks
+// its bounded iterator from there: one `invalid`). The listing names it only where a terminator that can
+// fall through ends the code (the reference's spectool: the iterator yields the implicit `invalid` after an
+// instruction whose opcode can_fallthrough, and a block-ending one makes it a block of its own).
+TEST_P(GasTest, TheEndOfCodeIsTheImplicitTrapsBlock) {
+  CostModel model = CostModel::naive();
+  model.invalid = 17;
+  struct Case {
+    const char* name;
+    Instruction last;
+    bool listed;
+  };
+  const Case cases[] = {{"fallthrough", insn(Opcode::fallthrough), true},
+                        {"branch", insn(Opcode::branch_eq_imm, {Reg::A0}, {1, 0}), true},
+                        {"trap", insn(Opcode::trap), false},
+                        {"jump", insn(Opcode::jump), false}};
+  for (const Case& c : cases) {
+    CodeBuilder b(InstructionSet::Latest64);
+    auto start = b.new_label();
+    b.bind(start);
+    emit_add_imm_32(b, Reg::A0, Reg::A0, 1);
+    if (c.last.opcode == Opcode::fallthrough || c.last.opcode == Opcode::trap) b.emit(c.last);
+    else b.emit(c.last, start);
+    ModuleConfig config = gas_config(GasMeteringKind::Sync);
+    config.cost_model = make_simple_gas_model(model);
+    Vm v = vm(InstructionSet::Latest64, b, config);
+    const uint32_t end = static_cast<uint32_t>(v.module.blob().code().size());
+    EXPECT_EQ(v.module.gas_cost_for_block(end), 17) << c.name;
+    EXPECT_EQ(v.module.gas_cost_for_block(end + 1), std::nullopt) << c.name;
+    std::vector<std::pair<uint32_t, Gas>> expected{{0, 2}};
+    if (c.listed) expected.emplace_back(end, 17);
+    EXPECT_EQ(v.module.block_gas_costs(), expected) << c.name;
+  }
+}
+
 TEST_P(GasTest, BlockCostQueriesWithTheNaiveModel) {
   MidBlockProgram p;
   Vm v = vm(InstructionSet::Latest64, p.builder, gas_config(GasMeteringKind::Sync));

@@ -31,25 +31,31 @@ TEST(InterpreterCache, ALongChainOfBlocksIsNotTranslatedAhead) {
   EXPECT_EQ(instance.gas(), 1'000'000 - 200'000 + 2 - 1);  // one gas a block, the two paid before
 }
 
-// A chain past the bound that runs off the end of the code: the implicit trap there is reached as on the
-// compiler (a block of its own, charged), whatever the chain bound.
+// A chain past the bound that runs off the end of the code traps as on the compiler, whatever the chain
+// bound: at the last fallthrough (the reference's rule), or at the implicit trap there, reached as a block
+// of its own and charged (ModuleConfig::gray_paper_end_of_code).
 TEST(InterpreterCache, AChainRunningOffTheEndTrapsAsOnTheCompiler) {
-  for (uint32_t length : {511u, 512u, 513u, 1024u}) {  // the bound is 512 instructions
-    CodeBuilder b(InstructionSet::Latest64);
-    for (uint32_t i = 0; i < length; ++i) b.emit(insn(Opcode::fallthrough));
-    const ProgramBlob blob = make_blob(InstructionSet::Latest64, b.finish().code);
-    std::vector<std::tuple<Interrupt, std::optional<uint32_t>, Gas>> results;
-    for (const TestBackend& backend : backends()) {
-      Engine engine = make_engine(backend);
-      Module module = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::Sync), blob));
-      RawInstance instance = unwrap(module.instantiate());
-      instance.set_gas(10'000);
-      const Interrupt interrupt = call(instance, 0);
-      results.emplace_back(interrupt, instance.program_counter(), instance.gas());
+  for (bool gray_paper : {false, true}) {
+    for (uint32_t length : {511u, 512u, 513u, 1024u}) {  // the bound is 512 instructions
+      CodeBuilder b(InstructionSet::Latest64);
+      for (uint32_t i = 0; i < length; ++i) b.emit(insn(Opcode::fallthrough));
+      const ProgramBlob blob = make_blob(InstructionSet::Latest64, b.finish().code);
+      ModuleConfig config = gas_config(GasMeteringKind::Sync);
+      config.gray_paper_end_of_code = gray_paper;
+      std::vector<std::tuple<Interrupt, std::optional<uint32_t>, Gas>> results;
+      for (const TestBackend& backend : backends()) {
+        Engine engine = make_engine(backend);
+        Module module = unwrap(Module::from_blob(engine, config, blob));
+        RawInstance instance = unwrap(module.instantiate());
+        instance.set_gas(10'000);
+        const Interrupt interrupt = call(instance, 0);
+        results.emplace_back(interrupt, instance.program_counter(), instance.gas());
+      }
+      for (const auto& result : results) EXPECT_EQ(result, results.front()) << length;
+      EXPECT_EQ(std::get<0>(results.front()), Interrupt::trap()) << length;
+      EXPECT_EQ(std::get<1>(results.front()), gray_paper ? length : length - 1) << "where it traps";
+      EXPECT_EQ(std::get<2>(results.front()), 10'000 - Gas(length) - (gray_paper ? 1 : 0)) << length;
     }
-    for (const auto& result : results) EXPECT_EQ(result, results.front()) << length;
-    EXPECT_EQ(std::get<0>(results.front()), Interrupt::trap()) << length;
-    EXPECT_EQ(std::get<1>(results.front()), length) << "at the end of the code";
   }
 }
 

@@ -1,6 +1,11 @@
 // Guest memory: layout (digest §3), region borders seen by guest loads/stores, host accessors, heap,
 // reset, and dynamic paging (reference tests.rs: access_memory_from_host, dynamic_paging_basic,
 // dynamic_paging_protect_memory, dynamic_paging_freeing_pages).
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/guest_memory.hpp"
 #include "test_util.hpp"
 
 namespace polkavm::test {
@@ -429,6 +434,156 @@ TEST_P(MemoryTest, DynamicPagingTopAndBottomPages) {
   // ...and then an access ending exactly at 4 GiB traps, as the reference's wrap-around check does.
   EXPECT_EQ(load_at(0xFFFFFFFC), Interrupt::trap());
   EXPECT_EQ(load_at(0xFFFFFFFE), Interrupt::trap());
+}
+
+// The reference's dynamic-memory store_impl (and memset, a one-byte store at a time): an access whose end
+// overflows 32 bits, i.e. any that touches byte 0xFFFFFFFF, traps while the top page is mapped (writable or
+// not) and faults on the top page while it is not. Every store form, and a memset running into that byte.
+TEST_P(MemoryTest, DynamicPagingGuestStoresNeverReachTheLastByte) {
+  struct Store {
+    const char* name;
+    Instruction insn;
+    uint32_t size;
+  };
+  const Store stores[] = {{"u8 [a1]", insn(Opcode::store_indirect_u8, {Reg::A2, Reg::A1}, {0}), 1},
+                          {"u16 [a1]", insn(Opcode::store_indirect_u16, {Reg::A2, Reg::A1}, {0}), 2},
+                          {"u32 [a1]", insn(Opcode::store_indirect_u32, {Reg::A2, Reg::A1}, {0}), 4},
+                          {"u64 [a1]", insn(Opcode::store_indirect_u64, {Reg::A2, Reg::A1}, {0}), 8},
+                          {"u8 [a1] = imm", insn(Opcode::store_imm_indirect_u8, {Reg::A1}, {0, 0x55}), 1},
+                          {"u8 [0xFFFFFFFF]", insn(Opcode::store_u8, {Reg::A2}, {0xFFFFFFFFu}), 1}};
+  for (const Store& store : stores) {
+    CodeBuilder b(InstructionSet::Latest64);
+    b.emit(store.insn);
+    emit_ret(b);
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+    RawInstance& in = v.instance;
+    in.set_reg(Reg::A1, 0x1'0000'0000ull - store.size);
+    in.set_reg(Reg::A2, ~uint64_t{0});
+    EXPECT_EQ(call(in, 0), Interrupt::fault(Segfault{0xFFFFF000, kPage, false})) << store.name;
+    for (MemoryProtection protection : {MemoryProtection::ReadWrite, MemoryProtection::Read}) {
+      ASSERT_TRUE(in.zero_memory_with_memory_protection(0xFFFFF000, kPage, protection).ok());
+      EXPECT_EQ(call(in, 0), Interrupt::trap()) << store.name;
+      EXPECT_EQ(in.program_counter(), 0u) << store.name;
+      EXPECT_EQ(unwrap(in.read_memory(0xFFFFFFF8, 8)), std::vector<uint8_t>(8, 0)) << store.name;
+    }
+  }
+
+  // memset [a0..a0 + a2] = a1 from 0xFFFFFF00, 0x200 bytes: it fills up to 0xFFFFFFFE and traps at the
+  // last byte, with a0 and a2 telling where it stopped.
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::memset));
+  emit_ret(b);
+  VmOptions options = dynamic_paging_options();
+  options.module_config.gas_metering = GasMeteringKind::Sync;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  RawInstance& in = v.instance;
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(0xFFFFF000, kPage, MemoryProtection::ReadWrite).ok());
+  in.set_reg(Reg::A0, 0xFFFFFF00u);
+  in.set_reg(Reg::A1, 0xAB);
+  in.set_reg(Reg::A2, 0x200);
+  in.set_gas(10'000);
+  EXPECT_EQ(call(in, 0), Interrupt::trap());
+  EXPECT_EQ(in.program_counter(), 0u);
+  EXPECT_EQ(in.reg(Reg::A0), 0xFFFFFFFFu);
+  EXPECT_EQ(in.reg(Reg::A2), 0x200u - 0xFF);
+  EXPECT_EQ(in.gas(), 10'000 - 2 - 0xFF);  // the block (memset, ret), then one a byte filled
+  std::vector<uint8_t> expected(0x100, 0xAB);
+  expected.back() = 0;
+  EXPECT_EQ(unwrap(in.read_memory(0xFFFFFF00, 0x100)), expected);
+}
+
+// Each change of protection between neighbouring pages is a kernel mapping (in the host for in-process
+// memory): one instance may not use up the process's (vm.max_map_count), so a host mapping every other page
+// is refused past GuestMemory::kMaxPermissionChanges, and everything else goes on working, in this instance
+// and in others.
+TEST_P(MemoryTest, DynamicPagingCapsTheMappingsOfAnInstance) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::store_indirect_u32, {Reg::A2, Reg::A1}, {0}));  // u32 [a1] = a2
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+  RawInstance& in = v.instance;
+  constexpr uint32_t kBase = 0x100000;
+  const uint32_t pages = static_cast<uint32_t>(detail::GuestMemory::kMaxPermissionChanges / 2);
+  auto page = [&](uint32_t i) { return kBase + 2 * i * kPage; };
+  for (uint32_t i = 0; i < pages; ++i)
+    ASSERT_TRUE(in.zero_memory_with_memory_protection(page(i), kPage, MemoryProtection::ReadWrite).ok()) << i;
+  Result<void> refused = in.zero_memory_with_memory_protection(page(pages), kPage, MemoryProtection::ReadWrite);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::ResourceExhausted);
+  EXPECT_NE(refused.error().message().find("too many separately mapped guest memory regions"), std::string::npos);
+  // Filling the gap between two mapped pages removes two changes: room for one more page, not two.
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(page(0) + kPage, kPage, MemoryProtection::ReadWrite).ok());
+  ASSERT_TRUE(in.zero_memory_with_memory_protection(page(pages), kPage, MemoryProtection::ReadWrite).ok());
+  EXPECT_FALSE(in.zero_memory_with_memory_protection(page(pages + 1), kPage, MemoryProtection::ReadWrite));
+  // Freeing or write-protecting a page inside a run would split it in three: refused, and nothing changed.
+  EXPECT_FALSE(in.free_pages(page(0) + kPage, kPage));
+  EXPECT_FALSE(in.protect_memory(page(0) + kPage, kPage));
+  EXPECT_TRUE(in.is_memory_accessible(page(0) + kPage, kPage, MemoryProtection::ReadWrite));
+  // The instance works on: the guest writes a mapped page, the host reads it, a reset frees everything.
+  in.set_reg(Reg::A1, page(pages) + 8);
+  in.set_reg(Reg::A2, 0x1234);
+  EXPECT_EQ(call(in, 0), Interrupt::finished());
+  EXPECT_EQ(unwrap(in.read_u32(page(pages) + 8)), 0x1234u);
+  ASSERT_TRUE(in.reset_memory().ok());
+  EXPECT_TRUE(in.zero_memory_with_memory_protection(page(pages + 1), kPage, MemoryProtection::ReadWrite).ok());
+  // Another instance of the module has its own allowance.
+  RawInstance other = unwrap(v.module.instantiate());
+  for (uint32_t i = 0; i < pages; ++i)
+    ASSERT_TRUE(other.zero_memory_with_memory_protection(page(i), kPage, MemoryProtection::Read).ok()) << i;
+}
+
+// At the process's mapping limit (vm.max_map_count) a host write that needs a protection change fails
+// with an Error, and so may a reset; nothing crashes, and once mappings are free again everything works.
+// (In a child process, which uses up its own mappings; not under AddressSanitizer, which needs mappings
+// of its own.)
+TEST_P(MemoryTest, HostAccessAtTheProcessMappingLimitIsAnError) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
+#endif
+#endif
+  if (backend().backend == BackendKind::Compiler && backend().sandbox != SandboxKind::Generic)
+    GTEST_SKIP() << "guest memory is mapped in this process only by the interpreter and the generic sandbox";
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {0xFFFE1000u}));  // a0 = u32 [the aux data's second page]
+  emit_ret(b);
+  VmOptions options;
+  options.module_config.aux_data_size = 2 * kPage;  // the guest reads it, the host writes it
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  RawInstance& in = v.instance;
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Every other page readable, so that no two mappings merge, until the kernel refuses one more.
+    std::vector<void*> filler;
+    filler.reserve(1 << 17);
+    for (int i = 0; filler.size() < filler.capacity(); ++i) {
+      void* p = mmap(nullptr, kPage, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) break;
+      filler.push_back(p);
+    }
+    // Writing the second page only splits the aux mapping: the kernel refuses, the write is an Error.
+    const Result<void> written = in.write_u32(0xFFFE1000u, 0x11223344);
+    if (written || written.error().kind() != ErrorKind::ResourceExhausted) _exit(10);
+    const Result<void> reset = in.reset_memory();
+    if (!reset && reset.error().kind() != ErrorKind::ResourceExhausted) _exit(11);
+    for (void* p : filler) munmap(p, kPage);
+    if (!in.reset_memory()) _exit(12);
+    if (!in.write_u32(0xFFFE1000u, 0x11223344)) _exit(13);
+    in.set_next_program_counter(0);
+    in.set_reg(Reg::RA, 0xFFFF0000u);
+    Result<Interrupt> ran = in.run();
+    if (!ran || *ran != Interrupt::finished() || in.reg(Reg::A0) != 0x11223344) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: the write at the limit did not fail as ResourceExhausted; 11: the reset "
+                                       "failed otherwise; 12-14: the instance did not recover";
 }
 
 TEST_P(MemoryTest, DynamicPagingSbrkTracksTheHeapForTheHost) {

@@ -103,6 +103,11 @@ struct ModuleConfig {
   /// Size of the aux data region (rounded up to whole pages; MemoryMap::aux_data_address): the guest reads
   /// it, the host may also write it.
   uint32_t aux_data_size = 0;
+  /// A `fallthrough` whose next instruction would be at the end of code (pc = code length): on, it
+  /// continues to the implicit trap there, charged as a basic block of its own, so the trap's pc is the
+  /// code length (the Gray Paper's rule, which the JAM v0.4 test vectors follow); off, it traps at the
+  /// `fallthrough` itself and charges nothing more (the reference's rule, the default).
+  bool gray_paper_end_of_code = false;
   /// Take part in the engine's module cache, keyed by the SHA-256 of the blob (its serialised bytes) and
   /// this configuration. (A ProgramBlob is a mutable value, so it has no identity to key by otherwise:
   /// without this, a module is never cached.) Needs Config::cache_enabled.

@@ -225,6 +225,9 @@ typedef struct polkavm_module_config {
   bool dynamic_paging;               /**< default false */
   /** Size of the aux data region (rounded up to whole pages): the guest reads it, the host may also write it. */
   uint32_t aux_data_size;            /**< default 0 */
+  /** A fallthrough into the end of code reaches the implicit trap there, charged as a block of its own
+   *  (the Gray Paper's rule); false: it traps at the fallthrough (the reference's rule). */
+  bool gray_paper_end_of_code;       /**< default false */
 } polkavm_module_config;
 
 /** Fills `config` with the defaults. Does nothing if `config` is NULL. */

@@ -106,9 +106,11 @@ class POLKAVM_API Module {
   std::span<const std::string> imports() const { return blob().imports; }  ///< import names by ecalli number
   /// The pc of the export named `symbol`.
   std::optional<uint32_t> export_pc(std::string_view symbol) const;
-  /// The gas cost of the basic block that starts at `pc` (nothing if no block starts there).
+  /// The gas cost of the basic block that starts at `pc` (nothing if no block starts there). The end of
+  /// code (pc = code length) is the implicit trap's block, as the reference counts it.
   std::optional<Gas> gas_cost_for_block(uint32_t pc) const;
-  /// Every basic block's start and cost, in code order.
+  /// Every basic block's start and cost, in code order. The end of code is listed when a terminator that
+  /// can fall through (`fallthrough`, a branch) ends the code, as the reference's spectool lists it.
   std::vector<std::pair<uint32_t, Gas>> block_gas_costs() const;
   CodeView code() const { return CodeView(blob()); }  ///< the program's code
 
@@ -123,8 +125,10 @@ class POLKAVM_API Module {
 /// One running program. Move-only.
 class POLKAVM_API RawInstance {
  public:
-  RawInstance(RawInstance&&) noexcept;  ///< moves; calls on the moved-from instance fail (InvalidArgument)
-  RawInstance& operator=(RawInstance&&) noexcept;  ///< moves; calls on the moved-from instance fail
+  /// Moves. The moved-from instance keeps naming its module(); its fallible calls fail (InvalidArgument),
+  /// its reads give nothing (zero, no pc, not accessible), and its setters do nothing.
+  RawInstance(RawInstance&&) noexcept;
+  RawInstance& operator=(RawInstance&&) noexcept;  ///< moves, as the move constructor
   ~RawInstance();
 
   const Module& module() const { return module_; }  ///< the module it runs

@@ -405,6 +405,7 @@ void polkavm_module_config_init(polkavm_module_config* config) {
   config->step_tracing = defaults.step_tracing;
   config->dynamic_paging = defaults.dynamic_paging;
   config->aux_data_size = defaults.aux_data_size;
+  config->gray_paper_end_of_code = defaults.gray_paper_end_of_code;
 }
 
 polkavm_status polkavm_module_new(const polkavm_engine* engine, const polkavm_module_config* config,
@@ -426,6 +427,7 @@ polkavm_status polkavm_module_new(const polkavm_engine* engine, const polkavm_mo
       cpp.step_tracing = config->step_tracing;
       cpp.dynamic_paging = config->dynamic_paging;
       cpp.aux_data_size = config->aux_data_size;
+      cpp.gray_paper_end_of_code = config->gray_paper_end_of_code;
     }
     Result<polkavm::Module> module = polkavm::Module::create(
         engine->engine, cpp, std::span<const uint8_t>(blob, blob == nullptr ? 0 : blob_length));

@@ -690,9 +690,8 @@ void Codegen::emit_instruction(const Instruction& insn) {
     // ---- control flow and system ----
     case Opcode::trap: trap(pc); break;
     case Opcode::fallthrough:
-      // Falling through to the end of code reaches the implicit trap there, a block of its own (see the
-      // interpreter); the next block is laid out right after this one.
-      if (!code_.is_jump_target_valid(insn.next_pc()) && insn.next_pc() != code_.size()) trap(pc);
+      // The next block is laid out right after this one.
+      if (!module_.fallthrough_continues(code_, insn.next_pc())) trap(pc);
       break;
     case Opcode::unlikely: break;
     case Opcode::memset: exit_to(memset_, pc); break;

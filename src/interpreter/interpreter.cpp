@@ -322,11 +322,8 @@ bool Interpreter::emit_instruction(const Instruction& insn) {
         case Opcode::trap: emit(H_trap, pc); return false;
         case Opcode::memset: emit(H_memset, pc); return true;
         case Opcode::fallthrough:
-          // The next block is laid out right after this one (see compile()). Falling through to the end
-          // of code reaches the implicit trap there, charged as a block of its own: the JAM v0.4 vectors
-          // (inst_fallthrough) and the Gray Paper say so, where the v0.35 reference traps at the
-          // fallthrough itself.
-          if (code_.is_jump_target_valid(insn.next_pc()) || insn.next_pc() == code_.size()) return true;
+          // The next block is laid out right after this one (see compile()).
+          if (module_->fallthrough_continues(code_, insn.next_pc())) return true;
           emit(H_trap, pc);
           return false;
         default: return true;  // unlikely: only a gas hint

@@ -39,6 +39,13 @@ struct ModuleState {
   std::shared_ptr<const GasModel> gas_model;  // never null
   /// The compiler backend: the module's machine code (shared by its instances), null otherwise.
   std::shared_ptr<const compiler::CompiledCode> compiled_code;
+
+  /// Whether a `fallthrough` continues to `next`, the pc after it: where a basic block starts, or at the end
+  /// of code under ModuleConfig::gray_paper_end_of_code (the implicit trap there, a block of its own).
+  /// Otherwise it traps at itself. Both backends lay out fall-through chains by this one rule.
+  bool fallthrough_continues(const CodeView& code, uint32_t next) const {
+    return code.is_jump_target_valid(next) || (config.gray_paper_end_of_code && next == code.size());
+  }
 };
 
 /// Registers, gas and program counters, as the host sees them between runs.

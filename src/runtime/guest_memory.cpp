@@ -142,7 +142,37 @@ Result<void> GuestMemory::init() {
 
 GuestMemory::~GuestMemory() { PermTable::release(std::move(perms_)); }
 
-void GuestMemory::set_perms(uint64_t first, uint64_t end, uint8_t perm) { perms_->fill(first, end, perm); }
+void GuestMemory::set_perms(uint64_t first, uint64_t end, uint8_t perm) {
+  if (first >= end) return;
+  permission_changes_ = changes_after(first, end, perm);
+  perms_->fill(first, end, perm);
+}
+
+uint64_t GuestMemory::changes_in(uint64_t first, uint64_t last) const {
+  uint64_t changes = 0;
+  for (uint64_t i = std::max<uint64_t>(first, 1); i <= last && i < kGranuleCount; ++i) {
+    if (!perms_->written(i - 1) && !perms_->written(i)) {  // table pages never written: all kPermNone
+      i = (i / PermTable::kPageEntries + 1) * PermTable::kPageEntries - 1;
+      continue;
+    }
+    changes += (*perms_)[i - 1] != (*perms_)[i];
+  }
+  return changes;
+}
+
+uint64_t GuestMemory::changes_after(uint64_t first, uint64_t end, uint8_t perm) const {
+  // Inside [first, end) every change goes; at its two edges one may appear.
+  const uint64_t at_edges = (first > 0 && (*perms_)[first - 1] != perm) + (end < kGranuleCount && (*perms_)[end] != perm);
+  return permission_changes_ - changes_in(first, end) + at_edges;
+}
+
+Result<void> GuestMemory::check_permission_changes(uint64_t begin, uint64_t end, uint8_t perm) const {
+  if (changes_after(begin >> kGranuleShift, end >> kGranuleShift, perm) <= kMaxPermissionChanges) return {};
+  return Error(fmt::format("too many separately mapped guest memory regions: changing the pages at 0x{:x} would "
+                           "pass {} changes of protection between neighbouring pages (map neighbouring pages "
+                           "together, or free some)", begin, kMaxPermissionChanges),
+               ErrorKind::ResourceExhausted);
+}
 
 bool GuestMemory::map_range(uint64_t begin, uint64_t end, uint8_t perm) {
   if (begin >= end) return true;
@@ -335,8 +365,10 @@ Result<void> GuestMemory::check_dynamic_range(uint32_t address, uint32_t length)
 Result<void> GuestMemory::map_pages(uint32_t address, uint32_t length, MemoryProtection protection) {
   if (auto r = check_dynamic_range(address, length); !r) return r;
   uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
+  const uint8_t perm = protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead;
+  if (auto r = check_permission_changes(address, end, perm); !r) return r;
   // Pages already mapped are zeroed too, as the reference does.
-  if (!unmap_range(address, end) || !map_range(address, end, protection == MemoryProtection::ReadWrite ? kPermReadWrite : kPermRead))
+  if (!unmap_range(address, end) || !map_range(address, end, perm))
     return Error(fmt::format("failed to map guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
   return {};
 }
@@ -349,6 +381,7 @@ Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool
     if ((*perms_)[page] == kPermNone)
       return Error(fmt::format("out of range memory access: page 0x{:x} is not mapped", page << kGranuleShift), ErrorKind::MemoryAccess);
   const uint8_t perm = read_only ? kPermRead : kPermReadWrite;
+  if (auto r = check_permission_changes(first << kGranuleShift, end << kGranuleShift, perm); !r) return r;
   set_perms(first, end, perm);
   if (!backing_->protect(first << kGranuleShift, end << kGranuleShift, prot_for(perm)))
     return Error(fmt::format("failed to change the protection of guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
@@ -357,7 +390,9 @@ Result<void> GuestMemory::set_protection(uint32_t address, uint32_t length, bool
 
 Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
   if (auto r = check_dynamic_range(address, length); !r) return r;
-  if (!unmap_range(address, align_up(uint64_t(address) + length, map_.page_size)))
+  const uint64_t end = align_up(uint64_t(address) + length, map_.page_size);
+  if (auto r = check_permission_changes(address, end, kPermNone); !r) return r;
+  if (!unmap_range(address, end))
     return Error(fmt::format("failed to free guest pages at 0x{:x} (errno {})", address, errno), ErrorKind::ResourceExhausted);
   return {};
 }
@@ -366,8 +401,9 @@ GuestMemory::FillStop GuestMemory::guest_fill(uint32_t& dst, uint64_t& count, ui
   while (count > 0) {
     if (gas && *gas <= 0) return FillStop::OutOfGas;
     if (!allows(dst, 1, kPermWrite)) return FillStop::Fault;
-    // Permissions are per page: the rest of this page is writable too.
-    uint64_t n = std::min<uint64_t>(count, kGranule - (dst & (kGranule - 1)));
+    // Permissions are per page: the rest of this page is writable too, but for the guest never the last
+    // byte below 4 GiB (allows() stops there, as the reference's byte-by-byte memset does).
+    uint64_t n = std::min<uint64_t>({count, kGranule - (dst & (kGranule - 1)), uint64_t(UINT32_MAX) - dst});
     if (gas) n = std::min<uint64_t>(n, static_cast<uint64_t>(*gas));
     std::memset(base_ + dst, value, n);
     if (gas) *gas -= static_cast<Gas>(n);

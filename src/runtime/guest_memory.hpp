@@ -97,6 +97,10 @@ class GuestMemory {
   static constexpr uint32_t kGranuleCount = 1u << (32 - kGranuleShift);
   /// Inaccessible bytes after the 4 GiB: an access starting below 4 GiB cannot leave the reservation.
   static constexpr uint64_t kGuardSize = 0x10000;
+  /// At most this many changes of permission between neighbouring granules. Each is a kernel mapping
+  /// boundary, so dynamic paging cannot make one instance use up the process's mappings
+  /// (vm.max_map_count, 65530 by default): mapping a page that would pass it is an Error.
+  static constexpr uint64_t kMaxPermissionChanges = 8192;
 
   /// Reserves the address space and, without dynamic paging, maps the standard regions of `map`
   /// with the blob's initial data.
@@ -174,10 +178,17 @@ class GuestMemory {
   uint8_t* base_;
   /// Sets the permission of granules [first, end) (table indices).
   void set_perms(uint64_t first, uint64_t end, uint8_t perm);
+  /// Permission changes between granules i - 1 and i, for i in [first, last].
+  uint64_t changes_in(uint64_t first, uint64_t last) const;
+  /// What permission_changes_ would be after set_perms(first, end, perm).
+  uint64_t changes_after(uint64_t first, uint64_t end, uint8_t perm) const;
+  /// Dynamic paging: an Error if giving [begin, end) (bytes) `perm` would pass kMaxPermissionChanges.
+  Result<void> check_permission_changes(uint64_t begin, uint64_t end, uint8_t perm) const;
 
   std::unique_ptr<PermTable> perms_;
   uint32_t heap_size_ = 0;
   uint32_t rw_mapped_end_ = 0;  // end of the mapped RW region (grows with the heap)
+  uint64_t permission_changes_ = 0;  // between neighbouring granules: about the kernel mappings in use
 };
 
 }  // namespace polkavm::detail

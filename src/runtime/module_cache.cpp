@@ -21,6 +21,7 @@ ModuleCache::Key ModuleCache::key(const ProgramBlob& blob, const ModuleConfig& c
   key.strict = config.strict;
   key.step_tracing = config.step_tracing;
   key.dynamic_paging = config.dynamic_paging;
+  key.gray_paper_end_of_code = config.gray_paper_end_of_code;
   key.cost_model = config.cost_model ? config.cost_model.get() : engine.default_cost_model.get();
   return key;
 }

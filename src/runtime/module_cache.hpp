@@ -25,7 +25,7 @@ class ModuleCache {
     std::array<uint8_t, 32> blob_sha256;
     uint32_t page_size, aux_data_size;
     uint8_t gas_metering;
-    bool strict, step_tracing, dynamic_paging;
+    bool strict, step_tracing, dynamic_paging, gray_paper_end_of_code;
     // Cost models by identity: the cache holds the models of the modules it holds, so an address cannot
     // be reused by another model while an entry names it.
     const void* cost_model;

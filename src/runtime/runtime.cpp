@@ -348,7 +348,8 @@ std::optional<uint32_t> Module::export_pc(std::string_view symbol) const {
 
 std::optional<Gas> Module::gas_cost_for_block(uint32_t pc) const {
   const CodeView view = code();
-  if (!view.is_jump_target_valid(pc)) return std::nullopt;
+  // The end of code is the implicit trap's block, as in the reference (calculate_gas_cost_for).
+  if (!view.is_jump_target_valid(pc) && pc != view.size()) return std::nullopt;
   std::vector<Instruction> block;
   view.decode_block(pc, block);
   return state_->gas_model->block_cost(view, block);
@@ -367,6 +368,10 @@ std::vector<std::pair<uint32_t, Gas>> Module::block_gas_costs() const {
     costs.emplace_back(pc, state_->gas_model->block_cost(view, block));
     const Instruction& last = block.back();
     pc = last.valid ? last.next_pc() : last.pc + 1;
+    // A terminator that can fall through (fallthrough, a branch) at the very end leaves the implicit trap
+    // a block of its own, listed as the reference's spectool lists it.
+    if (last.valid && pc == view.size() && ends_block(last.opcode) && can_fallthrough(last.opcode))
+      costs.emplace_back(pc, *gas_cost_for_block(pc));
   }
   return costs;
 }
@@ -448,8 +453,13 @@ std::optional<std::string> crosscheck(detail::InstanceData& data, const Interrup
 
 RawInstance::RawInstance(Module module, std::unique_ptr<detail::InstanceData> data)
     : module_(std::move(module)), data_(std::move(data)) {}
-RawInstance::RawInstance(RawInstance&&) noexcept = default;
-RawInstance& RawInstance::operator=(RawInstance&&) noexcept = default;
+// The module is copied, not moved (a shared handle): a moved-from instance still names its module.
+RawInstance::RawInstance(RawInstance&& other) noexcept : module_(other.module_), data_(std::move(other.data_)) {}
+RawInstance& RawInstance::operator=(RawInstance&& other) noexcept {
+  module_ = other.module_;
+  data_ = std::move(other.data_);
+  return *this;
+}
 RawInstance::~RawInstance() = default;
 
 Result<Interrupt> RawInstance::run() {

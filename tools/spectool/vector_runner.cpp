@@ -137,7 +137,8 @@ class VectorRun {
   std::vector<Failure> run_steps();
 
  private:
-  Result<RawInstance> instantiate(InstructionSet default_isa, bool strict, bool step_tracing) const;
+  /// An instance of the vector's program; `config` brings the set's own rules (strictness, tracing, end of code).
+  Result<RawInstance> instantiate(InstructionSet default_isa, ModuleConfig config) const;
   Result<RawInstance> prepare_jam_v04(bool step_tracing) const;
 
   const Engine& engine_;
@@ -146,7 +147,7 @@ class VectorRun {
   const json& vector_;
 };
 
-Result<RawInstance> VectorRun::instantiate(InstructionSet default_isa, bool strict, bool step_tracing) const {
+Result<RawInstance> VectorRun::instantiate(InstructionSet default_isa, ModuleConfig config) const {
   auto program = vector_.at("program").get<std::vector<uint8_t>>();
   InstructionSet isa = default_isa;
   if (auto it = vector_.find("isa"); it != vector_.end()) {
@@ -156,20 +157,21 @@ Result<RawInstance> VectorRun::instantiate(InstructionSet default_isa, bool stri
   }
   auto blob = ProgramBlob::from_code_and_jump_table(program, options_.isa.value_or(isa));
   if (!blob) return blob.error();
-  ModuleConfig config;
   config.page_size = kPageSize;
   config.dynamic_paging = true;
   config.gas_metering = GasMeteringKind::Sync;
   config.cost_model = gas_model_;
-  config.strict = strict;
-  config.step_tracing = step_tracing;
   auto module = Module::from_blob(engine_, config, std::move(blob).value());
   if (!module) return module.error();
   return module->instantiate();
 }
 
 Result<RawInstance> VectorRun::prepare_jam_v04(bool step_tracing) const {
-  auto instance = instantiate(InstructionSet::Latest64, false, step_tracing);
+  // The v0.4 vectors follow the Gray Paper at the end of code (inst_fallthrough).
+  ModuleConfig config;
+  config.step_tracing = step_tracing;
+  config.gray_paper_end_of_code = true;
+  auto instance = instantiate(InstructionSet::Latest64, config);
   if (!instance) return instance;
   for (const Page& page : parse_pages(vector_.at("initial-page-map")))
     if (auto r = map_page(*instance, page); !r) return r.error();
@@ -213,7 +215,10 @@ std::vector<Failure> VectorRun::run_jam_v04() {
 
 std::vector<Failure> VectorRun::run_steps() {
   Checker check;
-  auto instance = instantiate(InstructionSet::JamV1, true, true);
+  ModuleConfig config;
+  config.strict = true;
+  config.step_tracing = true;
+  auto instance = instantiate(InstructionSet::JamV1, config);
   if (!instance) {
     check.add("error", "a runnable vector", instance.error().message());
     return check.failures;
