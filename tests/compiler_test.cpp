@@ -293,6 +293,8 @@ INSTANTIATE_TEST_SUITE_P(Compiler, CompilerTest, ::testing::ValuesIn(backends())
 // ---- the compiler only ----
 
 void exit_on_signal(int) { _exit(42); }
+void* g_host_page = nullptr;
+void exit_on_host_page(int, siginfo_t* info, void*) { _exit(info->si_addr == g_host_page ? 42 : 43); }
 
 // The generic sandbox reaches guest memory through the gs base. Something else on the thread moving gs
 // (here: pointing it at another instance's memory, the worst case) must not make compiled code read the
@@ -338,6 +340,33 @@ TEST(CompilerSignals, FaultsOutsideGuestCodeReachTheHandlerInstalledBefore) {
           if (call(v.instance, 0) != Interrupt::trap()) _exit(1);  // a guest fault stays with the VM
           void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
           *static_cast<volatile int*>(page) = 1;  // a host fault goes to the handler installed before
+          _exit(2);
+        },
+        ::testing::ExitedWithCode(42), "");
+  }
+}
+
+// The other order: the host installs its handler (not chaining to ours) after compiled code has run. The
+// next entry puts the VM's handler back in front, so a guest fault still stays with the VM, and a host fault
+// still reaches the host's handler.
+TEST(CompilerSignals, AHandlerInstalledAfterTheFirstRunDoesNotTakeGuestFaults) {
+  if (!compiler_available()) GTEST_SKIP() << "the compiler does not run on this host";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  for (const TestBackend& backend : backends()) {
+    if (backend.backend != BackendKind::Compiler) continue;
+    SCOPED_TRACE(test_backend_name(backend));
+    EXPECT_EXIT(
+        {
+          g_host_page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          Vm v = make_vm(backend, InstructionSet::Latest64, store_then_load_program(0x1000));
+          if (call(v.instance, 0) != Interrupt::trap()) _exit(1);
+          struct sigaction action {};
+          action.sa_sigaction = exit_on_host_page;
+          action.sa_flags = SA_SIGINFO;
+          sigaction(SIGSEGV, &action, nullptr);
+          for (int i = 0; i < 2; ++i)
+            if (call(v.instance, 0) != Interrupt::trap()) _exit(3);  // the host's handler exits with 43
+          *static_cast<volatile int*>(g_host_page) = 1;  // the host's fault: its handler, 42
           _exit(2);
         },
         ::testing::ExitedWithCode(42), "");

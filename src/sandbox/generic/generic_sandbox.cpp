@@ -10,6 +10,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -58,16 +59,24 @@ using compiler::VmCtx;
 /// The VmCtx of the guest code running on this thread, if any.
 thread_local VmCtx* t_running = nullptr;
 
-struct sigaction g_previous_segv, g_previous_bus;
+/// Where faults outside guest code go: the handlers we replaced. SIGSEGV's is replaced again when the host
+/// installs a handler of its own after ours (see ensure_signal_handlers), so it lives in two slots: a new one
+/// is written to the slot not in use, then published.
+struct sigaction g_previous_segv[2], g_previous_bus;
+std::atomic<int> g_previous_segv_slot{0};
+std::mutex g_handlers_mutex;
+/// Set while this thread runs a previous handler: one that chains back to us must not loop.
+thread_local bool t_chaining = false;
 
 void chain(int signal, siginfo_t* info, void* context) {
-  const struct sigaction& previous = signal == SIGBUS ? g_previous_bus : g_previous_segv;
-  if (previous.sa_flags & SA_SIGINFO) {
-    previous.sa_sigaction(signal, info, context);
-    return;
-  }
-  if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-    previous.sa_handler(signal);
+  const struct sigaction& previous =
+      signal == SIGBUS ? g_previous_bus : g_previous_segv[g_previous_segv_slot.load(std::memory_order_acquire)];
+  const bool calls = (previous.sa_flags & SA_SIGINFO) || (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN);
+  if (calls && !t_chaining) {
+    t_chaining = true;
+    if (previous.sa_flags & SA_SIGINFO) previous.sa_sigaction(signal, info, context);
+    else previous.sa_handler(signal);
+    t_chaining = false;
     return;
   }
   // Default action: let the fault happen again without us.
@@ -96,16 +105,38 @@ void on_fault(int signal, siginfo_t* info, void* context) {
   uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(ctx->fault_stub);
 }
 
-void install_signal_handlers() {
+struct sigaction our_action() {
+  struct sigaction action {};
+  action.sa_sigaction = on_fault;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  return action;
+}
+
+bool is_ours(const struct sigaction& action) {
+  return (action.sa_flags & SA_SIGINFO) && action.sa_sigaction == on_fault;
+}
+
+/// Our SIGSEGV handler must be in place whenever guest code runs, or a guest fault would reach the host's
+/// handler (or none) and end the process. It is installed on the first entry, and every entry checks it is
+/// still there (one system call): a handler installed since, by a host that did not chain to ours, is
+/// replaced by ours again and becomes the one that faults outside guest code go to. (Guest code raises no
+/// SIGBUS here: its memory is private and anonymous. That handler is installed once, for completeness.)
+bool ensure_signal_handlers() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction action {};
-    action.sa_sigaction = on_fault;
-    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGSEGV, &action, &g_previous_segv);
+    const struct sigaction action = our_action();
     sigaction(SIGBUS, &action, &g_previous_bus);
   });
+  struct sigaction current {};
+  if (sigaction(SIGSEGV, nullptr, &current) != 0) return false;
+  if (is_ours(current)) return true;
+  std::lock_guard lock(g_handlers_mutex);
+  const struct sigaction action = our_action();
+  const int spare = 1 - g_previous_segv_slot.load(std::memory_order_relaxed);
+  if (sigaction(SIGSEGV, &action, &g_previous_segv[spare]) != 0) return false;
+  if (!is_ours(g_previous_segv[spare])) g_previous_segv_slot.store(spare, std::memory_order_release);
+  return true;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -168,7 +199,8 @@ class GenericSandbox final : public Sandbox {
   }
 
   Result<void> execute(const CompiledCode& code, VmCtx& ctx, uint32_t target) override {
-    install_signal_handlers();
+    if (!ensure_signal_handlers())
+      return Error(fmt::format("cannot install the SIGSEGV handler for guest memory faults (errno {})", errno));
     if (!set_guest_memory_base(memory_base_))
       return Error(fmt::format("cannot set the gs base for guest memory (errno {})", errno));
     ctx.djump_table = code.djump_table();
