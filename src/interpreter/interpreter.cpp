@@ -206,6 +206,9 @@ class Interpreter final : public InstanceBackend {
   /// or a block's last instruction before a `resolve` of its fall-through: a branch not taken (run again,
   /// not taken again) or a fallthrough (no op of its own).
   uint32_t retranslate_at(uint32_t pc);
+  /// Translates from `block`, the start of the basic block holding `pc`, so that an op starts at `pc` (no
+  /// fusing into it: an entry there may be at a branch that would be fused); the op of `pc`.
+  uint32_t translate_for_entry(uint32_t block, uint32_t pc);
   uint32_t compile(uint32_t pc);
   uint32_t emit(uint16_t handler, uint32_t pc, uint8_t a = 0, uint8_t b = 0, uint8_t c = 0, uint32_t imm = 0,
                 uint32_t target = 0);
@@ -275,13 +278,16 @@ void Interpreter::drop_translations() {
   unresolved_.clear();
 }
 
-uint32_t Interpreter::retranslate_at(uint32_t pc) {
-  drop_translations();
-  const uint32_t block = code_.find_start_of_basic_block(pc).value_or(pc);
-  fuse_ = block == pc;  // an op must start at `pc`: no fusing into it
+uint32_t Interpreter::translate_for_entry(uint32_t block, uint32_t pc) {
+  fuse_ = block == pc;
   compile(block);
   fuse_ = true;
-  uint32_t index = pc_to_op_[pc];
+  return pc_to_op_[pc];
+}
+
+uint32_t Interpreter::retranslate_at(uint32_t pc) {
+  drop_translations();
+  uint32_t index = translate_for_entry(code_.find_start_of_basic_block(pc).value_or(pc), pc);
   if (ops_[index].handler == H_step) ++index;        // its step already stopped
   if (ops_[index].handler == H_charge_gas) ++index;  // and its block is paid for
   return index;
@@ -779,10 +785,7 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
         return pending_;
       }
       if (over_cache_limit()) drop_translations();
-      fuse_ = *block == pc;  // entering mid-block may mean entering at a branch that would be fused
-      compile(*block);
-      fuse_ = true;
-      index = pc_to_op_[pc];
+      index = translate_for_entry(*block, pc);
     }
     // Entering in the middle of a block from the host pays for the whole block first, as the
     // reference does; resuming after an interrupt does not.
