@@ -10,6 +10,7 @@
 //   Config::worker_count               LinuxSandbox.WorkersAreReusedAfterTheirInstanceEnds, below
 //   Config::sandboxing_enabled         SandboxSelection.DisablingSandboxingNeedsAllowExperimental
 //   Config::default_gas_metering       GasTest.*; Config::default_cost_model: CostModelSelection.*
+//   Config::compile_memory_limit       CompileMemory.TheCompileMemoryLimitIsAnErrorWhereverItIsReached
 //   ModuleConfig::gas_metering, cost_model   GasTest.*, CostModelSelection.*
 //   ModuleConfig::strict               LinkerApiTest.MistakesAreErrors, ApiTest.*
 //   ModuleConfig::step_tracing         ApiTest.StepTracingStopsBeforeEveryInstruction

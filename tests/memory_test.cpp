@@ -537,13 +537,7 @@ TEST_P(MemoryTest, DynamicPagingCapsTheMappingsOfAnInstance) {
 // (In a child process, which uses up its own mappings; not under AddressSanitizer, which needs mappings
 // of its own.)
 TEST_P(MemoryTest, HostAccessAtTheProcessMappingLimitIsAnError) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
-#endif
-#endif
+  if (kAddressSanitizer) GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
   if (backend().backend == BackendKind::Compiler && backend().sandbox != SandboxKind::Generic)
     GTEST_SKIP() << "guest memory is mapped in this process only by the interpreter and the generic sandbox";
   CodeBuilder b(InstructionSet::Latest64);

@@ -26,6 +26,20 @@ inline void PrintTo(BackendKind kind, std::ostream* os) { *os << backend_name(ki
 
 namespace polkavm::test {
 
+/// Whether this build runs under AddressSanitizer (which reserves terabytes of address space and needs
+/// mappings of its own: tests of memory limits skip under it).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 /// What a parameterised suite runs on: a backend and, for the compiler, the sandbox it runs in.
 struct TestBackend {
   BackendKind backend = BackendKind::Interpreter;

@@ -79,6 +79,13 @@ struct POLKAVM_API Config {
   /// Default gas model for modules that set none; null = the naive model. Setting a simple model here
   /// (naive included) needs allow_experimental, as in the reference; the full model does not.
   std::shared_ptr<const GasModel> default_cost_model;
+  /// The most host memory the compiler backend may take to compile one module, in bytes (0: no limit): the
+  /// machine code, the tables that map guest code to it (about 5 bytes per byte of guest code) and the
+  /// compiler's working memory. Creating a module that needs more fails with ErrorKind::ResourceExhausted,
+  /// as does running out of memory while compiling. Doom needs 11 bytes per byte of code with gas metering,
+  /// the densest code measured (a dynamic jump in every two bytes) 31: the default admits any program of up
+  /// to 16 MiB of code (a blob may have 32 MiB). The interpreter compiles nothing.
+  uint64_t compile_memory_limit = uint64_t(512) << 20;
 
   /// Defaults, overridden by POLKAVM_BACKEND, POLKAVM_SANDBOX, POLKAVM_CROSSCHECK,
   /// POLKAVM_ALLOW_EXPERIMENTAL, POLKAVM_WORKER_COUNT, POLKAVM_CACHE_ENABLED, POLKAVM_LRU_CACHE_SIZE,

@@ -101,21 +101,30 @@ class CompilerBackend final : public InstanceBackend {
   Interrupt memory_fault(uint32_t pc, uint32_t address, uint32_t size, bool is_write);
   Result<Interrupt> on_fault();
   /// For an ecalli, sbrk or memset exit, `insn` becomes the instruction at `pc`.
-  bool exit_is_plausible(uint32_t pc, Instruction& insn) const {
+  bool exit_is_plausible(Exit exit, uint32_t pc, Instruction& insn) const {
     auto is = [&](Opcode opcode) {
       if (!code_->has_code(pc)) return false;
       insn = view_.decode(pc);
       return insn.opcode == opcode;
     };
-    switch (ctx_.exit) {
+    switch (exit) {
       case Exit::Halt:
       case Exit::Fault: return true;
       case Exit::Ecalli: return is(Opcode::ecalli);
       case Exit::Sbrk: return is(Opcode::sbrk);
       case Exit::Memset: return is(Opcode::memset);
+      case Exit::OutOfGas: return code_->charge_length(pc) != 0;  // a block that pays in code
+      case Exit::BlockTrap: return code_->is_block_trap(pc);
       default: return code_->has_code(pc);
     }
   }
+  /// The gas cost of the block starting at `pc`, as the compiled code charges it.
+  Gas block_cost(uint32_t pc) const {
+    std::vector<Instruction> scratch;
+    return compiler::block_cost_at(*module_, pc, scratch);
+  }
+  /// A block of a lone trap: the host charges it (the code has no charge of its own), then traps.
+  Interrupt block_trap(uint32_t pc);
   /// Runs memset on the host: nothing when it completed, else the interrupt that stopped it.
   std::optional<Interrupt> memset(uint32_t pc);
   void sbrk(uint32_t pc);
@@ -198,23 +207,33 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
       return ran.error();
     }
     std::memcpy(state.regs.data(), ctx_.regs, sizeof(ctx_.regs));
+    // An exit reached with a call reports the native offset it would return to: the pc is the instruction
+    // whose code holds the call.
+    const uint32_t raw_exit = static_cast<uint32_t>(ctx_.exit);
+    const Exit exit = static_cast<Exit>(raw_exit & ~kExitAtReturnOffset);
+    uint32_t pc = ctx_.pc;
+    if (raw_exit & kExitAtReturnOffset) pc = ctx_.pc != 0 && ctx_.pc <= code_->size() ? code_->pc_at(ctx_.pc - 1) : kNoCode;
     // 32-bit programs' code keeps only the low half of a register meaningful; the state holds them
     // sign-extended, as the interpreter does.
     if (!module_->blob.is_64_bit())
       for (uint64_t& r : state.regs) r = sx(static_cast<uint32_t>(r));
     state.gas = ctx_.gas;
-    const uint32_t pc = ctx_.pc;
+    // Sync metering gives the charge of a block that ran out of gas back: the block is retried.
+    Instruction insn;
+    bool plausible = exit_is_plausible(exit, pc, insn);
+    if (plausible && exit == Exit::OutOfGas && module_->gas_metering == GasMeteringKind::Sync)
+      plausible = !__builtin_add_overflow(state.gas, block_cost(pc), &state.gas);
     // What a sandbox reports is not trusted (a Linux worker may be compromised): an exit names an
     // instruction of this code that can exit that way, and the code only ever spends gas.
-    Instruction insn;
-    if (!exit_is_plausible(pc, insn) || state.gas > gas_at_entry) {
+    if (!plausible || state.gas > gas_at_entry) {
       broken_ = true;
       sandbox_->abandon();
       return Error(fmt::format("the sandbox reported an impossible exit ({} at 0x{:x})",
                                static_cast<uint32_t>(ctx_.exit), ctx_.pc), ErrorKind::Sandbox);
     }
-    switch (ctx_.exit) {
+    switch (exit) {
       case Exit::Trap: return trap_at(pc);
+      case Exit::BlockTrap: return block_trap(pc);
       case Exit::Halt:
         state.program_counter.reset();
         state.next_program_counter.reset();
@@ -250,6 +269,18 @@ Result<Interrupt> CompilerBackend::execute(uint32_t target) {
     std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
     ctx_.gas = state.gas;
   }
+}
+
+Interrupt CompilerBackend::block_trap(uint32_t pc) {
+  // As the code charges a block: sync runs out of gas (charging nothing) when the cost is more than is left;
+  // async charges, and runs out when the counter goes negative.
+  if (module_->gas_metering != GasMeteringKind::None) {
+    const Gas cost = block_cost(pc);
+    if (module_->gas_metering == GasMeteringKind::Sync && state_.gas < cost) return out_of_gas(pc, Resume::At::Charge);
+    state_.gas -= cost;
+    if (state_.gas < 0) return out_of_gas(pc, Resume::At::Charge);
+  }
+  return trap_at(pc);
 }
 
 Interrupt CompilerBackend::out_of_gas(uint32_t pc, Resume::At at) {

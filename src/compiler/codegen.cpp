@@ -2,14 +2,28 @@
 //
 // The code is swept once from pc 0, block by block, as Module::block_gas_costs walks it; the blocks are
 // laid out in guest order, so falling through to the next block is falling through in machine code.
-// Every exit is `mov ecx, pc; jmp <exit stub>` (ecalli adds its number in the upper half of rcx): the
-// host finds where to continue from the pc.
+//
+// An exit inside an instruction's code is `call <exit stub>`: the stub turns the return address into a
+// native offset, from which the host finds the guest pc (CompiledCode::pc_at). Cold code laid out away from
+// its instruction exits with `mov ecx, pc; jmp <exit stub>`.
+//
+// Memory (issue 15: compiling must not amplify guest code). Nothing is allocated per block or instruction:
+// no asmjit label but the runtime's few. Jumps to guest code are encoded here: a backward one to its known
+// offset, a forward one with a rel32 that, until its target is bound, holds the previous reference to the
+// same target (the chain's head is the target's entry slot). Jumps within an instruction's code are
+// patched in place. The cold code of a block or instruction (running out of gas, the dynamic paging check,
+// a branch's reentry) waits in a short queue and is laid out after the next block that does not fall
+// through, or behind a jump when the queue is full. A block of a lone trap has no charge of its own (the
+// host charges it: Exit::BlockTrap). Loop-head alignment pads at most about one byte per byte of guest
+// code. Long blocks are decoded in bounded pieces when the gas model is a simple one.
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include <asmjit/x86.h>
 #include <fmt/format.h>
@@ -41,6 +55,19 @@ constexpr int32_t kFrameSize = 32;
 constexpr int32_t off_reg(int i) { return static_cast<int32_t>(offsetof(VmCtx, regs) + 8 * i); }
 #define CTX_OFF(field) static_cast<int32_t>(offsetof(VmCtx, field))
 
+// x86 condition codes, as jcc encodes them (0x70 + cc, or 0x0F 0x80 + cc); kAlways: jmp.
+enum Cond : int {
+  kAlways = -1, kCondB = 2, kCondAE = 3, kCondE = 4, kCondNE = 5, kCondBE = 6, kCondA = 7, kCondS = 8,
+  kCondL = 12, kCondGE = 13, kCondLE = 14, kCondG = 15,
+};
+
+// A step stop is `call step` (E8 rel32): the block's charge follows it at a fixed distance.
+constexpr uint32_t kStepLength = 5;
+// Cold code waiting to be laid out: at most this many items (then it goes behind a jump).
+constexpr size_t kMaxDeferred = 1024;
+// Blocks longer than this (in instructions) are decoded in pieces of this size when the gas model is simple.
+constexpr size_t kBlockPiece = 4096;
+
 class ErrorRecorder : public ErrorHandler {
  public:
   void handleError(asmjit::Error err, const char* message, BaseEmitter*) override {
@@ -55,35 +82,86 @@ class ErrorRecorder : public ErrorHandler {
 
 inline int64_t sx(uint32_t v) { return static_cast<int32_t>(v); }
 
+/// The simple model's per-opcode costs when `module` charges by one, else null.
+const CostModel* simple_model(const ModuleState& module) { return module.gas_model->simple_cost_model(); }
+
+/// Decodes at most `limit` instructions of a block from `pc` into `out` (replacing it), as
+/// CodeView::decode_block does; returns whether the block ended.
+bool decode_piece(const CodeView& code, uint32_t pc, size_t limit, std::vector<Instruction>& out) {
+  out.clear();
+  while (out.size() < limit) {
+    const Instruction& insn = out.emplace_back(code.decode(pc));
+    if (!insn.valid || ends_block(insn.opcode)) return true;
+    pc = insn.next_pc();
+  }
+  return false;
+}
+
+/// The simple model's cost of `insns` added to `total` (as SimpleGasModel sums: saturated at the end).
+uint64_t add_simple_cost(const CostModel& model, std::span<const Instruction> insns, uint64_t total) {
+  for (const Instruction& insn : insns) total += insn.valid ? model[insn.opcode] : model.invalid;
+  return total;
+}
+
 }  // namespace
+
+uint32_t block_cost_at(const ModuleState& module, uint32_t pc, std::vector<Instruction>& scratch) {
+  const CodeView code(module.blob);
+  const CostModel* simple = simple_model(module);
+  if (!simple) {
+    code.decode_block(pc, scratch);
+    return module.gas_model->block_cost(code, scratch);
+  }
+  // In bounded pieces: a block may be as long as the code.
+  uint64_t total = 0;
+  for (;;) {
+    const bool ended = decode_piece(code, pc, kBlockPiece, scratch);
+    total = add_simple_cost(*simple, scratch, total);
+    if (ended) break;
+    pc = scratch.back().next_pc();
+  }
+  // The simple model's own sum, for a short block; the same as the pieces' for a long one.
+  return total > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(total);
+}
 
 class Codegen {
  public:
-  Codegen(const ModuleState& module, bool step_tracing, CompiledCode& out, x86::Assembler& a)
+  Codegen(const ModuleState& module, bool step_tracing, CompiledCode& out, x86::Assembler& a, uint64_t memory_limit,
+          uint64_t table_bytes, const asmjit::Error& asm_error)
       : module_(module),
         code_(module.blob),
         is_64_bit_(module.blob.is_64_bit()),
         metering_(module.gas_metering),
         step_tracing_(step_tracing),
         out_(out),
-        a_(a) {}
+        a_(a),
+        memory_limit_(memory_limit),
+        table_bytes_(table_bytes),
+        asm_error_(asm_error) {}
 
-  void emit_all();
+  /// false: the memory limit was reached (memory_needed() says how far), or the assembler failed.
+  bool emit_all();
   /// Fills the tables that need the final address of the code.
   void finish(uintptr_t base, CodeHolder& holder);
+  /// What the compilation held when it stopped or finished: machine code, tables and working memory.
+  uint64_t memory_needed() const;
+  /// A bug in this file (a short jump that does not reach), or empty.
+  const std::string& internal_error() const { return internal_error_; }
 
  private:
-  struct GasStub {
-    Label label;
-    uint32_t pc;
-    Gas cost;
+  // A jump whose target is not known yet: where its displacement is.
+  struct Fwd {
+    uint32_t site;
+    bool is_short;
   };
-  // A branch that tests the flags its predecessor set has no test of its own; the host entering at the
-  // branch (from the middle of the block) goes through this stub, which sets the flags first.
-  struct ReentryStub {
-    Label stub, resume;
+  // Cold code laid out later.
+  struct Deferred {
+    enum Kind : uint8_t { OutOfGas, Access, Reentry };
+    uint32_t site;  // OutOfGas, Access: the jump to patch
     uint32_t pc;
-    uint8_t reg;
+    Kind kind;
+    uint8_t reg;    // Reentry: the register whose test sets the flags
+    bool is_short;  // the jump is a rel8
   };
 
   Gp g(uint8_t r) const { return kGuest[r]; }
@@ -109,23 +187,50 @@ class Codegen {
     return x_needs_displacement ? x86::ptr(g(y), g(x)) : x86::ptr(g(x), g(y));
   }
   uint32_t offset() const { return static_cast<uint32_t>(a_.offset()); }
-  Label label_for(uint32_t pc) {
-    if (!labels_[pc].isValid()) labels_[pc] = a_.newLabel();
-    return labels_[pc];
+
+  // ---- jumps encoded here (asmjit labels only for the runtime's stubs)
+  void put(std::initializer_list<uint8_t> bytes) { a_.embed(bytes.begin(), bytes.size()); }
+  uint32_t read32(uint32_t at) const {
+    uint32_t v;
+    std::memcpy(&v, a_.bufferData() + at, 4);
+    return v;
   }
-  void exit_to(const Label& stub, uint32_t pc) {
+  void write32(uint32_t at, uint32_t v) { std::memcpy(a_.bufferData() + at, &v, 4); }
+  /// A jump (cc = kAlways) or jcc whose target comes later (bind or patch it); rel8 when `is_short`.
+  Fwd jump_forward(int cc, bool is_short);
+  void patch(Fwd f, uint32_t target);
+  void bind(Fwd f) { patch(f, offset()); }
+  /// A jump or jcc to an offset already emitted, in the shortest form (as asmjit encodes a bound label).
+  void jump_back(int cc, uint32_t target);
+  /// A jump or jcc to the entry of guest pc `target` (a block start).
+  void jump_to_pc(int cc, uint32_t target);
+  /// Points the chain of forward jumps starting at `site` at `target`.
+  void resolve(uint32_t site, uint32_t target);
+  /// The code of `pc` starts here; a block start resolves the jumps waiting for it.
+  void bind_pc(uint32_t pc, bool block_start);
+
+  // ---- exits
+  void exit_call(const Label& stub) { a_.call(stub); }  // E8 rel32: every stub is bound before guest code
+  void exit_pc(const Label& stub, uint32_t pc) {
     a_.mov(x86::ecx, pc);
     a_.jmp(stub);
   }
-  void trap(uint32_t pc) { exit_to(trap_, pc); }
+  void trap() { exit_call(trap_call_); }
 
   void emit_runtime();
   void find_loop_heads();
-  void emit_block(const std::vector<Instruction>& block);
-  void emit_charge(uint32_t pc, Gas cost);
+  /// Emits the block starting at `start`; false when the memory limit stops the compilation.
+  bool emit_block(uint32_t start);
+  /// Emits the block's charge; returns its length.
+  uint32_t emit_charge(uint32_t pc, Gas cost, bool stub_is_near);
   void emit_instruction(const Instruction& insn);
-  void emit_dynamic_jump(uint32_t pc);
+  void emit_dynamic_jump();
   void emit_branch(const Instruction& insn, bool with_imm);
+  void defer(Deferred d);
+  /// Lays out the queued cold code here (where nothing falls through).
+  void flush_deferred();
+  bool over_limit() const { return memory_limit_ != 0 && memory_needed() > memory_limit_; }
+  bool failed() const { return asm_error_ != kErrorOk || over_limit(); }
 
   x86::Mem guest_mem(uint32_t size, int base_reg, uint32_t offset);
   void emit_load(const Instruction& insn, uint32_t size, bool is_signed, int base_reg, uint32_t offset);
@@ -154,26 +259,100 @@ class Codegen {
   bool step_tracing_;
   CompiledCode& out_;
   x86::Assembler& a_;
+  uint64_t memory_limit_;  // 0: none
+  uint64_t table_bytes_;   // what the tables take (allocated up front)
+  // The assembler's first error (it stops growing its buffer: nothing more is emitted or patched).
+  const asmjit::Error& asm_error_;
+  std::string internal_error_;
 
-  std::vector<Label> labels_;  // block starts by guest pc, created on first use
-  std::vector<GasStub> gas_stubs_;
-  std::vector<ReentryStub> reentry_stubs_;
-  // The cold end of a dynamic jump: the return-to-host address, or a trap at `pc`.
-  struct DynamicJumpStub {
-    Label out_of_range, bad;
-    uint32_t pc;
-  };
-  std::vector<DynamicJumpStub> dynamic_jump_stubs_;
+  std::vector<Instruction> block_;  // the block (or the piece of it) being translated
+  std::vector<Deferred> deferred_;
+  std::vector<std::pair<uint32_t, uint32_t>> orphans_;  // (pc, chain): jumps to a pc inside a block
   std::vector<bool> loop_heads_;  // by pc: targets of backward branches and jumps, aligned in machine code
+  uint64_t padding_ = 0;          // bytes of loop-head alignment so far
   // The guest register whose full 64-bit value the flags (ZF, SF) reflect after the previous instruction's
   // code, or -1; valid only within a block.
   int flags_reg_ = -1;
   int prev_flags_reg_ = -1;
-  std::vector<std::pair<Label, uint32_t>> access_stubs_;  // accesses the host must check (by guest pc)
-  uint32_t pc_ = 0;                                        // of the instruction being translated
+  uint32_t pc_ = 0;  // of the instruction being translated
   Label enter_, save_, fault_stub_;
-  Label trap_, halt_, ecalli_, out_of_gas_, sbrk_, memset_, step_, access_;
+  // Exit stubs: *_call_ are reached with a call (the pc from the return address), *_pc_ with the pc in ecx.
+  Label trap_call_, trap_pc_, halt_, ecalli_call_, out_of_gas_pc_, sbrk_call_, memset_call_, step_call_;
+  Label access_call_, access_pc_, block_trap_call_, out_of_gas_call_, dynamic_jump_miss_call_;
 };
+
+// ------------------------------------------------------------------------------------------------
+// Jumps
+
+Codegen::Fwd Codegen::jump_forward(int cc, bool is_short) {
+  const uint8_t op = static_cast<uint8_t>(cc);
+  if (is_short) {
+    put({cc == kAlways ? uint8_t(0xEB) : uint8_t(0x70 + op), 0});
+    return {offset() - 1, true};
+  }
+  if (cc == kAlways) put({0xE9, 0, 0, 0, 0});
+  else put({0x0F, uint8_t(0x80 + op), 0, 0, 0, 0});
+  return {offset() - 4, false};
+}
+
+void Codegen::patch(Fwd f, uint32_t target) {
+  if (uint64_t(f.site) + (f.is_short ? 1 : 4) > a_.offset()) return;  // the assembler failed before emitting it
+  if (f.is_short) {
+    const int64_t distance = int64_t(target) - (int64_t(f.site) + 1);
+    if (distance < INT8_MIN || distance > INT8_MAX) {
+      if (internal_error_.empty())
+        internal_error_ = fmt::format("a short jump at native offset {} does not reach {}", f.site, target);
+      return;
+    }
+    a_.bufferData()[f.site] = static_cast<uint8_t>(static_cast<int8_t>(distance));
+    return;
+  }
+  write32(f.site, static_cast<uint32_t>(target - (f.site + 4)));
+}
+
+void Codegen::jump_back(int cc, uint32_t target) {
+  const uint8_t op = static_cast<uint8_t>(cc);
+  const int64_t short_distance = int64_t(target) - (int64_t(offset()) + 2);
+  if (short_distance >= INT8_MIN) {
+    put({cc == kAlways ? uint8_t(0xEB) : uint8_t(0x70 + op), static_cast<uint8_t>(static_cast<int8_t>(short_distance))});
+    return;
+  }
+  const uint32_t length = cc == kAlways ? 5 : 6;
+  const uint32_t d = target - (offset() + length);
+  if (cc == kAlways) put({0xE9, uint8_t(d), uint8_t(d >> 8), uint8_t(d >> 16), uint8_t(d >> 24)});
+  else put({0x0F, uint8_t(0x80 + op), uint8_t(d), uint8_t(d >> 8), uint8_t(d >> 16), uint8_t(d >> 24)});
+}
+
+void Codegen::jump_to_pc(int cc, uint32_t target) {
+  if (out_.info_[target] & CompiledCode::kHasCode) {
+    jump_back(cc, out_.entry_[target]);
+    return;
+  }
+  // Not emitted yet: this jump becomes the head of the target's chain.
+  const Fwd f = jump_forward(cc, false);
+  write32(f.site, out_.entry_[target]);
+  out_.entry_[target] = f.site;
+}
+
+void Codegen::resolve(uint32_t site, uint32_t target) {
+  while (site != kNoCode && uint64_t(site) + 4 <= a_.offset()) {
+    const uint32_t next = read32(site);
+    write32(site, static_cast<uint32_t>(target - (site + 4)));
+    site = next;
+  }
+}
+
+void Codegen::bind_pc(uint32_t pc, bool block_start) {
+  const uint32_t chain = out_.entry_[pc];
+  if (chain != kNoCode) {
+    // Jumps only go to valid jump targets, which the sweep starts blocks at; any other target traps, as
+    // one the sweep never reaches.
+    if (block_start) resolve(chain, offset());
+    else orphans_.emplace_back(pc, chain);
+  }
+  out_.entry_[pc] = offset();
+  out_.info_[pc] |= CompiledCode::kHasCode;
+}
 
 // ------------------------------------------------------------------------------------------------
 // Entry, exits
@@ -206,7 +385,8 @@ void Codegen::emit_runtime() {
   a_.mov(kCtx, x86::qword_ptr(x86::rsp, kFrameCtx));
   a_.jmp(save_);
 
-  auto stub = [&](Label& label, Exit kind) {
+  // ecx = the pc.
+  auto stub_pc = [&](Label& label, Exit kind) {
     label = a_.newLabel();
     a_.bind(label);
     a_.mov(x86::qword_ptr(x86::rsp, kFrameGas), kGas);
@@ -215,17 +395,50 @@ void Codegen::emit_runtime() {
     a_.mov(x86::dword_ptr(kCtx, CTX_OFF(exit)), static_cast<uint32_t>(kind));
     a_.jmp(save_);
   };
-  stub(trap_, Exit::Trap);
-  stub(halt_, Exit::Halt);
-  stub(ecalli_, Exit::Ecalli);
-  stub(out_of_gas_, Exit::OutOfGas);
-  stub(sbrk_, Exit::Sbrk);
-  stub(memset_, Exit::Memset);
-  stub(step_, Exit::Step);
-  stub(access_, Exit::Access);
+  // Reached with a call from inside an instruction's code: the pc field gets the native offset the call
+  // returns to (position-independent: relative to VmCtx::code_begin, where the code runs).
+  auto stub_call = [&](Label& label, Exit kind) {
+    label = a_.newLabel();
+    a_.bind(label);
+    a_.pop(kTmp);
+    a_.mov(x86::qword_ptr(x86::rsp, kFrameGas), kGas);
+    a_.mov(kCtx, x86::qword_ptr(x86::rsp, kFrameCtx));
+    a_.sub(kTmp, x86::qword_ptr(kCtx, CTX_OFF(code_begin)));
+    a_.mov(x86::dword_ptr(kCtx, CTX_OFF(pc)), kTmp.r32());
+    a_.mov(x86::dword_ptr(kCtx, CTX_OFF(exit)), static_cast<uint32_t>(kind) | kExitAtReturnOffset);
+    a_.jmp(save_);
+  };
+  stub_call(trap_call_, Exit::Trap);
+  stub_pc(trap_pc_, Exit::Trap);
+  stub_pc(halt_, Exit::Halt);
+  stub_call(ecalli_call_, Exit::Ecalli);
+  stub_pc(out_of_gas_pc_, Exit::OutOfGas);
+  stub_call(sbrk_call_, Exit::Sbrk);
+  stub_call(memset_call_, Exit::Memset);
+  stub_call(step_call_, Exit::Step);
+  stub_call(access_call_, Exit::Access);
+  stub_pc(access_pc_, Exit::Access);
+  stub_call(block_trap_call_, Exit::BlockTrap);
+  stub_call(out_of_gas_call_, Exit::OutOfGas);
+
+  // A dynamic jump that missed the table calls this: ecx = its rotated address, or 0 (an empty entry).
+  // The return-to-host address halts; anything else traps at the jump (named by the return address).
+  static_assert(kReturnToHost % 2 == 0);
+  dynamic_jump_miss_call_ = a_.newLabel();
+  a_.bind(dynamic_jump_miss_call_);
+  a_.cmp(x86::ecx, static_cast<int32_t>(kReturnToHost / 2));
+  a_.jne(trap_call_);
+  a_.add(x86::rsp, 8);
+  a_.jmp(halt_);
 }
 
-void Codegen::emit_all() {
+uint64_t Codegen::memory_needed() const {
+  return uint64_t(a_.offset()) + table_bytes_ + block_.capacity() * sizeof(Instruction) +
+         deferred_.capacity() * sizeof(Deferred) + orphans_.capacity() * sizeof(orphans_[0]) +
+         out_.reentry_.capacity() * sizeof(out_.reentry_[0]);
+}
+
+bool Codegen::emit_all() {
   enter_ = a_.newLabel();
   save_ = a_.newLabel();
   fault_stub_ = a_.newLabel();
@@ -233,63 +446,42 @@ void Codegen::emit_all() {
 
   const uint32_t size = code_.size();
   out_.entry_.assign(size + 1, kNoCode);
-  out_.charge_.assign(size + 1, kNoCode);
-  out_.body_.assign(size + 1, kNoCode);
-  out_.insn_at_.reserve(size / 2 + 1);
-  labels_.assign(size + 1, Label());
-  gas_stubs_.reserve(size / 8 + 1);
+  out_.info_.assign(size + 1, 0);
+  out_.step_length_ = step_tracing_ ? kStepLength : 0;
+  deferred_.reserve(kMaxDeferred + 2);
 
   find_loop_heads();
-  std::vector<Instruction> block;
   for (uint32_t pc = 0; pc <= size;) {
     if (pc < size && !code_.is_instruction_boundary(pc)) {
       ++pc;
       continue;
     }
-    code_.decode_block(pc, block);
-    emit_block(block);
-    const Instruction& last = block.back();
+    if (!emit_block(pc)) return false;
+    const Instruction& last = block_.back();
     pc = last.valid ? last.next_pc() : last.pc + 1;
   }
+  flush_deferred();
+  if (failed()) return false;
 
-  // Out of gas: sync gives the charge back (the block is retried), async keeps it.
-  for (const GasStub& s : gas_stubs_) {
-    a_.bind(s.label);
-    if (metering_ == GasMeteringKind::Sync) {
-      if (s.cost <= INT32_MAX) {
-        a_.add(kGas, static_cast<int32_t>(s.cost));
-      } else {
-        a_.mov(kTmp, s.cost);
-        a_.add(kGas, kTmp);
-      }
-    }
-    exit_to(out_of_gas_, s.pc);
-  }
-  static_assert(kReturnToHost % 2 == 0);
-  for (const DynamicJumpStub& s : dynamic_jump_stubs_) {
-    a_.bind(s.out_of_range);
-    a_.cmp(x86::ecx, static_cast<int32_t>(kReturnToHost / 2));
-    a_.je(halt_);
-    a_.bind(s.bad);
-    trap(s.pc);
-  }
-  for (const auto& [label, pc] : access_stubs_) {
-    a_.bind(label);
-    exit_to(access_, pc);
-  }
-  for (const ReentryStub& s : reentry_stubs_) {
-    a_.bind(s.stub);
-    out_.entry_[s.pc] = out_.charge_[s.pc] = out_.body_[s.pc] = offset();
-    a_.test(gc(s.reg), gc(s.reg));
-    a_.jmp(s.resume);
-  }
   // Jump targets the sweep did not start a block at (not reached with valid code) trap there.
+  for (const auto& [pc, chain] : orphans_) {
+    resolve(chain, offset());
+    exit_pc(trap_pc_, pc);
+  }
   for (uint32_t pc = 0; pc <= size; ++pc) {
-    if (labels_[pc].isValid() && !a_.code()->isLabelBound(labels_[pc])) {
-      a_.bind(labels_[pc]);
-      trap(pc);
+    if (!(out_.info_[pc] & CompiledCode::kHasCode) && out_.entry_[pc] != kNoCode) {
+      resolve(out_.entry_[pc], offset());
+      exit_pc(trap_pc_, pc);
+      out_.entry_[pc] = kNoCode;
     }
   }
+  // A pc without code takes the entry of the next one (the end of code always has one): entry_ is
+  // non-decreasing, and pc_at searches it.
+  for (uint32_t pc = size, next = out_.entry_[size]; pc-- > 0;) {
+    if (out_.info_[pc] & CompiledCode::kHasCode) next = out_.entry_[pc];
+    else out_.entry_[pc] = next;
+  }
+  return !failed();
 }
 
 // Loops run faster when their first instruction does not sit just before a 32-byte boundary (the fetch
@@ -307,52 +499,146 @@ void Codegen::find_loop_heads() {
   }
 }
 
-void Codegen::emit_block(const std::vector<Instruction>& block) {
-  const uint32_t start = block.front().pc;
-  const Gas cost = metering_ != GasMeteringKind::None ? module_.gas_model->block_cost(code_, block) : 0;
-  if (loop_heads_[start]) a_.align(AlignMode::kCode, 32);
-  a_.bind(label_for(start));
+bool Codegen::emit_block(uint32_t start) {
+  if (failed()) return false;
+  // The block is translated piece by piece; its cost comes before its first instruction. A long block is
+  // summed piece by piece under a simple gas model (a sum over the instructions, see CostModel) and decoded
+  // again as it is translated; any other model needs the whole block at once.
+  bool ended = decode_piece(code_, start, kBlockPiece, block_);
+  Gas cost = 0;
+  if (metering_ != GasMeteringKind::None) {
+    if (ended) {
+      cost = module_.gas_model->block_cost(code_, block_);
+    } else if (simple_model(module_)) {
+      cost = block_cost_at(module_, start, block_);
+      decode_piece(code_, start, kBlockPiece, block_);
+    } else {
+      code_.decode_block(start, block_);
+      ended = true;
+      cost = module_.gas_model->block_cost(code_, block_);
+    }
+  }
+  if (failed()) return false;
+
+  if (loop_heads_[start]) {
+    // Aligned while the padding stays within about one byte per byte of guest code.
+    const uint32_t pad = (32 - offset() % 32) % 32;
+    if (padding_ + pad <= uint64_t(start) + 32) {
+      padding_ += pad;
+      a_.align(AlignMode::kCode, 32);
+    }
+  }
   flags_reg_ = -1;
-  for (size_t i = 0; i < block.size(); ++i) {
-    const Instruction& insn = block[i];
+  const Instruction& lone = block_.front();  // when the block has one instruction
+  // A block of a lone trap: the host charges it (Exit::BlockTrap).
+  const bool block_trap = metering_ != GasMeteringKind::None && ended && block_.size() == 1 &&
+                          (!lone.valid || lone.opcode == Opcode::trap);
+  // A single jump: its out-of-gas exit follows it, within a short jump (flush_deferred lays it out first).
+  const bool near_stub = ended && block_.size() == 1 && lone.valid &&
+                         (lone.opcode == Opcode::jump || lone.opcode == Opcode::load_imm_and_jump ||
+                          lone.opcode == Opcode::jump_indirect || lone.opcode == Opcode::load_imm_and_jump_indirect);
+  bool falls_through = true;
+  for (size_t i = 0;; ++i) {
+    if (i == block_.size()) {
+      if (ended) break;
+      // The next piece of a long block.
+      ended = decode_piece(code_, block_.back().next_pc(), kBlockPiece, block_);
+      i = 0;
+      if (failed()) return false;
+    }
+    const Instruction& insn = block_[i];
     const uint32_t pc = insn.pc;
-    out_.entry_[pc] = offset();
-    if (step_tracing_) exit_to(step_, pc);
-    out_.charge_[pc] = offset();
-    if (i == 0 && metering_ != GasMeteringKind::None) emit_charge(pc, cost);
-    out_.body_[pc] = offset();
-    out_.insn_at_.emplace_back(offset(), pc);
+    const bool block_start = pc == start;
+    bind_pc(pc, block_start);
+    if (step_tracing_) {
+      exit_call(step_call_);
+      if (offset() - out_.entry_[pc] != kStepLength && internal_error_.empty())
+        internal_error_ = fmt::format("the step stop at native offset {} is not {} bytes", out_.entry_[pc], kStepLength);
+    }
+    if (block_start && block_trap) {
+      out_.info_[pc] |= CompiledCode::kBlockTrap;
+      exit_call(block_trap_call_);
+      falls_through = false;
+      continue;
+    }
+    if (block_start && metering_ != GasMeteringKind::None)
+      out_.info_[pc] |= static_cast<uint8_t>(emit_charge(pc, cost, near_stub) << CompiledCode::kChargeShift);
     pc_ = pc;
     // Step tracing stops (and the host may resume) between any two instructions: nothing carries over.
     prev_flags_reg_ = step_tracing_ ? -1 : std::exchange(flags_reg_, -1);
     emit_instruction(insn);
+    falls_through = insn.valid && can_fallthrough(insn.opcode);
+    // A long queue goes behind a jump (flags and registers are untouched on the way).
+    if (deferred_.size() >= kMaxDeferred && (falls_through || i + 1 < block_.size() || !ended)) {
+      const Fwd over = jump_forward(kAlways, false);
+      flush_deferred();
+      bind(over);
+    }
   }
+  if (!falls_through) flush_deferred();
+  return true;
 }
 
-void Codegen::emit_charge(uint32_t pc, Gas cost) {
-  GasStub s{a_.newLabel(), pc, cost};
+uint32_t Codegen::emit_charge(uint32_t pc, Gas cost, bool stub_is_near) {
+  const uint32_t start = offset();
   if (cost <= INT32_MAX) {
     a_.sub(kGas, static_cast<int32_t>(cost));
   } else {
     a_.mov(kTmp, cost);
     a_.sub(kGas, kTmp);
   }
-  a_.js(s.label);
-  gas_stubs_.push_back(s);
+  const Fwd js = jump_forward(kCondS, stub_is_near);
+  defer({js.site, pc, Deferred::OutOfGas, 0, js.is_short});
+  const uint32_t length = offset() - start;
+  if (length >= (1u << (8 - CompiledCode::kChargeShift)) && internal_error_.empty())
+    internal_error_ = fmt::format("the charge at native offset {} is {} bytes long", start, length);
+  return length;
+}
+
+void Codegen::defer(Deferred d) { deferred_.push_back(d); }
+
+void Codegen::flush_deferred() {
+  auto lay_out = [&](const Deferred& d) {
+    switch (d.kind) {
+      case Deferred::OutOfGas:
+        // Nothing is given back here: under sync metering the host gives the block's charge back (the
+        // block is retried), under async it keeps it. Right after a block of one instruction (a short
+        // jump reaches it), the call names that instruction, the block's start.
+        patch({d.site, d.is_short}, offset());
+        if (d.is_short) exit_call(out_of_gas_call_);
+        else exit_pc(out_of_gas_pc_, d.pc);
+        break;
+      case Deferred::Access:
+        patch({d.site, d.is_short}, offset());
+        exit_pc(access_pc_, d.pc);
+        break;
+      case Deferred::Reentry:
+        // The host enters the branch here: the flags its predecessor set are set first.
+        out_.reentry_.emplace_back(d.pc, offset());
+        a_.test(gc(d.reg), gc(d.reg));
+        jump_back(kAlways, out_.entry_[d.pc]);
+        break;
+    }
+  };
+  // What a short jump reaches (only the charge of the block just translated) comes first.
+  for (const Deferred& d : deferred_)
+    if (d.is_short) lay_out(d);
+  for (const Deferred& d : deferred_)
+    if (!d.is_short) lay_out(d);
+  deferred_.clear();
 }
 
 // ------------------------------------------------------------------------------------------------
 // Control flow
 
-void Codegen::emit_dynamic_jump(uint32_t pc) {
+void Codegen::emit_dynamic_jump() {
   // ecx = the guest address; jump-table entry k has address 2 * k (k >= 1). Rotating right by one turns a
   // valid address into k and an odd one into a number of 2^31 or more, far out of range; the native table
   // has an empty entry 0 (address 0 traps). The return-to-host address is rare, so it is told apart only
-  // once the range check has failed, in a stub out of line: the hot path ends with its indirect jump.
-  DynamicJumpStub s{a_.newLabel(), a_.newLabel(), pc};
+  // once the range check has failed, by a call after the indirect jump: the hot path ends with it.
   a_.ror(x86::ecx, 1);
   a_.cmp(x86::ecx, static_cast<uint32_t>(module_.blob.jump_table().size() + 1));
-  a_.jae(s.out_of_range);
+  const Fwd out_of_range = jump_forward(kCondAE, true);
   // Spectre v1: while the range check is mispredicted, the load below must not reach past the table. The
   // flags still hold the comparison, and cmov is not predicted: an out-of-range index becomes 0, the empty
   // entry, whatever the prediction.
@@ -361,51 +647,55 @@ void Codegen::emit_dynamic_jump(uint32_t pc) {
   a_.add(kTmp, x86::qword_ptr(x86::rsp, kFrameJumpTable));
   a_.mov(kTmp, x86::qword_ptr(kTmp));
   a_.test(kTmp, kTmp);
-  a_.jz(s.bad);
+  const Fwd bad = jump_forward(kCondE, true);
   a_.jmp(kTmp);
-  dynamic_jump_stubs_.push_back(s);
+  // Cold: the return-to-host address halts, anything else traps here.
+  bind(out_of_range);
+  bind(bad);
+  exit_call(dynamic_jump_miss_call_);
 }
 
 void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
   // A branch with an invalid target (taken or not) traps unconditionally, as in the reference.
   if (!code_.is_jump_target_valid(insn.target) || !code_.is_jump_target_valid(insn.next_pc())) {
-    trap(insn.pc);
+    trap();
     return;
   }
   const bool eq_or_ne = insn.opcode == Opcode::branch_eq_imm || insn.opcode == Opcode::branch_not_eq_imm;
   if (!with_imm) {
     a_.cmp(gc(insn.reg[0]), gc(insn.reg[1]));
   } else if (insn.imm[0] == 0 && eq_or_ne && prev_flags_reg_ == insn.reg[0]) {
-    // ZF already tells whether the register is zero: `add r, imm; jnz` fuses into one macro-op.
-    ReentryStub s{a_.newLabel(), a_.newLabel(), insn.pc, insn.reg[0]};
-    a_.bind(s.resume);
-    reentry_stubs_.push_back(s);
+    // ZF already tells whether the register is zero: `add r, imm; jnz` fuses into one macro-op. The host
+    // entering at the branch (from the middle of the block) goes through a reentry stub, which sets the
+    // flags first.
+    out_.info_[insn.pc] |= CompiledCode::kReentry;
+    defer({0, insn.pc, Deferred::Reentry, insn.reg[0], false});
   } else if (insn.imm[0] == 0) {
     a_.test(gc(insn.reg[0]), gc(insn.reg[0]));  // the same flags as cmp with 0
   } else {
     a_.cmp(gc(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
   }
-  InstId jcc = x86::Inst::kIdJmp;
+  int cc = kAlways;
   switch (insn.opcode) {
     case Opcode::branch_eq:
-    case Opcode::branch_eq_imm: jcc = x86::Inst::kIdJe; break;
+    case Opcode::branch_eq_imm: cc = kCondE; break;
     case Opcode::branch_not_eq:
-    case Opcode::branch_not_eq_imm: jcc = x86::Inst::kIdJne; break;
+    case Opcode::branch_not_eq_imm: cc = kCondNE; break;
     case Opcode::branch_less_unsigned:
-    case Opcode::branch_less_unsigned_imm: jcc = x86::Inst::kIdJb; break;
+    case Opcode::branch_less_unsigned_imm: cc = kCondB; break;
     case Opcode::branch_less_signed:
-    case Opcode::branch_less_signed_imm: jcc = x86::Inst::kIdJl; break;
+    case Opcode::branch_less_signed_imm: cc = kCondL; break;
     case Opcode::branch_greater_or_equal_unsigned:
-    case Opcode::branch_greater_or_equal_unsigned_imm: jcc = x86::Inst::kIdJae; break;
+    case Opcode::branch_greater_or_equal_unsigned_imm: cc = kCondAE; break;
     case Opcode::branch_greater_or_equal_signed:
-    case Opcode::branch_greater_or_equal_signed_imm: jcc = x86::Inst::kIdJge; break;
-    case Opcode::branch_less_or_equal_unsigned_imm: jcc = x86::Inst::kIdJbe; break;
-    case Opcode::branch_greater_unsigned_imm: jcc = x86::Inst::kIdJa; break;
-    case Opcode::branch_less_or_equal_signed_imm: jcc = x86::Inst::kIdJle; break;
-    case Opcode::branch_greater_signed_imm: jcc = x86::Inst::kIdJg; break;
+    case Opcode::branch_greater_or_equal_signed_imm: cc = kCondGE; break;
+    case Opcode::branch_less_or_equal_unsigned_imm: cc = kCondBE; break;
+    case Opcode::branch_greater_unsigned_imm: cc = kCondA; break;
+    case Opcode::branch_less_or_equal_signed_imm: cc = kCondLE; break;
+    case Opcode::branch_greater_signed_imm: cc = kCondG; break;
     default: break;
   }
-  a_.emit(jcc, label_for(insn.target));
+  jump_to_pc(cc, insn.target);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -421,15 +711,14 @@ x86::Mem Codegen::guest_mem(uint32_t size, int base_reg, uint32_t offset) {
   // The reference rejects an access that reaches the last byte below 4 GiB, which the hardware cannot
   // tell apart; that page is mapped only with dynamic paging, so only such modules check.
   if (base_reg < 0 && offset > UINT32_MAX - size) {
-    exit_to(access_, pc_);
+    exit_call(access_call_);
     return in_guest(x86::ptr(kTmp, 0, size));  // not reached
   }
   if (base_reg >= 0 && module_.config.dynamic_paging) {
-    Label slow = a_.newLabel();
     a_.lea(x86::ecx, x86::ptr(g(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset)));
     a_.cmp(x86::ecx, static_cast<int32_t>(UINT32_MAX - size));
-    a_.ja(slow);
-    access_stubs_.push_back({slow, pc_});
+    const Fwd slow = jump_forward(kCondA, false);  // to cold code: the host checks the access
+    defer({slow.site, pc_, Deferred::Access, 0, false});
     return in_guest(x86::ptr(kTmp, 0, size));
   }
   if (base_reg < 0) {
@@ -586,24 +875,26 @@ void Codegen::select(InstId cmovcc, uint8_t d, uint8_t x, uint8_t y) {
 // results. rax and rdx (guest registers) are saved around the instruction.
 void Codegen::divrem(uint8_t d, uint8_t x, uint8_t y, bool is32, bool is_signed, bool is_rem) {
   const Gp gx = is32 ? g32(x) : g(x), gy = is32 ? g32(y) : g(y);
-  Label by_zero = a_.newLabel(), normal = a_.newLabel(), done = a_.newLabel();
+  // Every jump here stays within this instruction's code: short ones.
+  Fwd overflow_done{0, true};
   a_.test(gy, gy);
-  a_.jz(by_zero);
+  const Fwd by_zero = jump_forward(kCondE, true);
   if (is_signed) {
     a_.cmp(gy, -1);
-    a_.jne(normal);
+    const Fwd normal = jump_forward(kCondNE, true);
     if (is32) {
       a_.cmp(gx, static_cast<int32_t>(INT32_MIN));
     } else {
       a_.mov(kTmp, INT64_MIN);
       a_.cmp(gx, kTmp);
     }
-    a_.jne(normal);
+    const Fwd normal2 = jump_forward(kCondNE, true);
     if (is_rem) a_.xor_(g32(d), g32(d));
     else is32 ? a_.movsxd(g(d), gx) : a_.mov(g(d), gx);
-    a_.jmp(done);
+    overflow_done = jump_forward(kAlways, true);
+    bind(normal);
+    bind(normal2);
   }
-  a_.bind(normal);
   a_.push(x86::rax);
   a_.push(x86::rdx);
   if (is32) {
@@ -627,12 +918,13 @@ void Codegen::divrem(uint8_t d, uint8_t x, uint8_t y, bool is32, bool is_signed,
   a_.pop(x86::rax);
   if (is32) set32(d, x86::ecx);
   else a_.mov(g(d), kTmp);
-  a_.jmp(done);
-  a_.bind(by_zero);
+  const Fwd done = jump_forward(kAlways, true);
+  bind(by_zero);
   if (!is_rem) a_.mov(g(d), -1);  // all ones, signed or not
   else if (is32) a_.movsxd(g(d), gx);
   else if (d != x) a_.mov(g(d), gx);
-  a_.bind(done);
+  if (is_signed) bind(overflow_done);
+  bind(done);
 }
 
 // The high 64 bits of the 128-bit product.
@@ -678,9 +970,8 @@ void Codegen::mul_upper32(uint8_t d, uint8_t x, uint8_t y, bool x_signed, bool y
 // Instructions
 
 void Codegen::emit_instruction(const Instruction& insn) {
-  const uint32_t pc = insn.pc;
   if (!insn.valid) {
-    trap(pc);
+    trap();
     return;
   }
   const uint8_t r0 = insn.reg[0], r1 = insn.reg[1], r2 = insn.reg[2];
@@ -688,33 +979,33 @@ void Codegen::emit_instruction(const Instruction& insn) {
   namespace I = x86::Inst;
   switch (insn.opcode) {
     // ---- control flow and system ----
-    case Opcode::trap: trap(pc); break;
+    case Opcode::trap: trap(); break;
     case Opcode::fallthrough:
       // The next block is laid out right after this one.
-      if (!module_.fallthrough_continues(code_, insn.next_pc())) trap(pc);
+      if (!module_.fallthrough_continues(code_, insn.next_pc())) trap();
       break;
     case Opcode::unlikely: break;
-    case Opcode::memset: exit_to(memset_, pc); break;
-    case Opcode::ecalli: exit_to(ecalli_, pc); break;  // the host reads the number from the code
-    case Opcode::sbrk: exit_to(sbrk_, pc); break;
+    case Opcode::memset: exit_call(memset_call_); break;
+    case Opcode::ecalli: exit_call(ecalli_call_); break;  // the host reads the number from the code
+    case Opcode::sbrk: exit_call(sbrk_call_); break;
     case Opcode::jump:
-      if (code_.is_jump_target_valid(insn.target)) a_.jmp(label_for(insn.target));
-      else trap(pc);
+      if (code_.is_jump_target_valid(insn.target)) jump_to_pc(kAlways, insn.target);
+      else trap();
       break;
     case Opcode::jump_indirect:
       if (imm == 0) a_.mov(x86::ecx, g32(r0));
       else a_.lea(x86::ecx, x86::ptr(g(r0), static_cast<int32_t>(imm)));
-      emit_dynamic_jump(pc);
+      emit_dynamic_jump();
       break;
     case Opcode::load_imm_and_jump:
       a_.mov(g(r0), sx(imm));  // written before a trap too, as in the reference
-      if (code_.is_jump_target_valid(insn.target)) a_.jmp(label_for(insn.target));
-      else trap(pc);
+      if (code_.is_jump_target_valid(insn.target)) jump_to_pc(kAlways, insn.target);
+      else trap();
       break;
     case Opcode::load_imm_and_jump_indirect:
       a_.lea(x86::ecx, x86::ptr(g(r1), static_cast<int32_t>(imm2)));  // before r0 changes: r0 may be r1
       a_.mov(g(r0), sx(imm));
-      emit_dynamic_jump(pc);
+      emit_dynamic_jump();
       break;
     case Opcode::branch_eq:
     case Opcode::branch_not_eq:
@@ -953,43 +1244,103 @@ void Codegen::finish(uintptr_t base, CodeHolder& holder) {
   out_.djump_offsets_.assign(table.size() + 1, 0);  // indexed by address / 2: entry 0 (address 0) traps
   for (size_t i = 0; i < table.size(); ++i) {
     const uint32_t target = table[i];
-    if (!code_.is_jump_target_valid(target) || out_.entry_[target] == kNoCode) continue;
-    out_.djump_offsets_[i + 1] = static_cast<uint32_t>(holder.labelOffset(labels_[target])) + 1;
+    if (!code_.is_jump_target_valid(target) || !out_.has_code(target)) continue;
+    out_.djump_offsets_[i + 1] = out_.entry_[target] + 1;
   }
   out_.djump_ = out_.djump_table(base);
   out_.enter_ = static_cast<uint32_t>(holder.labelOffset(enter_));
   out_.fault_stub_ = static_cast<uint32_t>(holder.labelOffset(fault_stub_));
 }
 
-Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
-  static std::atomic<uint64_t> next_id{1};
-  std::unique_ptr<CompiledCode> out(new CompiledCode());
-  out->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
-  CodeHolder holder;
-  ErrorRecorder errors;
-  holder.init(Environment::host());
-  holder.setErrorHandler(&errors);
-  x86::Assembler a(&holder);
-  a.addEncodingOptions(EncodingOptions::kOptimizedAlign);  // alignment padding as long NOPs
-  Codegen gen(module, step_tracing, *out, a);
-  gen.emit_all();
-  if (errors.error == kErrorOk) holder.flatten();
-  if (errors.error == kErrorOk) holder.resolveUnresolvedLinks();
-  if (errors.error != kErrorOk) return Error(fmt::format("failed to compile the module: {}", errors.text));
+namespace {
 
-  const size_t size = holder.codeSize();
-  void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) return Error(fmt::format("failed to allocate {} bytes of machine code (errno {})", size, errno));
-  out->memory_ = memory;
-  out->size_ = size;
-  const uintptr_t base = reinterpret_cast<uintptr_t>(memory);
-  holder.relocateToBase(base);
-  holder.copyFlattenedData(memory, size, CopySectionFlags::kPadSectionBuffer);
-  if (errors.error != kErrorOk) return Error(fmt::format("failed to compile the module: {}", errors.text));
-  if (mprotect(memory, size, PROT_READ | PROT_EXEC) != 0)
-    return Error(fmt::format("failed to make machine code executable (errno {})", errno));
-  gen.finish(base, holder);
-  return out;
+/// Copies the assembler's buffer into the final mapping, handing each copied piece of a large buffer back
+/// to the kernel as it goes: the machine code is not held twice.
+void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
+  constexpr size_t kPiece = size_t(256) << 10;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (size_t done = 0; done < size;) {
+    const size_t n = std::min(kPiece, size - done);
+    std::memcpy(to + done, from + done, n);
+    if (size >= 16 * kPiece) {
+      // Whole pages of the copied piece only: the allocator's own bytes around the buffer stay.
+      const uintptr_t begin = (reinterpret_cast<uintptr_t>(from + done) + page - 1) & ~(page - 1);
+      const uintptr_t end = (reinterpret_cast<uintptr_t>(from + done + n)) & ~(page - 1);
+      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+    done += n;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
+  const uint64_t limit = module.engine ? module.engine->config.compile_memory_limit : 0;
+  const uint64_t code_size = module.blob.code().size();
+  auto over_limit = [&](uint64_t needed) {
+    return Error(fmt::format("compiling the module ({} bytes of code) needs more than {} bytes of memory "
+                             "(Config::compile_memory_limit; at least {} bytes)", code_size, limit, needed),
+                 ErrorKind::ResourceExhausted);
+  };
+  // What the tables take: entry_ and info_ by pc, loop heads by pc (bits), the jump table twice.
+  const uint64_t table_bytes = (code_size + 1) * (sizeof(uint32_t) + sizeof(uint8_t)) + (code_size + 1) / 8 +
+                               (module.blob.jump_table().size() + 1) * (sizeof(uint32_t) + sizeof(uintptr_t));
+  if (limit != 0 && table_bytes > limit) return over_limit(table_bytes);
+
+  static std::atomic<uint64_t> next_id{1};
+  // Nothing thrown leaves: running out of memory anywhere here is an error like any other.
+  try {
+    std::unique_ptr<CompiledCode> out(new CompiledCode());
+    out->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+    CodeHolder holder;
+    ErrorRecorder errors;
+    holder.init(Environment::host());
+    // Room for typical code (3 to 4 bytes per byte of guest code) taken at once: it grows without copies
+    // or holes in the heap, and what stays unused is address space only. Without it, the buffer just grows.
+    (void)holder.reserveBuffer(&holder.textSection()->buffer(), 8 * code_size + 65536);
+    holder.setErrorHandler(&errors);
+    x86::Assembler a(&holder);
+    a.addEncodingOptions(EncodingOptions::kOptimizedAlign);  // alignment padding as long NOPs
+    Codegen gen(module, step_tracing, *out, a, limit, table_bytes, errors.error);
+    const bool within_limit = gen.emit_all();
+    auto asm_error = [&] {
+      return Error(fmt::format("failed to compile the module: {}", errors.text),
+                   errors.error == kErrorOutOfMemory ? ErrorKind::ResourceExhausted : ErrorKind::Other);
+    };
+    if (errors.error != kErrorOk) return asm_error();
+    if (!within_limit) return over_limit(gen.memory_needed());
+    if (!gen.internal_error().empty()) return Error("failed to compile the module: " + gen.internal_error());
+    holder.flatten();
+    holder.resolveUnresolvedLinks();
+    if (errors.error != kErrorOk) return asm_error();
+
+    const size_t size = holder.codeSize();
+    void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED)
+      return Error(fmt::format("failed to allocate {} bytes of machine code (errno {})", size, errno),
+                   ErrorKind::ResourceExhausted);
+    out->memory_ = memory;
+    out->size_ = size;
+    const uintptr_t base = reinterpret_cast<uintptr_t>(memory);
+    holder.relocateToBase(base);
+    Section* text = holder.textSection();
+    if (holder.sectionCount() == 1 && holder.relocEntries().empty() && text->bufferSize() == size)
+      copy_releasing(static_cast<uint8_t*>(memory), text->data(), size);
+    else
+      holder.copyFlattenedData(memory, size, CopySectionFlags::kPadSectionBuffer);
+    if (errors.error != kErrorOk) return asm_error();
+    if (mprotect(memory, size, PROT_READ | PROT_EXEC) != 0)
+      return Error(fmt::format("failed to make machine code executable (errno {})", errno), ErrorKind::ResourceExhausted);
+    gen.finish(base, holder);
+    return out;
+  } catch (const std::bad_alloc&) {
+    return Error(fmt::format("out of memory while compiling the module ({} bytes of code)", code_size),
+                 ErrorKind::ResourceExhausted);
+  } catch (const std::exception& e) {
+    return Error(fmt::format("failed to compile the module: {}", e.what()));
+  } catch (...) {
+    return Error("failed to compile the module: unknown exception");
+  }
 }
 
 CompiledCode::~CompiledCode() {
@@ -1003,8 +1354,15 @@ std::vector<uintptr_t> CompiledCode::djump_table(uintptr_t base) const {
 }
 
 uint32_t CompiledCode::pc_at(uint32_t offset) const {
-  auto it = std::upper_bound(insn_at_.begin(), insn_at_.end(), std::make_pair(offset, UINT32_MAX));
-  return it == insn_at_.begin() ? 0 : std::prev(it)->second;
+  // The last pc whose entry is at or before `offset`: always one with code (entry_ is non-decreasing and a
+  // pc without code holds the entry of the next one).
+  auto it = std::upper_bound(entry_.begin(), entry_.end(), offset);
+  return it == entry_.begin() ? 0 : static_cast<uint32_t>(std::prev(it) - entry_.begin());
+}
+
+uint32_t CompiledCode::reentry(uint32_t pc) const {
+  auto it = std::lower_bound(reentry_.begin(), reentry_.end(), std::make_pair(pc, uint32_t(0)));
+  return it != reentry_.end() && it->first == pc ? it->second : kNoCode;
 }
 
 }  // namespace polkavm::detail::compiler

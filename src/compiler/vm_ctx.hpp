@@ -10,7 +10,12 @@ namespace polkavm::detail::compiler {
 inline constexpr int kVmRegCount = 13;
 
 // Access: a memory access the generated code cannot check in hardware; the host classifies it.
-enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, Fault, Access };
+// BlockTrap: a block of a lone trap (or invalid instruction) under gas metering, which has no charge of its
+// own: the host charges the block, then traps (or runs out of gas).
+enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, Fault, Access, BlockTrap };
+/// Or'ed into VmCtx::exit by the exits that the code reaches with a call from inside an instruction's code:
+/// VmCtx::pc then holds the native offset the call returns to, and the host finds the guest pc from it.
+inline constexpr uint32_t kExitAtReturnOffset = 0x80000000u;
 
 /// Generated code addresses these fields by offsetof. Pointers and native addresses are those of the
 /// process that runs the code (the host for the generic sandbox, the worker for the Linux one).
@@ -21,7 +26,8 @@ enum class Exit : uint32_t { Trap, Halt, Ecalli, OutOfGas, Sbrk, Memset, Step, F
 /// exit, its pc and the other registers; the third what is set once per code and the fault's details.
 struct alignas(64) VmCtx {
   Exit exit;
-  uint32_t pc;                 // the guest pc of the instruction that exited (an ecalli's number is in its code)
+  uint32_t pc;                 // the guest pc of the instruction that exited, or see kExitAtReturnOffset
+                               // (an ecalli's number is in its code)
   uint64_t regs[kVmRegCount];  // regs[7..12] (a0..a5) start the second cache line
   uintptr_t target;            // the native address to enter at
   int64_t gas;
