@@ -157,5 +157,40 @@ TEST(CompileMemory, TheCompileMemoryLimitIsAnErrorWhereverItIsReached) {
   }
 }
 
+// The interpreter translates as it runs: a run that runs out of memory is an Error too (and the instance,
+// whose translation may be half made, refuses to run again), never an exception that ends the host.
+TEST(CompileMemory, AnInterpreterRunOutOfMemoryIsAnErrorAndTheHostLives) {
+  if (kAddressSanitizer) GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot apply";
+  const int status = in_child([] {
+    Config config;
+    config.backend = BackendKind::Interpreter;
+    Engine engine = unwrap(Engine::create(config));
+    // 4 MiB of one-byte fallthroughs, each a block with a charge op: about 64 MiB of translation.
+    ProgramBlob blob = trap_blob(size_t(4) << 20);
+    std::fill(blob.code_and_jump_table.code.begin(), blob.code_and_jump_table.code.end(),
+              static_cast<uint8_t>(opcode_number(blob.isa, Opcode::fallthrough)));
+    Module module = unwrap(Module::from_blob(engine, sync_gas(), std::move(blob)));
+    RawInstance instance = unwrap(module.instantiate());  // its 4 GiB reservation is made here
+    instance.set_gas(Gas(1) << 40);
+    const long size = status_kib("VmSize:");
+    if (size < 0) return kSkip;
+    const rlimit limit{rlim_t(size + 16 * 1024) * 1024, rlim_t(size + 16 * 1024) * 1024};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) return kSkip;
+    instance.set_next_program_counter(0);
+    Result<Interrupt> ran = instance.run();
+    std::printf("[ run      ] under RLIMIT_AS = VmSize + 16 MiB: %s\n",
+                ran ? to_string(*ran).c_str()
+                    : (error_kind_name(ran.error().kind()) + std::string(": ") + ran.error().message()).c_str());
+    if (ran) return 1;
+    if (ran.error().kind() != ErrorKind::ResourceExhausted) return 3;
+    instance.set_next_program_counter(0);
+    Result<Interrupt> again = instance.run();
+    return !again && again.error().kind() == ErrorKind::ResourceExhausted ? 0 : 5;
+  });
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot limit the address space here";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << describe(status) << " (1: it ran anyway, 3: another kind of error, 4: an exception, 5: it ran again)";
+}
+
 }  // namespace
 }  // namespace polkavm::test

@@ -119,6 +119,8 @@ class POLKAVM_API Module {
 
  private:
   friend class RawInstance;
+  /// from_blob without its guard against exceptions.
+  static Result<Module> from_blob_unguarded(const Engine& engine, const ModuleConfig& config, ProgramBlob blob);
   std::shared_ptr<const detail::ModuleState> state_;
 };
 

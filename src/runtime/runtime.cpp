@@ -20,8 +20,25 @@ struct InstanceData {
   /// Config::crosscheck: an interpreter running the same program beside the compiled code. The host's
   /// changes go to both; after every run the two must agree (see RawInstance::run).
   std::unique_ptr<InstanceBackend> crosscheck;
+  /// A run ran out of memory (its translation may be half made): the instance cannot run again.
+  bool out_of_memory = false;
 };
 }  // namespace detail
+
+namespace {
+/// Runs `f` (which returns a Result) so that no exception leaves the library: running out of memory becomes
+/// an Error of kind ResourceExhausted (the library's own code throws nothing else; anything else is Other).
+template <class F>
+auto without_exceptions(const char* doing, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return Error(fmt::format("out of memory while {}", doing), ErrorKind::ResourceExhausted);
+  } catch (const std::exception& e) {
+    return Error(fmt::format("{} failed: {}", doing, e.what()));
+  }
+}
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -275,12 +292,16 @@ Result<void> check_strict(const ProgramBlob& blob) {
 }  // namespace
 
 Result<Module> Module::create(const Engine& engine, const ModuleConfig& config, std::span<const uint8_t> bytes) {
-  Result<ProgramBlob> blob = ProgramBlob::parse(bytes);
+  Result<ProgramBlob> blob = without_exceptions("parsing the blob", [&] { return ProgramBlob::parse(bytes); });
   if (!blob) return blob.error();
   return from_blob(engine, config, std::move(blob).value());
 }
 
 Result<Module> Module::from_blob(const Engine& engine, const ModuleConfig& config, ProgramBlob blob) {
+  return without_exceptions("creating the module", [&] { return from_blob_unguarded(engine, config, std::move(blob)); });
+}
+
+Result<Module> Module::from_blob_unguarded(const Engine& engine, const ModuleConfig& config, ProgramBlob blob) {
   // A ProgramBlob is a public aggregate: one built or changed by hand may break what parse() guarantees, and
   // everything below relies on it.
   if (Result<void> valid = blob.validate(); !valid) return valid.error();
@@ -377,6 +398,7 @@ std::vector<std::pair<uint32_t, Gas>> Module::block_gas_costs() const {
 }
 
 Result<RawInstance> Module::instantiate() const {
+  return without_exceptions("instantiating", [&]() -> Result<RawInstance> {
   Result<std::unique_ptr<detail::InstanceBackend>> backend = state_->engine->backend == BackendKind::Compiler
                                                                  ? detail::make_compiler(state_)
                                                                  : detail::make_interpreter(state_);
@@ -389,6 +411,7 @@ Result<RawInstance> Module::instantiate() const {
     data->crosscheck = std::move(twin).value();
   }
   return RawInstance(*this, std::move(data));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,16 +487,23 @@ RawInstance::~RawInstance() = default;
 
 Result<Interrupt> RawInstance::run() {
   if (!data_) return moved_from();
+  if (data_->out_of_memory) return Error("this instance ran out of memory in an earlier run", ErrorKind::ResourceExhausted);
   detail::VmState& state = data_->backend->state();
   if (!state.next_program_counter) return Error("failed to run: next program counter is not set", ErrorKind::InvalidArgument);
   const bool metered = module_.gas_metering() != GasMeteringKind::None;
   if (metered && state.gas < 0) return Interrupt::not_enough_gas();
   if (data_->crosscheck) data_->crosscheck->state() = state;  // the host's changes since the last run
-  Result<Interrupt> interrupt = data_->backend->run();
-  if (interrupt && data_->crosscheck)
-    if (std::optional<std::string> difference = crosscheck(*data_, *interrupt)) interrupt = divergence(*difference);
+  bool completed = false;  // false: an exception (running out of memory) left the backend mid-run
+  Result<Interrupt> interrupt = without_exceptions("running", [&]() -> Result<Interrupt> {
+    Result<Interrupt> ran = data_->backend->run();
+    if (ran && data_->crosscheck)
+      if (std::optional<std::string> difference = crosscheck(*data_, *ran)) ran = divergence(*difference);
+    completed = true;
+    return ran;
+  });
+  if (!completed) data_->out_of_memory = true;
   if (!interrupt) {
-    // The sandbox broke (or the cross-check failed): nothing can continue from here.
+    // The sandbox broke (or the cross-check failed, or memory ran out): nothing can continue from here.
     state.program_counter.reset();
     state.next_program_counter.reset();
     return interrupt;
