@@ -1,7 +1,8 @@
 // DWARF line information in the linker's output: a C guest compiled with -g at test time is linked with and
 // without --strip; the debug sections must be there (or not), a program counter of a known instruction must
 // map back to the right file, line and function (also through an inlined call), linking must be
-// deterministic, and malformed debug sections must give errors from the lookup, never a crash.
+// deterministic, and malformed debug sections must give errors from the lookup, never a crash. A C++ guest
+// checks the namespaces and classes that qualify function names.
 #include <stdlib.h>
 
 #include <filesystem>
@@ -48,8 +49,8 @@ uint32_t run(uint32_t x) { return divide(x * 13u, x + 2u) + 1u; }
 POLKAVM_EXPORT(uint32_t, run, uint32_t)
 )";
 
-uint32_t line_of(const std::string& marker) {
-  std::istringstream in(kSource);
+uint32_t line_of(const std::string& marker, const char* source = kSource) {
+  std::istringstream in(source);
   std::string line;
   for (uint32_t n = 1; std::getline(in, line); ++n)
     if (line.find(marker) != std::string::npos) return n;
@@ -59,27 +60,74 @@ uint32_t line_of(const std::string& marker) {
 
 enum class Arch { Rv64, Rv32 };
 
-/// Compiles kSource with -g for `arch` and links it with ld.lld as the linker tests do. Empty without tools.
-std::vector<uint8_t> build_guest(Arch arch) {
-  static std::map<Arch, std::vector<uint8_t>> cache;
-  if (auto it = cache.find(arch); it != cache.end()) return it->second;
+enum class Language { C, Cxx };
+
+/// Compiles kSource (or kCxxSource) with -g for `arch` and links it with ld.lld as the linker tests do. Empty
+/// without tools.
+std::vector<uint8_t> build_guest(Arch arch, Language language = Language::C);
+
+// The C++ guest: each marked line holds one division of its own kind, in functions qualified by namespaces
+// (an anonymous one too) and classes; `step` is inlined into `twice`, which is defined outside its class.
+constexpr const char* kCxxSource = R"(#include <stdint.h>
+#include <polkavm/guest.h>
+
+namespace outer {
+namespace inner {
+struct Acc {
+  uint32_t v;
+  __attribute__((always_inline)) uint32_t step(uint32_t x) {
+    return v + x % (v | 1u); /* MARK_STEP_REM */
+  }
+  uint32_t twice(uint32_t x);
+};
+__attribute__((noinline)) uint32_t Acc::twice(uint32_t x) {
+  return step(x / (v | 1u)); /* MARK_TWICE_DIV */
+}
+}  // namespace inner
+namespace {
+__attribute__((noinline)) int32_t hidden(int32_t x) {
+  return x / (x | 3); /* MARK_HIDDEN_DIV */
+}
+}  // namespace
+class Klass {
+ public:
+  __attribute__((noinline)) static uint32_t run(uint32_t x) {
+    inner::Acc acc{x + 1u};
+    const int32_t h = hidden(static_cast<int32_t>(x));
+    return acc.twice(x) + static_cast<uint32_t>(h % (static_cast<int32_t>(x) | 5)); /* MARK_RUN_REM */
+  }
+};
+}  // namespace outer
+
+extern "C" uint32_t run(uint32_t x) { return outer::Klass::run(x); }
+POLKAVM_EXPORT(uint32_t, run, uint32_t)
+)";
+
+std::vector<uint8_t> build_guest(Arch arch, Language language) {
+  static std::map<std::pair<Arch, Language>, std::vector<uint8_t>> cache;
+  if (auto it = cache.find({arch, language}); it != cache.end()) return it->second;
   if (!tool_found(POLKAVM_TEST_CLANG) || !tool_found(POLKAVM_TEST_LLD)) return {};
   static ScratchDir dir("polkavm-debug-info-test");
-  const std::string stem = (dir.path() / (arch == Arch::Rv64 ? "guest64" : "guest32")).string();
-  std::ofstream(stem + ".c") << kSource;
+  const bool cxx = language == Language::Cxx;
+  const std::string stem =
+      (dir.path() / ((cxx ? "guestcxx" : "guest") + std::string(arch == Arch::Rv64 ? "64" : "32"))).string();
+  const std::string source = stem + (cxx ? ".cpp" : ".c");
+  std::ofstream(source) << (cxx ? kCxxSource : kSource);
   const std::string target = arch == Arch::Rv64 ? "--target=riscv64 -march=rv64emac -mabi=lp64e"
                                                 : "--target=riscv32 -march=rv32emac -mabi=ilp32e";
   const std::string log = stem + ".log";
   const std::string compile = std::string(POLKAVM_TEST_CLANG) + " " + target +
+                              (cxx ? " -x c++ -fno-exceptions -fno-rtti" : "") +
                               " -g -O2 -fPIC -ffreestanding -nostdlib -ffunction-sections -fdata-sections -I" +
-                              POLKAVM_GUEST_SDK_INCLUDE + " -c " + stem + ".c -o " + stem + ".o > " + log + " 2>&1";
+                              POLKAVM_GUEST_SDK_INCLUDE + " -c " + source + " -o " + stem + ".o > " + log + " 2>&1";
   if (std::system(compile.c_str()) != 0) throw TestSetupError("compiling the guest failed:\n" + read_text(log));
   const std::string link = std::string(POLKAVM_TEST_LLD) +
                            " -shared -z notext --emit-relocs --unique --apply-dynamic-relocs -Bsymbolic -o " + stem +
                            ".elf " + stem + ".o > " + log + " 2>&1";
   if (std::system(link.c_str()) != 0) throw TestSetupError("linking the guest failed:\n" + read_text(log));
   std::ifstream in(stem + ".elf", std::ios::binary);
-  return cache[arch] = std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return cache[{arch, language}] =
+             std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 struct Param {
@@ -203,6 +251,61 @@ TEST_P(LinkerDebugInfoTest, EveryInstructionLooksUpCleanly) {
     if (*location) ++known;
   }
   EXPECT_GT(known, 0u);
+}
+
+// Functions are named with the namespaces, classes and structures that enclose their declarations: through
+// DW_AT_specification (a member defined outside its class), DW_AT_abstract_origin (an inlined member) and
+// anonymous namespaces. The whole blob is the same however often the program is linked.
+TEST_P(LinkerDebugInfoTest, CxxNamesCarryTheirNamespaces) {
+  const std::vector<uint8_t> elf = build_guest(GetParam().arch, Language::Cxx);
+  ASSERT_FALSE(elf.empty());
+  ElfLinkerConfig config;
+  config.opt_level = GetParam().opt_level;
+  const ProgramBlob blob = unwrap(link_elf_to_blob(elf, config), "link_elf_to_blob");
+  auto location_of = [&](Opcode opcode) -> std::optional<SourceLocation> {
+    const std::vector<uint32_t> pcs = pcs_of(blob, opcode);
+    if (pcs.size() != 1) {
+      ADD_FAILURE() << pcs.size() << " instructions with opcode " << static_cast<int>(opcode) << "\n"
+                    << disassemble(blob);
+      return std::nullopt;
+    }
+    return unwrap(source_location(blob, pcs[0]), "source_location");
+  };
+
+  const auto twice = location_of(Opcode::div_unsigned_32);
+  ASSERT_TRUE(twice.has_value());
+  EXPECT_EQ(twice->line, line_of("MARK_TWICE_DIV", kCxxSource));
+  EXPECT_EQ(twice->function, "outer::inner::Acc::twice");
+  ASSERT_FALSE(twice->frames.empty());
+  EXPECT_EQ(twice->frames[0].kind, DebugFrameKind::Enter);
+  EXPECT_EQ(twice->frames[0].namespace_name, "outer::inner::Acc");
+  EXPECT_EQ(twice->frames[0].function_name, "twice");
+
+  const auto step = location_of(Opcode::rem_unsigned_32);
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->line, line_of("MARK_STEP_REM", kCxxSource));
+  EXPECT_EQ(step->function, "outer::inner::Acc::step");
+  ASSERT_EQ(step->frames.size(), 4u);
+  EXPECT_EQ(step->frames[0].namespace_name, "outer::inner::Acc");
+  EXPECT_EQ(step->frames[0].function_name, "twice");
+  EXPECT_EQ(step->frames[1].kind, DebugFrameKind::Call);
+  EXPECT_EQ(step->frames[1].line, line_of("MARK_TWICE_DIV", kCxxSource));
+  EXPECT_EQ(step->frames[2].kind, DebugFrameKind::Enter);
+  EXPECT_EQ(step->frames[2].namespace_name, "outer::inner::Acc");
+  EXPECT_EQ(step->frames[2].function_name, "step");
+  EXPECT_EQ(step->frames[3].namespace_name, "outer::inner::Acc");
+
+  const auto hidden = location_of(Opcode::div_signed_32);
+  ASSERT_TRUE(hidden.has_value());
+  EXPECT_EQ(hidden->line, line_of("MARK_HIDDEN_DIV", kCxxSource));
+  EXPECT_EQ(hidden->function, "outer::(anonymous namespace)::hidden");
+
+  const auto run = location_of(Opcode::rem_signed_32);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->line, line_of("MARK_RUN_REM", kCxxSource));
+  EXPECT_EQ(run->function, "outer::Klass::run");
+
+  EXPECT_EQ(unwrap(link_elf(elf, config), "link_elf"), unwrap(link_elf(elf, config), "link_elf"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Linker, LinkerDebugInfoTest,

@@ -4,7 +4,9 @@
 // was compiled from; the tree of DW_TAG_subprogram DIEs and the DW_TAG_inlined_subroutine DIEs inside them
 // (through lexical blocks) gives the function and the chain of inlined calls. The frames of an address are
 // then, outermost first: Enter (the function, at its declaration), for each inlined call Call (the call
-// site) and Enter (the inlined function, at its declaration), and Line (the line-table row).
+// site) and Enter (the inlined function, at its declaration), and Line (the line-table row). A function is
+// qualified by the namespaces, classes and structures around its declaration, found for all DIEs of a unit
+// in one walk of its tree.
 #include "linker/dwarf.hpp"
 
 #include <dwarf.h>
@@ -12,9 +14,14 @@
 #include <libelf.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <cstdlib>
+#include <deque>
 #include <iterator>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
 
 #include "polkavm/program.hpp"
 #include "program/debug_line_program.hpp"
@@ -33,7 +40,7 @@ namespace {
 std::string simplify_path(const std::string& path) {
   if (path.starts_with("/home/")) {
     const size_t slash = path.find('/', 6);
-    if (slash != std::string::npos) return "~" + path.substr(slash);
+    if (slash != std::string::npos) return std::string("~").append(path, slash, std::string::npos);
   }
   return path;
 }
@@ -46,6 +53,7 @@ struct Range {
 // A function or an inlined call of one.
 struct Scope {
   std::vector<Range> ranges;
+  Dwarf_Die decl{};  // while reading: the declaration, which gives namespace_id
   uint32_t namespace_id = 0;
   uint32_t function_id = 0;
   uint32_t decl_path_id = 0;
@@ -71,20 +79,98 @@ struct LineRow {
 
 constexpr int kMaxScopeDepth = 64;  // nesting of lexical blocks and inlined calls followed at most
 
+// The ELF cut down to what libdw reads, for elf_memory (which may write into the buffer it is given, so it
+// gets a private one either way): the ELF header, every section header (at the same index), the section
+// names, and the data of every section that may hold DWARF; the other sections (code, data, relocations,
+// symbols: most of the file) become SHT_NOBITS and are not copied. Empty when the headers are not as
+// expected; the whole file is copied then.
+template <typename Ehdr, typename Shdr>
+std::vector<char> debug_image(std::span<const uint8_t> bytes) {
+  Ehdr header;
+  if (bytes.size() < sizeof header) return {};
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (header.e_shentsize != sizeof(Shdr) || header.e_shoff == 0 || header.e_shoff > bytes.size() ||
+      bytes.size() - header.e_shoff < sizeof(Shdr))
+    return {};
+  Shdr first;
+  std::memcpy(&first, bytes.data() + header.e_shoff, sizeof first);
+  const uint64_t count = header.e_shnum != 0 ? header.e_shnum : first.sh_size;  // 0: the count is in #0
+  if (count == 0 || count > (bytes.size() - header.e_shoff) / sizeof(Shdr)) return {};
+  std::vector<Shdr> sections(count);
+  std::memcpy(sections.data(), bytes.data() + header.e_shoff, count * sizeof(Shdr));
+  const uint64_t names_index = header.e_shstrndx == SHN_XINDEX ? first.sh_link : header.e_shstrndx;
+  if (names_index >= count) return {};
+  const Shdr names = sections[names_index];
+  auto inside = [&](const Shdr& s) { return s.sh_offset <= bytes.size() && s.sh_size <= bytes.size() - s.sh_offset; };
+  if (names.sh_type == SHT_NOBITS || !inside(names)) return {};
+  auto name_of = [&](const Shdr& s) -> std::string_view {
+    if (s.sh_name >= names.sh_size) return {};
+    const char* text = reinterpret_cast<const char*>(bytes.data() + names.sh_offset + s.sh_name);
+    return std::string_view(text, strnlen(text, names.sh_size - s.sh_name));
+  };
+
+  std::vector<char> image(sizeof header);
+  image.reserve(bytes.size() + count * (16 + sizeof(Shdr)) + sizeof header);  // only what is written is touched
+  auto align = [&](size_t to) { image.resize((image.size() + to - 1) / to * to); };
+  for (uint64_t i = 1; i < count; ++i) {
+    Shdr& s = sections[i];
+    if (s.sh_type == SHT_NOBITS) continue;
+    const std::string_view name = name_of(s);
+    const bool dwarf = name.starts_with(".debug") || name.starts_with(".zdebug") || name.starts_with(".gdb_index") ||
+                       name.starts_with(".gnu_debugaltlink");
+    const bool other = !(s.sh_flags & SHF_ALLOC) && s.sh_type != SHT_REL && s.sh_type != SHT_RELA &&
+                       s.sh_type != SHT_SYMTAB && s.sh_type != SHT_STRTAB;  // notes, comments, attributes
+    if (i != names_index && !dwarf && !other) {
+      s.sh_type = SHT_NOBITS;
+      continue;
+    }
+    if (!inside(s)) return {};
+    align(16);
+    const size_t at = image.size();
+    image.insert(image.end(), bytes.begin() + static_cast<std::ptrdiff_t>(s.sh_offset),
+                 bytes.begin() + static_cast<std::ptrdiff_t>(s.sh_offset + s.sh_size));
+    s.sh_offset = at;
+  }
+  align(16);
+  header.e_shoff = image.size();
+  header.e_phoff = 0;
+  header.e_phnum = 0;
+  image.resize(image.size() + count * sizeof(Shdr));
+  std::memcpy(image.data() + header.e_shoff, sections.data(), count * sizeof(Shdr));
+  std::memcpy(image.data(), &header, sizeof header);
+  return image;
+}
+
+std::vector<char> debug_image(std::span<const uint8_t> bytes) {
+  if constexpr (std::endian::native != std::endian::little) return {};
+  if (bytes.size() < EI_NIDENT || bytes[EI_DATA] != ELFDATA2LSB) return {};
+  if (bytes[EI_CLASS] == ELFCLASS32) return debug_image<Elf32_Ehdr, Elf32_Shdr>(bytes);
+  if (bytes[EI_CLASS] == ELFCLASS64) return debug_image<Elf64_Ehdr, Elf64_Shdr>(bytes);
+  return {};
+}
+
 }  // namespace
 
 struct DwarfInfo::Data {
   StringTable strings;
-  std::map<uint64_t, LineRow> rows;                // a row holds from its address to the next row's
-  std::vector<Scope> functions;                    // the subprograms with code
-  std::map<uint64_t, std::pair<uint64_t, size_t>> function_at;  // range begin -> (range end, function)
+  // The line-table rows: while reading in the order read (several at an address possible), then sorted by
+  // address, one per address; a row holds from its address to the next row's.
+  std::vector<std::pair<uint64_t, LineRow>> rows;
+  std::vector<Scope> functions;  // the subprograms with code
+  struct FunctionRange {
+    uint64_t begin = 0, end = 0;
+    size_t function = 0;
+  };
+  std::vector<FunctionRange> function_ranges;  // sorted by begin
 
   // ---- reading ----
   struct Unit {
     Dwarf_Die die;
     Dwarf_Files* files = nullptr;
     size_t file_count = 0;
+    std::vector<uint32_t> file_ids;  // interned paths by file index, kNotInterned until first asked for
   };
+  static constexpr uint32_t kNotInterned = UINT32_MAX;
 
   std::string attr_string(Dwarf_Die* die, int name) {
     Dwarf_Attribute attr;
@@ -93,16 +179,29 @@ struct DwarfInfo::Data {
     return text ? text : "";
   }
 
-  uint32_t file_id(const Unit& unit, Dwarf_Word index) {
+  uint32_t file_id(Unit& unit, Dwarf_Word index) {
     if (!unit.files || index >= unit.file_count) return 0;
-    const char* path = dwarf_filesrc(unit.files, index, nullptr, nullptr);
-    return path ? strings.intern(simplify_path(path)) : 0;
+    uint32_t& id = unit.file_ids[index];
+    if (id == kNotInterned) {
+      const char* path = dwarf_filesrc(unit.files, index, nullptr, nullptr);
+      id = path ? strings.intern(simplify_path(path)) : 0;
+    }
+    return id;
   }
 
-  // The enclosing namespaces, classes, structures and unions of the declaration of `die`.
-  uint32_t namespace_of(Dwarf_Die* die) {
+  // ---- the names around a declaration ----
+  //
+  // A function is qualified by the namespaces, classes and structures that libdw's dwarf_getscopes_die finds
+  // around its declaration. That call walks the declaration's unit from its root each time; instead the one
+  // walk of each unit (walk_unit) records the names around every DIE as dwarf_getscopes_die would find
+  // them, and the names are looked up when all units are read (a declaration may lie further on, or in
+  // another unit).
+
+  // The declaration of a function or of an inlined call: DW_AT_abstract_origin and DW_AT_specification
+  // followed from `die`.
+  static Dwarf_Die declaration_of(Dwarf_Die* die) {
     Dwarf_Die decl = *die;
-    for (int hops = 0; hops < 8; ++hops) {  // follow abstract_origin / specification to the declaration
+    for (int hops = 0; hops < 8; ++hops) {
       Dwarf_Attribute attr;
       Dwarf_Die next;
       if ((dwarf_attr(&decl, DW_AT_abstract_origin, &attr) || dwarf_attr(&decl, DW_AT_specification, &attr)) &&
@@ -111,8 +210,78 @@ struct DwarfInfo::Data {
       else
         break;
     }
+    return decl;
+  }
+
+  // The names around the DIEs of one unit, as libdw's walk meets them: in DIE order, descending only into
+  // the tags of its may_have_scopes (so never into a union), and ending at the first read error (DIEs after
+  // it are not found, and get no names). libdw takes the first place it meets a DIE at; so that each DIE is
+  // met once the DIEs must come in increasing order, as in well-formed DWARF, and no unit may be imported
+  // (DWZ): otherwise libdw is asked for each DIE instead.
+  struct ScopedUnit {
+    bool ask_libdw = false;
+    bool stopped = false;  // libdw's walk would have ended here
+    const char* previous = nullptr;
+    std::unordered_map<const void*, uint32_t> prefix_of;  // DIE -> index in prefixes; absent: ""
+    std::vector<std::string> prefixes;
+    std::vector<uint32_t> prefix_string_ids;  // interned prefixes, kNotInterned until asked for
+    std::unordered_map<std::string, uint32_t> prefix_index;
+
+    void stop() { stopped = true; }
+    void meet(const Dwarf_Die& die, int tag, const std::string& prefix) {
+      if (stopped) return;
+      const char* at = static_cast<const char*>(die.addr);
+      if (tag == DW_TAG_imported_unit || at <= previous) {
+        ask_libdw = stopped = true;
+        prefix_of.clear();
+        prefixes.clear();
+        prefix_index.clear();
+        return;
+      }
+      previous = at;
+      if (prefix.empty()) return;
+      auto [index, added] = prefix_index.try_emplace(prefix, static_cast<uint32_t>(prefixes.size()));
+      if (added) prefixes.push_back(prefix);
+      prefix_of.emplace(die.addr, index->second);
+    }
+  };
+  std::unordered_map<const void*, ScopedUnit> scoped_units;  // by Dwarf_Die::cu, for the units walked
+
+  static bool libdw_descends_into(int tag) {  // libdw's may_have_scopes
+    switch (tag) {
+      case DW_TAG_compile_unit: case DW_TAG_module: case DW_TAG_lexical_block: case DW_TAG_with_stmt:
+      case DW_TAG_catch_block: case DW_TAG_try_block: case DW_TAG_entry_point: case DW_TAG_inlined_subroutine:
+      case DW_TAG_subprogram: case DW_TAG_namespace: case DW_TAG_class_type: case DW_TAG_structure_type:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // The "::"-joined names around `decl`.
+  uint32_t namespace_id_of(Dwarf_Die& decl) {
+    auto it = scoped_units.find(decl.cu);
+    if (it == scoped_units.end() || it->second.ask_libdw) return strings.intern(namespace_by_libdw(&decl));
+    ScopedUnit& unit = it->second;
+    const auto found = unit.prefix_of.find(decl.addr);
+    if (found == unit.prefix_of.end()) return 0;  // ""
+    unit.prefix_string_ids.resize(unit.prefixes.size(), kNotInterned);
+    uint32_t& id = unit.prefix_string_ids[found->second];
+    if (id == kNotInterned) id = strings.intern(unit.prefixes[found->second]);
+    return id;
+  }
+
+  void name_scopes(std::vector<Scope>& scopes) {
+    for (Scope& scope : scopes) {
+      scope.namespace_id = namespace_id_of(scope.decl);
+      name_scopes(scope.inlined);
+    }
+  }
+
+  // The same names from libdw's dwarf_getscopes_die (for units not walked, or that import others).
+  std::string namespace_by_libdw(Dwarf_Die* decl) {
     Dwarf_Die* scopes = nullptr;
-    const int count = dwarf_getscopes_die(&decl, &scopes);
+    const int count = dwarf_getscopes_die(decl, &scopes);
     std::string name;
     for (int i = count - 1; i >= 1; --i) {  // scopes[0] is the DIE itself, the last one the unit
       const int tag = dwarf_tag(&scopes[i]);
@@ -124,12 +293,14 @@ struct DwarfInfo::Data {
       name += part ? part : (tag == DW_TAG_namespace ? "(anonymous namespace)" : "(anonymous)");
     }
     free(scopes);
-    return strings.intern(name);
+    return name;
   }
 
-  void describe(const Unit& unit, Dwarf_Die* die, Scope& scope) {
+  // ---- functions and inlined calls ----
+
+  void describe(Unit& unit, Dwarf_Die* die, Scope& scope) {
     scope.function_id = strings.intern(attr_string(die, DW_AT_name));
-    scope.namespace_id = namespace_of(die);
+    scope.decl = declaration_of(die);  // named by name_scopes
     // The file index directly: libdw's dwarf_decl_file rejects index 0, DWARF 5's primary source file.
     Dwarf_Attribute attr;
     Dwarf_Word file = 0;
@@ -148,53 +319,126 @@ struct DwarfInfo::Data {
     return out;
   }
 
-  // Collects the inlined calls below `die` (looking through lexical blocks) into `out`.
-  void collect_inlined(const Unit& unit, Dwarf_Die* die, std::vector<Scope>& out, int depth) {
-    if (depth > kMaxScopeDepth) return;
-    Dwarf_Die child;
-    if (dwarf_child(die, &child) != 0) return;
-    do {
-      const int tag = dwarf_tag(&child);
-      if (tag == DW_TAG_inlined_subroutine) {
-        Scope scope;
-        scope.ranges = ranges_of(&child);
-        describe(unit, &child, scope);
-        Dwarf_Attribute attr;
-        Dwarf_Word value = 0;
-        if (dwarf_attr(&child, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &value) == 0)
-          scope.call_path_id = file_id(unit, value);
-        if (dwarf_attr(&child, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &value) == 0)
-          scope.call_line = static_cast<uint32_t>(value);
-        if (dwarf_attr(&child, DW_AT_call_column, &attr) && dwarf_formudata(&attr, &value) == 0)
-          scope.call_column = static_cast<uint32_t>(value);
-        collect_inlined(unit, &child, scope.inlined, depth + 1);
-        if (!scope.ranges.empty()) out.push_back(std::move(scope));
-      } else if (tag == DW_TAG_lexical_block) {
-        collect_inlined(unit, &child, out, depth + 1);
-      }
-    } while (dwarf_siblingof(&child, &child) == 0);
-  }
+  // What is collected from the DIEs of one level of the tree (the children of one DIE).
+  enum class Collect : uint8_t {
+    Nothing,
+    Functions,     // subprograms with code; looks into namespaces, classes, structures and unions
+    InlinedCalls,  // inlined calls; looks into inlined calls (theirs) and lexical blocks
+  };
 
-  // Finds the subprograms with code below `die` (namespaces, classes and nested functions included).
-  void collect_functions(const Unit& unit, Dwarf_Die* die, int depth) {
-    if (depth > kMaxScopeDepth) return;
-    Dwarf_Die child;
-    if (dwarf_child(die, &child) != 0) return;
-    do {
-      const int tag = dwarf_tag(&child);
-      if (tag == DW_TAG_subprogram) {
-        Scope scope;
-        scope.ranges = ranges_of(&child);
-        if (!scope.ranges.empty()) {
-          describe(unit, &child, scope);
-          collect_inlined(unit, &child, scope.inlined, depth + 1);
-          functions.push_back(std::move(scope));
+  // One walk of a unit's DIE tree, in DIE order, with an explicit stack. It collects the subprograms with
+  // code below the unit and the inlined calls in them, following at most kMaxScopeDepth levels (a read
+  // error ends one level), and records the names around each DIE libdw's walk meets (ScopedUnit).
+  void walk_unit(Unit& unit) {
+    ScopedUnit& scoped = scoped_units[unit.die.cu];
+    struct Level {
+      Dwarf_Die die;          // the DIE visited at this level
+      Collect collect;        // what is collected from this level's DIEs
+      int depth;              // the unit's children are at 0; a level deeper than kMaxScopeDepth is not collected
+      bool named;             // libdw's walk meets this level's DIEs
+      size_t prefix_length;   // of `prefix` above this level
+      size_t owner;           // Collect::InlinedCalls: the pending scope that gets the calls
+      bool finishes_pending;  // the parent is pending.back(), finished with this level
+    };
+    struct Pending {
+      Scope scope;
+      bool function = false;
+      size_t owner = 0;  // inlined calls: the pending scope that gets this one
+    };
+    std::vector<Level> stack;
+    std::vector<Pending> pending;
+    std::string prefix;  // the names around this level's DIEs, "::"-joined
+    auto finish = [&] {
+      Pending done = std::move(pending.back());
+      pending.pop_back();
+      if (done.function)
+        functions.push_back(std::move(done.scope));
+      else if (!done.scope.ranges.empty())
+        pending[done.owner].scope.inlined.push_back(std::move(done.scope));
+    };
+
+    Dwarf_Die first;
+    if (dwarf_child(&unit.die, &first) != 0) return;
+    stack.push_back(Level{first, Collect::Functions, 0, true, 0, 0, false});
+    while (!stack.empty()) {
+      const Level level = stack.back();
+      Dwarf_Die die = level.die;
+      const int tag = dwarf_tag(&die);
+      if (level.named) scoped.meet(die, tag, prefix);
+
+      Collect inner = Collect::Nothing;
+      size_t owner = level.owner;
+      bool started = false;  // a pending scope for `die`
+      if (level.collect == Collect::Functions) {
+        if (tag == DW_TAG_subprogram) {
+          Scope scope;
+          scope.ranges = ranges_of(&die);
+          if (!scope.ranges.empty()) {
+            describe(unit, &die, scope);
+            pending.push_back(Pending{std::move(scope), true, 0});
+            started = true;
+            inner = Collect::InlinedCalls;
+            owner = pending.size() - 1;
+          }
+        } else if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+                   tag == DW_TAG_union_type) {
+          inner = Collect::Functions;
         }
-      } else if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
-                 tag == DW_TAG_union_type) {
-        collect_functions(unit, &child, depth + 1);
+      } else if (level.collect == Collect::InlinedCalls) {
+        if (tag == DW_TAG_inlined_subroutine) {
+          Scope scope;
+          scope.ranges = ranges_of(&die);
+          describe(unit, &die, scope);
+          Dwarf_Attribute attr;
+          Dwarf_Word value = 0;
+          if (dwarf_attr(&die, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &value) == 0)
+            scope.call_path_id = file_id(unit, value);
+          if (dwarf_attr(&die, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &value) == 0)
+            scope.call_line = static_cast<uint32_t>(value);
+          if (dwarf_attr(&die, DW_AT_call_column, &attr) && dwarf_formudata(&attr, &value) == 0)
+            scope.call_column = static_cast<uint32_t>(value);
+          pending.push_back(Pending{std::move(scope), false, level.owner});
+          started = true;
+          inner = Collect::InlinedCalls;
+          owner = pending.size() - 1;
+        } else if (tag == DW_TAG_lexical_block) {
+          inner = Collect::InlinedCalls;
+        }
       }
-    } while (dwarf_siblingof(&child, &child) == 0);
+
+      const int depth = level.depth + 1;
+      const bool collect_inner = inner != Collect::Nothing && depth <= kMaxScopeDepth;
+      const bool name_inner = level.named && !scoped.stopped && libdw_descends_into(tag) && dwarf_haschildren(&die);
+      if (collect_inner || name_inner) {
+        Dwarf_Die child;
+        const int found = dwarf_child(&die, &child);
+        if (found < 0 && name_inner) scoped.stop();
+        if (found == 0) {
+          const size_t length = prefix.size();
+          if (name_inner && (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type)) {
+            const char* part = dwarf_diename(&die);
+            if (!prefix.empty()) prefix += "::";
+            prefix += part ? part : (tag == DW_TAG_namespace ? "(anonymous namespace)" : "(anonymous)");
+          }
+          stack.push_back(Level{child, collect_inner ? inner : Collect::Nothing, depth, name_inner, length, owner,
+                                started});
+          continue;
+        }
+      }
+      if (started) finish();
+
+      // Next: the sibling of this DIE, or of the nearest ancestor that has one.
+      while (!stack.empty()) {
+        Level& top = stack.back();
+        const int next = dwarf_siblingof(&top.die, &top.die);
+        if (next == 0) break;
+        if (next < 0 && top.named) scoped.stop();
+        prefix.resize(top.prefix_length);
+        const bool finishes = top.finishes_pending;
+        stack.pop_back();
+        if (finishes) finish();
+      }
+    }
   }
 
   void read_lines(const Unit& unit, const std::vector<Range>& code) {
@@ -204,6 +448,7 @@ struct DwarfInfo::Data {
     auto in_code = [&](uint64_t address) {
       return std::any_of(code.begin(), code.end(), [&](const Range& r) { return address >= r.begin && address < r.end; });
     };
+    std::unordered_map<const char*, uint32_t> path_ids;  // libdw gives each file of the unit one string
     bool keep_sequence = false;
     bool sequence_start = true;
     for (size_t i = 0; i < count; ++i) {
@@ -219,17 +464,16 @@ struct DwarfInfo::Data {
       LineRow row;
       if (!end_sequence) {
         row.valid = true;
-        const char* path = dwarf_linesrc(line, nullptr, nullptr);
-        row.path_id = path ? strings.intern(simplify_path(path)) : 0;
+        if (const char* path = dwarf_linesrc(line, nullptr, nullptr)) {
+          auto [known, added] = path_ids.try_emplace(path, 0);
+          if (added) known->second = strings.intern(simplify_path(path));
+          row.path_id = known->second;
+        }
         int number = 0, column = 0;
         if (dwarf_lineno(line, &number) == 0 && number > 0) row.line = static_cast<uint32_t>(number);
         if (dwarf_linecol(line, &column) == 0 && column > 0) row.column = static_cast<uint32_t>(column);
       }
-      // Several rows at one address: the last one describes the code there.
-      if (end_sequence)
-        rows.emplace(address, row);  // an end never hides a row that starts here
-      else
-        rows[address] = row;
+      rows.emplace_back(address, row);
     }
   }
 
@@ -243,24 +487,42 @@ struct DwarfInfo::Data {
          ++n) {
       cu = next;
       if (unit_type != DW_UT_compile && unit_type != DW_UT_partial) continue;
-      Unit unit{cu_die, nullptr, 0};
+      Unit unit{cu_die, nullptr, 0, {}};
       if (dwarf_getsrcfiles(&unit.die, &unit.files, &unit.file_count) != 0) {
         unit.files = nullptr;
         unit.file_count = 0;
       }
+      unit.file_ids.assign(unit.file_count, kNotInterned);
       read_lines(unit, code);
-      collect_functions(unit, &unit.die, 0);
+      walk_unit(unit);
     }
+    name_scopes(functions);
+    std::map<uint64_t, std::pair<uint64_t, size_t>> function_at;  // range begin -> (range end, function)
     for (size_t i = 0; i < functions.size(); ++i)
       for (const Range& r : functions[i].ranges) function_at.emplace(r.begin, std::pair{r.end, i});
+    function_ranges.reserve(function_at.size());
+    for (const auto& [begin, at] : function_at) function_ranges.push_back(FunctionRange{begin, at.first, at.second});
+    // Several rows at one address: the last one describes the code there, but an end (not valid) never
+    // hides a row that starts there.
+    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    size_t kept = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (kept != 0 && rows[kept - 1].first == rows[i].first) {
+        if (rows[i].second.valid) rows[kept - 1].second = rows[i].second;
+      } else {
+        rows[kept++] = rows[i];
+      }
+    }
+    rows.resize(kept);
   }
 
   const Scope* function_containing(uint64_t address) const {
-    auto it = function_at.upper_bound(address);
-    if (it == function_at.begin()) return nullptr;
+    auto it = std::upper_bound(function_ranges.begin(), function_ranges.end(), address,
+                               [](uint64_t a, const FunctionRange& r) { return a < r.begin; });
+    if (it == function_ranges.begin()) return nullptr;
     --it;
-    if (address >= it->second.first) return nullptr;
-    return &functions[it->second.second];
+    if (address >= it->end) return nullptr;
+    return &functions[it->function];
   }
 };
 
@@ -284,8 +546,9 @@ DwarfInfo DwarfInfo::load(std::span<const uint8_t> elf_bytes, const ElfFile& elf
   if (!has_debug_info) return info;
 
   elf_version(EV_CURRENT);
-  // libelf may decompress sections in place; give it a private copy.
-  std::vector<char> copy(elf_bytes.begin(), elf_bytes.end());
+  // libelf may decompress sections in place; give it a private copy (of the parts libdw reads).
+  std::vector<char> copy = debug_image(elf_bytes);
+  if (copy.empty()) copy.assign(elf_bytes.begin(), elf_bytes.end());
   Elf* handle = elf_memory(copy.data(), copy.size());
   if (!handle) return info;
   if (Dwarf* dwarf = dwarf_begin_elf(handle, DWARF_C_READ, nullptr)) {
@@ -298,13 +561,20 @@ DwarfInfo DwarfInfo::load(std::span<const uint8_t> elf_bytes, const ElfFile& elf
 
 FrameStack DwarfInfo::frames_at(uint64_t address) const {
   FrameStack frames;
+  frames_at(address, frames);
+  return frames;
+}
+
+void DwarfInfo::frames_at(uint64_t address, FrameStack& frames) const {
+  frames.clear();
   const Data& d = *data_;
   std::optional<LineRow> row;
-  if (auto it = d.rows.upper_bound(address); it != d.rows.begin() && std::prev(it)->second.valid)
-    row = std::prev(it)->second;
+  auto it = std::upper_bound(d.rows.begin(), d.rows.end(), address,
+                             [](uint64_t a, const std::pair<uint64_t, LineRow>& r) { return a < r.first; });
+  if (it != d.rows.begin() && std::prev(it)->second.valid) row = std::prev(it)->second;
 
   const Scope* scope = d.function_containing(address);
-  if (!scope && !row) return frames;
+  if (!scope && !row) return;
   uint32_t innermost_namespace = 0, innermost_function = 0;
   if (scope) {
     frames.push_back(SourceFrame{DebugFrameKind::Enter, scope->namespace_id, scope->function_id, scope->decl_path_id,
@@ -331,7 +601,6 @@ FrameStack DwarfInfo::frames_at(uint64_t address) const {
   if (row && row->line != 0)
     frames.push_back(
         SourceFrame{DebugFrameKind::Line, innermost_namespace, innermost_function, row->path_id, row->line, row->column});
-  return frames;
 }
 
 // ---- encoding ----
@@ -347,21 +616,23 @@ void put_u32(std::vector<uint8_t>& out, uint32_t value) {
 // The debug string pool: varint length + bytes, referenced by offset; "" is at offset 0.
 class StringPool {
  public:
-  explicit StringPool(const StringTable& table) : table_(table) { offset(0); }
+  explicit StringPool(const StringTable& table) : table_(table), offsets_(table.size(), kNone) { offset(0); }
   uint32_t offset(uint32_t id) {
-    auto [it, inserted] = offsets_.emplace(id, static_cast<uint32_t>(bytes_.size()));
-    if (inserted) {
+    uint32_t& at = offsets_[id];
+    if (at == kNone) {
+      at = static_cast<uint32_t>(bytes_.size());
       const std::string& text = table_[id];
       varint::write(bytes_, static_cast<uint32_t>(text.size()));
       bytes_.insert(bytes_.end(), text.begin(), text.end());
     }
-    return it->second;
+    return at;
   }
   std::vector<uint8_t> take() { return std::move(bytes_); }
 
  private:
+  static constexpr uint32_t kNone = UINT32_MAX;
   const StringTable& table_;
-  std::map<uint32_t, uint32_t> offsets_;
+  std::vector<uint32_t> offsets_;  // by string id; kNone: not in the pool yet
   std::vector<uint8_t> bytes_;
 };
 
@@ -472,8 +743,8 @@ class LineProgramWriter {
 };
 
 // The reader keeps 16 frames: a deeper stack keeps its 15 outermost frames and its innermost (the line).
+// For stacks deeper than kMaxFrames.
 FrameStack readable(const FrameStack& frames) {
-  if (frames.size() <= kMaxFrames) return frames;
   FrameStack out(frames.begin(), frames.begin() + (kMaxFrames - 1));
   out.push_back(frames.back());
   return out;
@@ -488,21 +759,33 @@ DebugSections encode_debug_sections(const std::vector<DebugSpan>& input, const S
   struct Group {
     size_t first = 0, last = 0;  // spans [first, last)
   };
-  std::vector<DebugSpan> spans;
-  for (const DebugSpan& span : input)
-    if (span.begin_pc < span.end_pc) spans.push_back(DebugSpan{span.begin_pc, span.end_pc, readable(span.frames)});
-  auto key = [](const DebugSpan& span) {
-    return std::tuple{span.frames[0].namespace_id, span.frames[0].function_id, span.frames[0].path_id};
+  struct Span {
+    uint32_t begin_pc = 0;
+    uint32_t end_pc = 0;
+    const FrameStack* frames = nullptr;  // readable: at most kMaxFrames
+  };
+  std::deque<FrameStack> shortened;  // the readable copies of deeper stacks
+  std::vector<Span> spans;
+  spans.reserve(input.size());
+  for (const DebugSpan& span : input) {
+    if (span.begin_pc >= span.end_pc) continue;
+    const FrameStack* frames = &span.frames;
+    if (frames->size() > kMaxFrames) frames = &shortened.emplace_back(readable(*frames));
+    spans.push_back(Span{span.begin_pc, span.end_pc, frames});
+  }
+  auto key = [](const Span& span) {
+    const SourceFrame& outer = span.frames->front();
+    return std::tuple{outer.namespace_id, outer.function_id, outer.path_id};
   };
   std::vector<Group> groups;
   for (size_t i = 0; i < spans.size(); ++i) {
-    if (spans[i].frames.empty()) continue;
+    if (spans[i].frames->empty()) continue;
     const Group* last = groups.empty() ? nullptr : &groups.back();
     if (last && last->last == i && spans[i - 1].end_pc == spans[i].begin_pc && key(spans[i - 1]) == key(spans[i])) {
       groups.back().last = i + 1;
       continue;
     }
-    const SourceFrame& outer = spans[i].frames[0];
+    const SourceFrame& outer = spans[i].frames->front();
     if (outer.function_id == 0 && outer.path_id == 0) continue;  // nothing worth a line program
     groups.push_back(Group{i, i + 1});
   }
@@ -516,8 +799,8 @@ DebugSections encode_debug_sections(const std::vector<DebugSpan>& input, const S
     put_u32(out.ranges, static_cast<uint32_t>(out.line_programs.size()));
     LineProgramWriter writer(out.line_programs, pool);
     for (size_t i = group.first; i < group.last; ++i) {
-      const size_t next_depth = i + 1 < group.last ? spans[i + 1].frames.size() : 0;
-      writer.span(spans[i].frames, spans[i].end_pc - spans[i].begin_pc, next_depth);
+      const size_t next_depth = i + 1 < group.last ? spans[i + 1].frames->size() : 0;
+      writer.span(*spans[i].frames, spans[i].end_pc - spans[i].begin_pc, next_depth);
     }
     writer.end();
   }

@@ -33,6 +33,7 @@ class StringTable {
   StringTable() { intern(""); }
   uint32_t intern(const std::string& text);
   const std::string& operator[](uint32_t id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
 
  private:
   std::vector<std::string> strings_;
@@ -53,6 +54,7 @@ class DwarfInfo {
 
   /// The frames of the code at `address`; empty when nothing is known about it.
   FrameStack frames_at(uint64_t address) const;
+  void frames_at(uint64_t address, FrameStack& frames) const;  // the same into `frames`, reusing its memory
   const StringTable& strings() const;
 
   struct Data;

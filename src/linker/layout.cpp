@@ -321,15 +321,16 @@ Result<ProgramBlob> Linker::emit() {
     const DwarfInfo dwarf = DwarfInfo::load(input_, elf_);
     std::vector<DebugSpan> spans;
     const uint32_t code_size = static_cast<uint32_t>(output.code.code.size());
+    FrameStack frames;
     for (size_t i = 0; i < source_marks.size(); ++i) {
       const auto& [label, location] = source_marks[i];
       const uint32_t begin = output.label_offsets[label];
       const uint32_t end = i + 1 < source_marks.size() ? output.label_offsets[source_marks[i + 1].first] : code_size;
-      FrameStack frames = dwarf.frames_at(section(location.section).address + location.offset);
+      dwarf.frames_at(section(location.section).address + location.offset, frames);
       if (!spans.empty() && spans.back().end_pc == begin && spans.back().frames == frames)
         spans.back().end_pc = end;
       else
-        spans.push_back(DebugSpan{begin, end, std::move(frames)});
+        spans.push_back(DebugSpan{begin, end, frames});
     }
     DebugSections sections = encode_debug_sections(spans, dwarf.strings());
     blob.debug_strings = std::move(sections.strings);
