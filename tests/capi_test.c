@@ -535,6 +535,13 @@ static void test_null_handles(void) {
   CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_UNSUPPORTED);
   CHECK_LAST_ERROR_CONTAINS("core pinning");
   polkavm_config_init(&config);
+  CHECK(config.compile_memory_limit == (uint64_t)512 << 20);
+  config.backend = POLKAVM_BACKEND_INTERPRETER;
+  config.compile_memory_limit = 1;
+  CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_ERROR);
+  CHECK(polkavm_last_error_kind() == POLKAVM_ERROR_KIND_UNSUPPORTED);
+  CHECK_LAST_ERROR_CONTAINS("compile_memory_limit");
+  polkavm_config_init(&config);
   config.default_gas_metering = POLKAVM_GAS_METERING_ENGINE_DEFAULT;
   CHECK_STATUS(polkavm_engine_new(&config, &engine), POLKAVM_INVALID_ARGUMENT);
   /* A configuration the engine refuses. */

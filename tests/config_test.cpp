@@ -10,12 +10,13 @@
 //   Config::worker_count               LinuxSandbox.WorkersAreReusedAfterTheirInstanceEnds, below
 //   Config::sandboxing_enabled         SandboxSelection.DisablingSandboxingNeedsAllowExperimental
 //   Config::default_gas_metering       GasTest.*; Config::default_cost_model: CostModelSelection.*
-//   Config::compile_memory_limit       CompileMemory.TheCompileMemoryLimitIsAnErrorWhereverItIsReached
+//   Config::compile_memory_limit       CompileMemory.TheCompileMemoryLimitIsAnErrorWhereverItIsReached, below
 //   ModuleConfig::gas_metering, cost_model   GasTest.*, CostModelSelection.*
 //   ModuleConfig::strict               LinkerApiTest.MistakesAreErrors, ApiTest.*
 //   ModuleConfig::step_tracing         ApiTest.StepTracingStopsBeforeEveryInstruction
 //   ModuleConfig::dynamic_paging       MemoryTest.DynamicPaging*
 //   ModuleConfig::page_size, aux_data_size   below
+//   ModuleConfig::gray_paper_end_of_code     ControlFlowTest.FallthroughIntoTheEndOfCode
 #include <cstdlib>
 
 #include "sandbox/linux/linux_sandbox.hpp"
@@ -140,6 +141,18 @@ TEST(ConfigHonesty, PageSizeAndAuxDataSizeShapeTheMemoryMap) {
 
   config.page_size = 0x3000;  // not a power of two
   EXPECT_FALSE(Module::from_blob(engine, config, return_blob()));
+}
+
+TEST(ConfigHonesty, TheInterpreterRefusesACompileMemoryLimit) {
+  Config config;
+  config.backend = BackendKind::Interpreter;
+  config.compile_memory_limit = 1 << 20;  // it compiles nothing
+  Result<Engine> engine = Engine::create(config);
+  ASSERT_FALSE(engine);
+  EXPECT_EQ(engine.error().kind(), ErrorKind::Unsupported);
+  EXPECT_NE(engine.error().message().find("compile_memory_limit"), std::string::npos) << engine.error().message();
+  config.compile_memory_limit = Config{}.compile_memory_limit;
+  EXPECT_TRUE(Engine::create(config).ok());
 }
 
 TEST(ConfigHonesty, WorkerCountZeroKeepsNoIdleWorker) {

@@ -84,7 +84,8 @@ struct POLKAVM_API Config {
   /// compiler's working memory. Creating a module that needs more fails with ErrorKind::ResourceExhausted,
   /// as does running out of memory while compiling. Doom needs 11 bytes per byte of code with gas metering,
   /// the densest code measured (a dynamic jump in every two bytes) 31: the default admits any program of up
-  /// to 16 MiB of code (a blob may have 32 MiB). The interpreter compiles nothing.
+  /// to 16 MiB of code (a blob may have 32 MiB). The interpreter compiles nothing: with it, any other value
+  /// than the default is refused (Unsupported).
   uint64_t compile_memory_limit = uint64_t(512) << 20;
 
   /// Defaults, overridden by POLKAVM_BACKEND, POLKAVM_SANDBOX, POLKAVM_CROSSCHECK,

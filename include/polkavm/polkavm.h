@@ -180,6 +180,9 @@ typedef struct polkavm_config {
   bool crosscheck;                           /**< default false */
   /** Pins host threads and workers (the Linux sandbox only; refused elsewhere). */
   polkavm_core_pinning core_pinning;         /**< default POLKAVM_CORE_PINNING_DISABLED */
+  /** The most host memory compiling one module may take, in bytes (0: no limit); more is an error of kind
+   *  POLKAVM_ERROR_KIND_RESOURCE_EXHAUSTED. */
+  uint64_t compile_memory_limit;             /**< default 512 MiB */
 } polkavm_config;
 
 /** Fills `config` with the defaults. Does nothing if `config` is NULL. */

@@ -318,6 +318,7 @@ void polkavm_config_init(polkavm_config* config) {
   config->default_gas_metering = POLKAVM_GAS_METERING_NONE;
   config->crosscheck = defaults.crosscheck;
   config->core_pinning = POLKAVM_CORE_PINNING_DISABLED;
+  config->compile_memory_limit = defaults.compile_memory_limit;
 }
 
 polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine** out) {
@@ -345,6 +346,7 @@ polkavm_status polkavm_engine_new(const polkavm_config* config, polkavm_engine**
       cpp.sandboxing_enabled = config->sandboxing_enabled;
       cpp.default_gas_metering = *metering;
       cpp.crosscheck = config->crosscheck;
+      cpp.compile_memory_limit = config->compile_memory_limit;
       cpp.core_pinning = pinning == POLKAVM_CORE_PINNING_PIN_TO_CORE  ? polkavm::CorePinning::PinToCore
                          : pinning == POLKAVM_CORE_PINNING_PIN_TO_CCX ? polkavm::CorePinning::PinToCcx
                                                                       : polkavm::CorePinning::Disabled;

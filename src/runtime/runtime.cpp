@@ -251,6 +251,12 @@ Result<Engine> Engine::create(const Config& config) {
     return Error("execution cross-checking (Config::crosscheck) compares the compiler with the interpreter, "
                  "and this engine's backend is the interpreter",
                  ErrorKind::Unsupported);
+  // The interpreter compiles nothing: a limit of its own would go unused (the interpreter's translations are
+  // bounded per instance by RawInstance::set_interpreter_cache_size_limit).
+  if (config.compile_memory_limit != Config{}.compile_memory_limit && state->backend != BackendKind::Compiler)
+    return Error("Config::compile_memory_limit bounds the compiler's module creation, and this engine's backend "
+                 "is the interpreter",
+                 ErrorKind::Unsupported);
   if (config.core_pinning != CorePinning::Disabled && state->sandbox != SandboxKind::Linux)
     return Error(fmt::format("core pinning ({}) places host threads and Linux sandbox workers, and this engine "
                              "has no Linux sandbox (backend {}, sandbox {})", core_pinning_name(config.core_pinning),
