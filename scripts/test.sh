@@ -2,8 +2,9 @@
 # Installs the build dependencies, builds everything (Release, build/) and the API reference (the docs target,
 # which fails on any Doxygen warning), and runs the whole ctest suite; reruns the unit tests with the
 # interpreter's other dispatch modes (build-switch/, build-musttail/ with clang); then fuzzes
-# (build-fuzz/: random code for 25 s, the interpreter against the compiler for 25 s, the assembler for 15 s,
-# the linker and the blob parser for 20 s each) and runs the tests again under AddressSanitizer +
+# (build-fuzz/: random code for 25 s, the interpreter against the compiler for 25 s, the two with dynamic
+# paging and a host mapping pages for 20 s, the assembler for 15 s, the linker and the blob parser for 20 s
+# each) and runs the tests again under AddressSanitizer +
 # UndefinedBehaviorSanitizer (build-asan/).
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
@@ -46,7 +47,7 @@ if ((sanitize)); then
   # backends must agree on them; mutated ELFs and blobs must never crash the linker or the blob parser.
   POLKAVM_CXX=clang++-19 configure_and_build "$POLKAVM_ROOT/build-fuzz" "${sanitizer_flags[@]}" \
     -DPOLKAVM_BUILD_FUZZ=ON -DPOLKAVM_BUILD_TESTS=OFF -DPOLKAVM_BUILD_TOOLS=ON -DPOLKAVM_BUILD_BENCH=OFF \
-    -- run_program_fuzz differential_fuzz assemble_fuzz link_fuzz blob_fuzz
+    -- run_program_fuzz differential_fuzz paging_fuzz assemble_fuzz link_fuzz blob_fuzz
   # The assembler starts from our spec sources (first byte: the instruction set; directive lines dropped).
   assemble_seeds="$POLKAVM_ROOT/build-fuzz/assemble-seeds"
   rm -rf "$assemble_seeds" && mkdir -p "$assemble_seeds"
@@ -69,7 +70,7 @@ if ((sanitize)); then
   for blob in "$POLKAVM_ROOT"/build/guest/programs/*.polkavm; do
     if [[ -f $blob ]]; then cp "$blob" "$blob_seeds/"; fi
   done
-  for target in run_program_fuzz:25 differential_fuzz:25 assemble_fuzz:15 link_fuzz:20 blob_fuzz:20; do
+  for target in run_program_fuzz:25 differential_fuzz:25 paging_fuzz:20 assemble_fuzz:15 link_fuzz:20 blob_fuzz:20; do
     name="${target%%:*}"
     fuzz_log="$POLKAVM_ROOT/build-fuzz/$name.log"
     corpus=()

@@ -588,7 +588,13 @@ uint32_t Interpreter::memset(uint32_t index) {
       break;
     case GuestMemory::FillStop::Fault: next = memory_fault(index, dst, 1, true); break;
   }
-  regs[static_cast<int>(Reg::A0)] = a0 + static_cast<uint32_t>(dst - static_cast<uint32_t>(a0));
+  uint64_t new_a0 = a0 + static_cast<uint32_t>(dst - static_cast<uint32_t>(a0));
+  // A 32-bit program's registers are kept sign-extended (as every 32-bit result is).
+  if (!is_64_bit_) {
+    new_a0 = sx(static_cast<uint32_t>(new_a0));
+    count = sx(static_cast<uint32_t>(count));
+  }
+  regs[static_cast<int>(Reg::A0)] = new_a0;
   regs[static_cast<int>(Reg::A2)] = count;
   return next;
 }
@@ -790,10 +796,11 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
     // Entering in the middle of a block from the host pays for the whole block first, as the
     // reference does; resuming after an interrupt does not.
     if (state.next_pc_changed && gas_metering_ && !code_.is_jump_target_valid(pc)) {
-      // Every translated instruction has a block start (that is how it was reached).
-      uint32_t head = pc_to_op_[code_.find_start_of_basic_block(pc).value_or(pc)];
-      if (ops_[head].handler == H_step) ++head;
-      const Gas cost = ops_[head].handler == H_charge_gas ? ops_[head].imm : ops_[head].cost;
+      // Priced from the code, not from the translation: the block's start may not be translated (or not
+      // where the charge is) when the translation was entered at `pc`.
+      std::vector<Instruction> block;
+      code_.decode_block(code_.find_start_of_basic_block(pc).value_or(pc), block);
+      const Gas cost = module_->gas_model->block_cost(code_, block);
       if (cost > state.gas) return Interrupt::not_enough_gas();
       state.gas -= cost;
     }
