@@ -6,9 +6,7 @@
 // unprotect or free a mapped page, grow the heap, or restart the program at another pc. Every exit is
 // compared (the interrupt with its page, pc, next pc, registers, gas, heap size and the result of every host
 // call), and so is every page ever mapped (whether it is accessible, and its bytes) after every exit but most
-// Step and sync NotEnoughGas ones, and at the end. A divergence aborts, so libFuzzer keeps the input. Where
-// the backends are known to differ (see STEERING below) the host stays away until the bug is fixed
-// (PAGING_FUZZ_NO_STEERING=1 turns that off, to check a fix with a saved input).
+// Step and sync NotEnoughGas ones, and at the end. A divergence aborts, so libFuzzer keeps the input.
 // PAGING_FUZZ_TRACE=1 prints the program, every exit and every host action (to read a reproducer).
 //
 // Input:
@@ -99,8 +97,6 @@ std::string hex(std::optional<uint32_t> v) {
 /// PAGING_FUZZ_TRACE=1: every exit and host action on stderr (to read a reproducer).
 const bool kTrace = std::getenv("PAGING_FUZZ_TRACE") != nullptr;
 
-/// PAGING_FUZZ_NO_STEERING=1: no steering around the known bugs (to check a fix with a saved input).
-const bool kSteer = std::getenv("PAGING_FUZZ_NO_STEERING") == nullptr;
 
 template <class... Args>
 void trace(const char* format, Args... args) {
@@ -388,13 +384,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint32_t pc = 0;
     if ((a & 3) == 1 && !jump_table.empty()) pc = jump_table[a % jump_table.size()];
     else if ((a & 3) == 2) pc = host.rng.below(static_cast<uint32_t>(module_a->blob().code().size()) + 1);
-    // STEERING (remove once fixed): entering mid-block at a `fallthrough` or `unlikely` after step tracing
-    // was turned on reads past the interpreter's ops (heap-buffer-overflow in Interpreter::run).
-    const CodeView code = module_a->code();
-    const Instruction at = code.decode(pc);
-    if (kSteer && at.valid && (at.opcode == Opcode::fallthrough || at.opcode == Opcode::unlikely) &&
-        code.is_instruction_boundary(pc) && !code.is_jump_target_valid(pc))
-      pc = 0;
     pair.set_next_pc(pc);
     pair.set_gas(gas);
     pair.set_reg(Reg::RA, kReturnToHost);
@@ -423,8 +412,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     const uint8_t a = host.action();
-    bool toggle_tracing = false;  // applied once the next pc is known
-    bool refuelled = false;       // resumes after a sync NotEnoughGas
+    bool toggle_tracing = false;  // applied after the action
     bool go_on = true;
     switch (ia->kind) {
       case Interrupt::Kind::Segfault: {
@@ -484,7 +472,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (pair.a().next_program_counter()) {  // sync: refuel, resume
           // Mostly a little (the sync boundary again soon), sometimes plenty.
           pair.set_gas((a & 0x40) ? 4096 + host.rng.below(65536) : a + host.rng.below(256));
-          refuelled = true;
           toggle_tracing = (a & 0x0F) == 0;
         } else {
           go_on = restart();
@@ -497,20 +484,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
     }
     if (!go_on) break;
-    if (toggle_tracing && !tracing_forced) {
-      const bool on = !pair.a().step_tracing();
-      // STEERING (remove once the bugs are fixed): step tracing is not toggled where that is known to
-      // diverge or crash: (1) turned on to resume after a sync NotEnoughGas (the compiler gives no Step at
-      // the resumed pc); (2) turned on or off when the next instruction is `fallthrough`, `unlikely` or
-      // invalid, the end of code included (the interpreter: turned on after an ecalli, it runs on without Step
-      // interrupts; turned on and entered mid-block from the host, a heap-buffer-overflow in
-      // Interpreter::run; turned off at a Step at the end of code, the implicit trap's block is not charged).
-      const std::optional<uint32_t> next_pc = pair.a().next_program_counter();
-      const Instruction next = module_a->code().decode(next_pc.value_or(0));
-      const bool known_bad = (on && refuelled) || !next.valid || next.opcode == Opcode::fallthrough ||
-                             next.opcode == Opcode::unlikely;
-      if (!(kSteer && known_bad)) pair.set_step_tracing(on);
-    }
+    if (toggle_tracing && !tracing_forced) pair.set_step_tracing(!pair.a().step_tracing());
   }
   pair.compare_state();
   pair.compare_memory(host.ever_mapped, page_size);

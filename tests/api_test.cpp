@@ -246,6 +246,116 @@ TEST_P(ApiTest, StepTracingCanBeToggledOnTheInstance) {
   EXPECT_EQ(call(in, 0), Interrupt::ecalli(3));
 }
 
+// The rule for switching step tracing between runs (the reference fixes it per module): once it is on, the
+// instruction the next run resumes at stops with a Step first, whatever stopped the run before; its block's
+// charge stays as the interrupt left it (made after running out of gas, not made again after a fault).
+TEST_P(ApiTest, StepTracingSwitchedOnStepsTheInstructionARunResumesAt) {
+  // Sync gas 0: out of gas at the first block (three instructions); refuelled with tracing on.
+  {
+    CodeBuilder b(InstructionSet::Latest64);
+    emit_load_imm(b, Reg::A0, 1);
+    auto second = b.new_label();
+    b.bind(second);
+    emit_load_imm(b, Reg::A1, 2);
+    emit_trap(b);
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+    v.instance.set_gas(0);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::not_enough_gas());
+    v.instance.set_gas(10);
+    v.instance.set_step_tracing(true);
+    EXPECT_EQ(resume(v.instance), Interrupt::step());  // the compiler resumed at the charge, with no Step
+    EXPECT_EQ(v.instance.program_counter(), 0u);
+    EXPECT_EQ(v.instance.gas(), 10);  // not charged yet
+    EXPECT_EQ(resume(v.instance), Interrupt::step());
+    EXPECT_EQ(v.instance.program_counter(), v.at(second));
+    EXPECT_EQ(v.instance.gas(), 7);
+  }
+  // After an ecalli, tracing on; the next instruction is a `fallthrough`, an `unlikely` or the end of the
+  // code (the implicit trap, in the ecalli's block). The interpreter ran on without any Step: its translation
+  // for the fallthrough's pc outlived the translations dropped when tracing was switched.
+  for (const char* next : {"fallthrough", "unlikely", "end"}) {
+    CodeBuilder b(InstructionSet::Latest64);
+    emit_load_imm(b, Reg::A0, 1);
+    b.emit(insn(Opcode::ecalli, {}, {5}));
+    auto after = b.new_label();
+    b.bind(after);
+    const bool end = std::string_view(next) == "end";
+    CodeBuilder::Label last = after;
+    if (!end) {
+      last = b.new_label();
+      b.emit(insn(std::string_view(next) == "fallthrough" ? Opcode::fallthrough : Opcode::unlikely));
+      emit_load_imm(b, Reg::A1, 2);
+      b.bind(last);
+      emit_trap(b);
+    }
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+    const uint32_t code_length = static_cast<uint32_t>(v.module.blob().code().size());
+    v.instance.set_gas(100);
+    EXPECT_EQ(call(v.instance, 0), Interrupt::ecalli(5)) << next;
+    const Gas paid = v.instance.gas();
+    v.instance.set_step_tracing(true);
+    EXPECT_EQ(resume(v.instance), Interrupt::step()) << next;
+    EXPECT_EQ(v.instance.program_counter(), end ? code_length : v.at(after)) << next;
+    if (end) {
+      EXPECT_EQ(resume(v.instance), Interrupt::trap());
+      EXPECT_EQ(v.instance.program_counter(), code_length);
+      EXPECT_EQ(v.instance.gas(), paid);  // the implicit trap was paid with the ecalli's block
+      continue;
+    }
+    EXPECT_EQ(resume(v.instance), Interrupt::step()) << next;
+    EXPECT_EQ(resume(v.instance), Interrupt::step()) << next;
+    EXPECT_EQ(v.instance.program_counter(), v.at(last)) << next;
+    EXPECT_EQ(resume(v.instance), Interrupt::trap()) << next;
+    EXPECT_EQ(v.instance.reg(Reg::A1), 2u) << next;
+  }
+}
+
+// A host entry at a `fallthrough` in the middle of a block, after the code ran untraced and tracing was
+// switched on: a Step there, then the block's successor (the interpreter read past its ops, or ran another's).
+TEST_P(ApiTest, StepTracingSwitchedOnThenAnEntryAtAFallthrough) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_load_imm(b, Reg::A0, 1);
+  auto fallthrough = b.new_label(), last = b.new_label();
+  b.bind(fallthrough);
+  b.emit(insn(Opcode::fallthrough));
+  b.bind(last);
+  emit_trap(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+  v.instance.set_gas(100);
+  EXPECT_EQ(call(v.instance, 0), Interrupt::trap());
+  v.instance.set_step_tracing(true);
+  v.instance.set_gas(100);
+  EXPECT_EQ(call(v.instance, v.at(fallthrough)), Interrupt::step());
+  EXPECT_EQ(v.instance.program_counter(), v.at(fallthrough));
+  EXPECT_EQ(v.instance.gas(), 98);  // entered mid-block: the block (two) paid first
+  EXPECT_EQ(resume(v.instance), Interrupt::step());
+  EXPECT_EQ(v.instance.program_counter(), v.at(last));
+  EXPECT_EQ(resume(v.instance), Interrupt::trap());
+  EXPECT_EQ(v.instance.gas(), 97);
+}
+
+// Switched off at the Step on the Gray Paper's implicit trap (a block of its own after a final
+// `fallthrough`): the trap is still charged, as with tracing left on or never on.
+TEST_P(ApiTest, StepTracingSwitchedOffAtTheEndOfCodeStillChargesItsBlock) {
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_load_imm(b, Reg::A0, 1);
+  b.emit(insn(Opcode::fallthrough));
+  VmOptions options{.module_config = gas_config(GasMeteringKind::Sync)};
+  options.module_config.step_tracing = true;
+  options.module_config.gray_paper_end_of_code = true;
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  const uint32_t code_length = static_cast<uint32_t>(v.module.blob().code().size());
+  v.instance.set_gas(100);
+  Interrupt interrupt = call(v.instance, 0);
+  while (interrupt == Interrupt::step() && v.instance.program_counter() != code_length) interrupt = resume(v.instance);
+  ASSERT_EQ(interrupt, Interrupt::step());
+  EXPECT_EQ(v.instance.gas(), 98);
+  v.instance.set_step_tracing(false);
+  EXPECT_EQ(resume(v.instance), Interrupt::trap());
+  EXPECT_EQ(v.instance.program_counter(), code_length);
+  EXPECT_EQ(v.instance.gas(), 97);  // the interpreter trapped without charging
+}
+
 TEST_P(ApiTest, ModuleFromSerializedBlob) {
   CodeBuilder b(InstructionSet::Latest64);
   emit_trap(b);

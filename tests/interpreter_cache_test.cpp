@@ -116,6 +116,56 @@ TEST(InterpreterCache, ALimitDropsTranslationsWithoutChangingResultsOrGas) {
   }
 }
 
+// Without gas metering a block of a lone `fallthrough` has no op of its own: its pc enters at the next
+// block's first op. Dropping the translations forgets it too: a guest that jumped back to it after a drop ran
+// whatever op had taken that index since (or read past the ops).
+TEST(InterpreterCache, ABlockWithoutOpsIsForgottenWithTheRest) {
+  constexpr int kBlocks = 3000;  // two ops each: the smallest limit (4096 ops) is passed once
+  CodeBuilder b(InstructionSet::Latest64);
+  uint32_t entries = 0;
+  auto jump_through_table = [&](CodeBuilder::Label to) {
+    b.add_jump_table_entry(to);
+    ++entries;
+    b.emit(insn(Opcode::load_imm_and_jump_indirect, {Reg::T0, Reg::T0}, {0, entries * 2}));
+  };
+  auto lone = b.new_label(), end = b.new_label(), twice = b.new_label();
+  std::vector<CodeBuilder::Label> chain;
+  for (int i = 0; i <= kBlocks; ++i) chain.push_back(b.new_label());
+  jump_through_table(lone);
+  b.bind(lone);
+  b.emit(insn(Opcode::fallthrough));
+  b.emit(insn(Opcode::add_imm_64, {Reg::A2, Reg::A2}, {1}));
+  b.emit(insn(Opcode::branch_eq_imm, {Reg::A2}, {2, 0}), end);
+  jump_through_table(chain[0]);
+  for (int i = 0; i < kBlocks; ++i) {
+    b.bind(chain[i]);
+    b.emit(insn(Opcode::add_imm_64, {Reg::A0, Reg::A0}, {1}));
+    jump_through_table(chain[i + 1]);
+  }
+  b.bind(chain[kBlocks]);  // the chain runs once: a second time is the bug, stopped here
+  b.emit(insn(Opcode::add_imm_64, {Reg::A3, Reg::A3}, {1}));
+  b.emit(insn(Opcode::branch_eq_imm, {Reg::A3}, {2, 0}), twice);
+  jump_through_table(lone);
+  b.bind(twice);
+  emit_trap(b);
+  b.bind(end);
+  emit_ret(b);
+  const ProgramBlob blob = make_blob(InstructionSet::Latest64, b.finish().code);
+  for (const TestBackend& backend : backends()) {
+    for (bool limited : {false, true}) {
+      if (limited && backend.backend != BackendKind::Interpreter) continue;
+      Engine engine = make_engine(backend);
+      Module module = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::None), blob));
+      RawInstance instance = unwrap(module.instantiate());
+      if (limited) ASSERT_TRUE(instance.set_interpreter_cache_size_limit(80 * 1024));  // the floor
+      EXPECT_EQ(call(instance, 0), Interrupt::finished()) << test_backend_name(backend) << limited;
+      EXPECT_EQ(instance.reg(Reg::A0), uint64_t(kBlocks)) << test_backend_name(backend) << limited;
+      EXPECT_EQ(instance.reg(Reg::A2), 2u);
+      EXPECT_EQ(instance.reg(Reg::A3), 1u);
+    }
+  }
+}
+
 TEST(InterpreterCache, LimitIsTheInterpretersAndHasAFloor) {
   for (const TestBackend& backend : backends()) {
     Vm v = make_vm(backend, InstructionSet::Latest64, [] {

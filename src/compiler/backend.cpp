@@ -162,11 +162,12 @@ Result<Interrupt> CompilerBackend::run() {
       code_ = std::move(compiled).value();
     }
     compiled_tracing_ = state.step_tracing;
-    // Resuming an instruction whose block is paid for (after a fault) under tracing stops before it
-    // first, and still does not charge.
-    if (state.step_tracing && resume_.at == Resume::At::Body) {
+    // Tracing was switched on: the instruction the run resumes at stops with a Step first (none was given
+    // under it yet), whatever the interrupt was. Its charge stays as it was: retried after running out of
+    // gas, not made again after a fault (its block is paid for).
+    if (state.step_tracing && (resume_.at == Resume::At::Charge || resume_.at == Resume::At::Body)) {
+      step_skips_charge_ = resume_.at == Resume::At::Body;
       resume_.at = Resume::At::Entry;
-      step_skips_charge_ = true;
     }
   }
 

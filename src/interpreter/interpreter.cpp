@@ -209,6 +209,10 @@ class Interpreter final : public InstanceBackend {
   /// Translates from `block`, the start of the basic block holding `pc`, so that an op starts at `pc` (no
   /// fusing into it: an entry there may be at a branch that would be fused); the op of `pc`.
   uint32_t translate_for_entry(uint32_t block, uint32_t pc);
+  /// The start of the basic block holding the instruction at `pc`, if one starts there. With `end_of_code`
+  /// (pc is the code size), the block holding the implicit trap there: the one before it when that falls
+  /// through into it, else its own.
+  std::optional<uint32_t> block_of(uint32_t pc, bool end_of_code) const;
   uint32_t compile(uint32_t pc);
   uint32_t emit(uint16_t handler, uint32_t pc, uint8_t a = 0, uint8_t b = 0, uint8_t c = 0, uint32_t imm = 0,
                 uint32_t target = 0);
@@ -244,6 +248,7 @@ class Interpreter final : public InstanceBackend {
   std::vector<Op> ops_;
   std::vector<uint32_t> op_pcs_;    // guest pc of every op
   std::vector<uint32_t> pc_to_op_;  // guest pc -> first op of its instruction (kNone: not translated)
+  std::vector<uint32_t> opless_pcs_;  // translated instructions with no op of their own (in pc_to_op_, not op_pcs_)
   std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
   std::vector<uint32_t> djump_set_;  // the djump_ entries that are resolved
   size_t cache_limit_ops_ = SIZE_MAX;  // set_translation_cache_limit, in ops
@@ -270,7 +275,9 @@ void Interpreter::ensure_tables() {
 
 void Interpreter::drop_translations() {
   if (!pc_to_op_.empty())
-    for (uint32_t pc : op_pcs_) pc_to_op_[pc] = kNone;
+    for (const std::vector<uint32_t>* pcs : {&op_pcs_, &opless_pcs_})
+      for (uint32_t pc : *pcs) pc_to_op_[pc] = kNone;
+  opless_pcs_.clear();
   for (uint32_t entry : djump_set_) djump_[entry] = kNone;
   djump_set_.clear();
   ops_.clear();
@@ -283,6 +290,18 @@ uint32_t Interpreter::translate_for_entry(uint32_t block, uint32_t pc) {
   compile(block);
   fuse_ = true;
   return pc_to_op_[pc];
+}
+
+std::optional<uint32_t> Interpreter::block_of(uint32_t pc, bool end_of_code) const {
+  if (!end_of_code) return code_.find_start_of_basic_block(pc);
+  uint32_t last = pc;
+  while (last > 0 && !code_.is_instruction_boundary(--last)) {
+  }
+  const std::optional<uint32_t> start = code_.find_start_of_basic_block(last);
+  if (!start) return pc;
+  std::vector<Instruction> block;
+  code_.decode_block(*start, block);
+  return block.back().pc == pc ? *start : pc;
 }
 
 uint32_t Interpreter::retranslate_at(uint32_t pc) {
@@ -446,6 +465,8 @@ uint32_t Interpreter::compile(uint32_t pc) {
       if (charge_here && cost > kMaxFoldedCost) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
       const size_t first_op = ops_.size();
       continues = emit_instruction(insn);
+      // (A fallthrough or unlikely: its pc enters at the next op. Forgotten with the rest when dropped.)
+      if (ops_.size() == pc_to_op_[insn.pc]) opless_pcs_.push_back(insn.pc);
       if (charge_here && cost <= kMaxFoldedCost) {
         if (ops_.size() == first_op) {  // nothing to fold into (unlikely, fallthrough)
           emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
@@ -781,10 +802,12 @@ Interrupt Interpreter::run(VmState& state, GuestMemory& memory) {
   bool uncharged = resume_uncharged_ && !state.next_pc_changed;
   if (state.next_pc_changed || start == kNone) {
     const uint32_t pc = *state.next_program_counter;
-    uint32_t index = pc < code_.size() ? pc_to_op_[pc] : kNone;
+    // Resuming after invalidate() may be at the end of code (the implicit trap, not yet charged); a host
+    // entry there traps at once.
+    const bool end_of_code = !state.next_pc_changed && pc == code_.size();
+    uint32_t index = pc < code_.size() || end_of_code ? pc_to_op_[pc] : kNone;
     if (index == kNone) {
-      std::optional<uint32_t> block = code_.is_instruction_boundary(pc) ? code_.find_start_of_basic_block(pc)
-                                                                        : std::nullopt;
+      const std::optional<uint32_t> block = block_of(pc, end_of_code);
       if (!block) {
         state.next_pc_changed = false;
         trap_at_pc(pc);
