@@ -196,7 +196,8 @@ class POLKAVM_API RawInstance {
   /// the instance's memory grow with its code (as the reference's set_interpreter_cache_size_limit).
   /// Nothing: no limit (the default). Refused (Unsupported) for compiled code.
   Result<void> set_interpreter_cache_size_limit(std::optional<size_t> max_bytes);
-  /// Turns Step interrupts (one before every instruction) on or off.
+  /// Turns Step interrupts (one before every instruction) on or off. Switched on, the instruction the next
+  /// run resumes at stops with a Step first, whatever the last interrupt was; its gas stays as that left it.
   void set_step_tracing(bool enabled);
   bool step_tracing() const;  ///< whether step tracing is on
 
