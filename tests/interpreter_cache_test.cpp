@@ -157,7 +157,9 @@ TEST(InterpreterCache, ABlockWithoutOpsIsForgottenWithTheRest) {
       Engine engine = make_engine(backend);
       Module module = unwrap(Module::from_blob(engine, gas_config(GasMeteringKind::None), blob));
       RawInstance instance = unwrap(module.instantiate());
-      if (limited) ASSERT_TRUE(instance.set_interpreter_cache_size_limit(80 * 1024));  // the floor
+      if (limited) {
+        ASSERT_TRUE(instance.set_interpreter_cache_size_limit(80 * 1024));  // the floor
+      }
       EXPECT_EQ(call(instance, 0), Interrupt::finished()) << test_backend_name(backend) << limited;
       EXPECT_EQ(instance.reg(Reg::A0), uint64_t(kBlocks)) << test_backend_name(backend) << limited;
       EXPECT_EQ(instance.reg(Reg::A2), 2u);

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -489,13 +490,21 @@ bool Codegen::emit_all() {
 void Codegen::find_loop_heads() {
   const uint32_t size = code_.size();
   loop_heads_.assign(size + 1, false);
-  for (uint32_t pc = code_.next_instruction_start(0); pc < size; pc = code_.next_instruction_start(pc + 1)) {
-    const std::optional<Opcode> op = opcode_from_byte(code_.isa(), code_.code()[pc]);
-    if (!op) continue;
-    const Format f = format(*op);
-    if (f != Format::Offset && f != Format::RegImmOffset && f != Format::RegRegOffset) continue;
-    const Instruction insn = code_.decode(pc);
-    if (insn.valid && insn.target <= pc) loop_heads_[insn.target] = true;
+  // Instruction starts, a bitmask word at a time.
+  const std::span<const uint8_t> bitmask = code_.bitmask();
+  for (size_t byte = 0; byte < bitmask.size(); byte += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, bitmask.data() + byte, std::min<size_t>(8, bitmask.size() - byte));
+    for (; word != 0; word &= word - 1) {
+      const uint64_t pc = byte * 8 + static_cast<uint64_t>(std::countr_zero(word));
+      if (pc >= size) return;
+      const std::optional<Opcode> op = opcode_from_byte(code_.isa(), code_.code()[pc]);
+      if (!op) continue;
+      const Format f = format(*op);
+      if (f != Format::Offset && f != Format::RegImmOffset && f != Format::RegRegOffset) continue;
+      const Instruction insn = code_.decode(static_cast<uint32_t>(pc));
+      if (insn.valid && insn.target <= pc) loop_heads_[insn.target] = true;
+    }
   }
 }
 
@@ -1315,7 +1324,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
     if (errors.error != kErrorOk) return asm_error();
 
     const size_t size = holder.codeSize();
-    void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (memory == MAP_FAILED)
       return Error(fmt::format("failed to allocate {} bytes of machine code (errno {})", size, errno),
                    ErrorKind::ResourceExhausted);

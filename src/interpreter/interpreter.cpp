@@ -8,8 +8,13 @@
 // adds a step op before every instruction (and turns fusion off), so the hot loop never pays for it.
 // Handler bodies live in handlers.inc and are compiled under one of three dispatch modes: computed goto
 // (GCC/Clang), tail calls with [[clang::musttail]], or a portable switch.
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -226,8 +231,24 @@ class Interpreter final : public InstanceBackend {
   // Slow paths called from handlers. They return the op index to continue at, or kNone to stop with
   // `pending_` as the result.
   uint32_t stop(Interrupt interrupt) {
-    pending_ = interrupt;
+    store_whole(pending_, interrupt);
     return kNone;
+  }
+  /// Writes `interrupt` as one 16-byte and one 4-byte store, the pieces the run's result is copied from
+  /// `pending_` in right after: the processor then forwards the stores to that copy. Written field by field
+  /// and read back whole, it stalled every host call's round trip for about 5 ns.
+  static void store_whole(Interrupt& to, const Interrupt& interrupt) {
+#if defined(__SSE2__)
+    static_assert(sizeof(Interrupt) == 20 && offsetof(Interrupt, hostcall) == 4 && offsetof(Interrupt, segfault) == 8 &&
+                  offsetof(Segfault, page_size) == 4 && offsetof(Segfault, is_write_protected) == 8);
+    const uint64_t low = uint64_t{static_cast<uint8_t>(interrupt.kind)} | uint64_t{interrupt.hostcall} << 32;
+    const uint64_t high = uint64_t{interrupt.segfault.page_address} | uint64_t{interrupt.segfault.page_size} << 32;
+    const uint32_t tail = interrupt.segfault.is_write_protected;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(&to), _mm_set_epi64x(static_cast<int64_t>(high), static_cast<int64_t>(low)));
+    std::memcpy(reinterpret_cast<unsigned char*>(&to) + 16, &tail, sizeof(tail));
+#else
+    to = interrupt;
+#endif
   }
   uint32_t trap(uint32_t index);
   uint32_t trap_at_pc(uint32_t pc);

@@ -491,34 +491,42 @@ RawInstance& RawInstance::operator=(RawInstance&& other) noexcept {
 }
 RawInstance::~RawInstance() = default;
 
-Result<Interrupt> RawInstance::run() {
-  if (!data_) return moved_from();
-  if (data_->out_of_memory) return Error("this instance ran out of memory in an earlier run", ErrorKind::ResourceExhausted);
-  detail::VmState& state = data_->backend->state();
-  if (!state.next_program_counter) return Error("failed to run: next program counter is not set", ErrorKind::InvalidArgument);
-  const bool metered = module_.gas_metering() != GasMeteringKind::None;
-  if (metered && state.gas < 0) return Interrupt::not_enough_gas();
-  if (data_->crosscheck) data_->crosscheck->state() = state;  // the host's changes since the last run
+namespace {
+/// A run of an instance whose state allows one. One named result, returned on every path: it is built in
+/// the caller's slot, not copied there (a copy read back in wider pieces than it was written stalls a
+/// host call's round trip).
+Result<Interrupt> run_backend(detail::InstanceData& data, bool metered) {
+  detail::VmState& state = data.backend->state();
+  if (data.crosscheck) data.crosscheck->state() = state;  // the host's changes since the last run
   bool completed = false;  // false: an exception (running out of memory) left the backend mid-run
   Result<Interrupt> interrupt = without_exceptions("running", [&]() -> Result<Interrupt> {
-    Result<Interrupt> ran = data_->backend->run();
-    if (ran && data_->crosscheck)
-      if (std::optional<std::string> difference = crosscheck(*data_, *ran)) ran = divergence(*difference);
+    Result<Interrupt> ran = data.backend->run();
+    if (ran && data.crosscheck)
+      if (std::optional<std::string> difference = crosscheck(data, *ran)) ran = divergence(*difference);
     completed = true;
     return ran;
   });
-  if (!completed) data_->out_of_memory = true;
+  if (!completed) data.out_of_memory = true;
   if (!interrupt) {
     // The sandbox broke (or the cross-check failed, or memory ran out): nothing can continue from here.
     state.program_counter.reset();
     state.next_program_counter.reset();
-    return interrupt;
-  }
-  if (metered && state.gas < 0) {
+  } else if (metered && state.gas < 0) {
     state.next_program_counter.reset();
-    return Interrupt::not_enough_gas();
+    interrupt = Interrupt::not_enough_gas();
   }
   return interrupt;
+}
+}  // namespace
+
+Result<Interrupt> RawInstance::run() {
+  if (!data_) return moved_from();
+  if (data_->out_of_memory) return Error("this instance ran out of memory in an earlier run", ErrorKind::ResourceExhausted);
+  const detail::VmState& state = data_->backend->state();
+  if (!state.next_program_counter) return Error("failed to run: next program counter is not set", ErrorKind::InvalidArgument);
+  const bool metered = module_.gas_metering() != GasMeteringKind::None;
+  if (metered && state.gas < 0) return Interrupt::not_enough_gas();
+  return run_backend(*data_, metered);
 }
 
 uint64_t RawInstance::reg(Reg r) const {
