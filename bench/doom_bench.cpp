@@ -1,12 +1,8 @@
 // Doom on each variant of bench_common.hpp (interpreter, compiler in the generic sandbox, compiler in the
 // Linux sandbox), with gas metering off and sync: the wall time of 300 game ticks after ext_initialize.
 //
-// The program is the reference's Doom example, POLKAVM_SHARED_DIR/programs/doom.polkavm; its host contract is
-// in that directory's README.md: page size 0x4000; imports ext_output_video, ext_output_audio, ext_rom_size,
-// ext_rom_read and ext_stdout; exports ext_initialize and ext_tick. The ROM is the Freedoom WAD of Debian's
-// `freedoom` package (scripts/setup.sh installs it). Host functions are dispatched here by hand: run()
-// stops with Interrupt ecalli(n) for the module's n-th import, whose arguments are in A0..A5 and whose result
-// goes back in A0.
+// The program is the reference's Doom example, POLKAVM_SHARED_DIR/programs/doom.polkavm, with the host of
+// doom_host.hpp (its host contract is in that directory's README.md; the ROM is Debian's Freedoom WAD).
 //
 // Before timing a configuration, a run of ext_initialize and 10 ticks is checked against the README's table:
 // the FNV-1a 64 checksum of every frame delivered (the frame of ext_initialize included) after 0 and after 10
@@ -41,6 +37,7 @@
 #include <fmt/core.h>
 
 #include "bench_common.hpp"
+#include "doom_host.hpp"
 #include "polkavm/polkavm.hpp"
 
 namespace {
@@ -54,23 +51,11 @@ using polkavm::Result;
 using polkavm::bench::kVariants;
 using polkavm::bench::Variant;
 
-constexpr const char* kProgramPath = POLKAVM_SHARED_DIR "/programs/doom.polkavm";
-constexpr const char* kRomPath = "/usr/share/games/doom/freedoom1.wad";
-constexpr uint32_t kPageSize = 0x4000;
-constexpr Gas kInitialGas = 1'000'000'000'000'000;  // 10^15, set once before ext_initialize
-constexpr int kTimedTicks = 300;
-constexpr uint64_t kMaxOutput = uint64_t{1} << 26;  // bytes of one frame or batch of audio: a sanity bound
+using polkavm::bench::doom::Doom;
+using polkavm::bench::doom::kRomPath;
 
-/// The README's table (the reference v0.35 with the same ROM).
-struct Expected {
-  int ticks;
-  uint64_t checksum;
-  Gas gas_used;  // sync metering, naive cost model
-};
-constexpr Expected kExpected[] = {
-    {0, 0x8d59dbfe0e40814d, 217'113'118},
-    {10, 0x2bb9a539623f749d, 325'953'773},
-};
+constexpr const char* kProgramPath = POLKAVM_SHARED_DIR "/programs/doom.polkavm";
+constexpr int kTimedTicks = 300;
 
 Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -79,152 +64,6 @@ Result<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
   if (in.bad()) return Error(fmt::format("cannot read {}", path.string()));
   return bytes;
 }
-
-/// FNV-1a, 64 bits, over a stream of bytes.
-class Fnv1a64 {
- public:
-  void update(std::span<const uint8_t> bytes) {
-    for (uint8_t byte : bytes) hash_ = (hash_ ^ byte) * 0x100000001b3;
-  }
-  uint64_t value() const { return hash_; }
-
- private:
-  uint64_t hash_ = 0xcbf29ce484222325;
-};
-
-/// The host functions Doom imports.
-enum class HostFunction { OutputVideo, OutputAudio, RomSize, RomRead, Stdout };
-
-Result<HostFunction> host_function_named(std::string_view name) {
-  if (name == "ext_output_video") return HostFunction::OutputVideo;
-  if (name == "ext_output_audio") return HostFunction::OutputAudio;
-  if (name == "ext_rom_size") return HostFunction::RomSize;
-  if (name == "ext_rom_read") return HostFunction::RomRead;
-  if (name == "ext_stdout") return HostFunction::Stdout;
-  return Error(fmt::format("Doom imports '{}', which this host does not provide", name));
-}
-
-/// One game: an instance of the module, initialized, and the host state the imports work on.
-class Doom {
- public:
-  /// Whether every frame goes into checksum(), or is only copied out of guest memory as a display would.
-  enum class Frames { Hash, Copy };
-
-  /// A new instance of `module`, with gas set (if metered) and ext_initialize called.
-  static Result<Doom> start(const polkavm::Module& module, std::span<const uint8_t> rom, Frames frames) {
-    const auto initialize = module.export_pc("ext_initialize");
-    const auto tick = module.export_pc("ext_tick");
-    if (!initialize || !tick) return Error("the module does not export ext_initialize and ext_tick");
-    std::vector<HostFunction> imports;
-    for (const std::string& name : module.imports()) {
-      auto function = host_function_named(name);
-      if (!function) return function.error();
-      imports.push_back(*function);
-    }
-    auto instance = module.instantiate();
-    if (!instance) return instance.error();
-    Doom doom(std::move(*instance), rom, *tick, std::move(imports), frames);
-    if (doom.metered()) doom.instance_.set_gas(kInitialGas);
-    if (auto done = doom.call(*initialize); !done) return Error("ext_initialize: " + done.error().message());
-    return doom;
-  }
-
-  Result<void> tick() {
-    if (auto done = call(tick_pc_); !done) return Error(fmt::format("tick {}: {}", ticks_ + 1, done.error().message()));
-    ++ticks_;
-    return {};
-  }
-
-  int ticks() const { return ticks_; }
-  /// The checksum of all frames so far (Frames::Hash only).
-  uint64_t checksum() const { return frames_.value(); }
-  /// The checksum of the last frame alone.
-  uint64_t last_frame_checksum() const {
-    Fnv1a64 hash;
-    hash.update(frame_);
-    return hash.value();
-  }
-  bool metered() const { return instance_.module().gas_metering() != GasMeteringKind::None; }
-  Gas gas_used() const { return kInitialGas - instance_.gas(); }
-  /// What the game printed (the first 64 KB), to explain a failure.
-  const std::string& output() const { return stdout_; }
-
- private:
-  Doom(polkavm::RawInstance instance, std::span<const uint8_t> rom, uint32_t tick_pc, std::vector<HostFunction> imports,
-       Frames frames)
-      : instance_(std::move(instance)),
-        rom_(rom),
-        tick_pc_(tick_pc),
-        imports_(std::move(imports)),
-        hash_frames_(frames == Frames::Hash) {}
-
-  /// Calls the export at `pc` and answers its host calls until it returns.
-  Result<void> call(uint32_t pc) {
-    if (auto prepared = instance_.prepare_call(pc); !prepared) return prepared.error();
-    for (;;) {
-      auto interrupt = instance_.run();
-      if (!interrupt) return interrupt.error();
-      if (interrupt->kind == Interrupt::Kind::Finished) return {};
-      if (interrupt->kind != Interrupt::Kind::Ecalli)
-        return Error("the guest stopped with " + polkavm::to_string(*interrupt));
-      if (auto answered = host_call(interrupt->hostcall); !answered) return answered.error();
-    }
-  }
-
-  /// A 32-bit argument register (Doom is a 32-bit program).
-  uint32_t arg(Reg reg) const { return static_cast<uint32_t>(instance_.reg(reg)); }
-
-  Result<void> host_call(uint32_t index) {
-    if (index >= imports_.size())
-      return Error(fmt::format("ecalli {}, but the module has {} imports", index, imports_.size()));
-    switch (imports_[index]) {
-      case HostFunction::OutputVideo: {  // (address, width, height): one frame of 4-byte pixels
-        const uint64_t size = uint64_t{arg(Reg::A1)} * arg(Reg::A2) * 4;
-        if (size > kMaxOutput) return Error(fmt::format("a frame of {} bytes", size));
-        frame_.resize(size);
-        if (auto read = instance_.read_memory_into(arg(Reg::A0), frame_); !read) return read.error();
-        if (hash_frames_) frames_.update(frame_);
-        return {};
-      }
-      case HostFunction::OutputAudio: {  // (address, samples): stereo pairs of i16, read as a player would
-        const uint64_t size = uint64_t{arg(Reg::A1)} * 4;
-        if (size > kMaxOutput) return Error(fmt::format("{} bytes of audio", size));
-        audio_.resize(size);
-        return instance_.read_memory_into(arg(Reg::A0), audio_);
-      }
-      case HostFunction::RomSize:
-        instance_.set_reg(Reg::A0, rom_.size());
-        return {};
-      case HostFunction::RomRead: {  // (pointer, offset, length): copy part of the ROM into the guest
-        const uint32_t pointer = arg(Reg::A0), offset = arg(Reg::A1), length = arg(Reg::A2);
-        if (uint64_t{offset} + length > rom_.size())
-          return Error(fmt::format("ext_rom_read of {} bytes at {} past the ROM's end", length, offset));
-        return instance_.write_memory(pointer, rom_.subspan(offset, length));
-      }
-      case HostFunction::Stdout: {  // (buffer, length) -> length
-        const uint32_t length = arg(Reg::A1);
-        auto text = instance_.read_memory(arg(Reg::A0), length);
-        if (!text) return text.error();
-        const size_t room = (size_t{1} << 16) - std::min(stdout_.size(), size_t{1} << 16);
-        stdout_.append(text->begin(), text->begin() + std::min<size_t>(room, text->size()));
-        instance_.set_reg(Reg::A0, length);
-        return {};
-      }
-    }
-    return Error("unreachable");
-  }
-
-  polkavm::RawInstance instance_;
-  std::span<const uint8_t> rom_;
-  uint32_t tick_pc_;
-  std::vector<HostFunction> imports_;  // by import index
-  bool hash_frames_;
-  int ticks_ = 0;
-  Fnv1a64 frames_;
-  std::vector<uint8_t> frame_;  // the last frame
-  std::vector<uint8_t> audio_;  // the last batch of audio samples
-  std::string stdout_;
-};
 
 // ------------------------------------------------------------------------------------------------
 // Checks
@@ -247,28 +86,7 @@ std::string report_failure(std::string message) {
 Result<polkavm::Module> load_module(const Variant& variant, GasMeteringKind gas) {
   auto engine = polkavm::bench::make_engine(variant);
   if (!engine) return engine.error();
-  polkavm::ModuleConfig config;
-  config.page_size = kPageSize;
-  config.gas_metering = gas;
-  return polkavm::Module::create(*engine, config, g_inputs->program);
-}
-
-/// The checksum and gas after each row of kExpected, compared with the reference's.
-Result<void> verify(const polkavm::Module& module) {
-  auto doom = Doom::start(module, g_inputs->rom, Doom::Frames::Hash);
-  if (!doom) return doom.error();
-  for (const Expected& expected : kExpected) {
-    while (doom->ticks() < expected.ticks)
-      if (auto ticked = doom->tick(); !ticked) return ticked.error();
-    if (doom->checksum() != expected.checksum)
-      return Error(fmt::format("after {} ticks the frames' checksum is {:016x}, expected {:016x}; the game "
-                               "printed:\n{}",
-                               expected.ticks, doom->checksum(), expected.checksum, doom->output()));
-    if (doom->metered() && doom->gas_used() != expected.gas_used)
-      return Error(fmt::format("after {} ticks {} gas was used, expected {}", expected.ticks, doom->gas_used(),
-                               expected.gas_used));
-  }
-  return {};
+  return polkavm::bench::doom::load(*engine, gas, g_inputs->program);
 }
 
 /// The first result of kTimedTicks ticks; every later one must match it.
@@ -306,7 +124,7 @@ void doom_ticks(benchmark::State& state, Variant variant, GasMeteringKind gas) {
   // Once per configuration, whatever the number of repetitions.
   static std::map<std::string, bool> verified;
   if (auto [it, first] = verified.try_emplace(configuration, false); first) {
-    if (auto checked = verify(*module); !checked)
+    if (auto checked = polkavm::bench::doom::verify(*module, g_inputs->rom); !checked)
       report_failure(fmt::format("{}: {}", configuration, checked.error().message()));
     else
       it->second = true;

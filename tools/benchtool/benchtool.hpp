@@ -6,6 +6,7 @@
 //   native.cpp  the native baseline: the program's C/C++ source built as a shared library and called in
 //               this process (timed exactly like the VM), plus the native twin executable for the checksum;
 //   vm.cpp      the guest blob on one backend with one gas metering mode;
+//   doom.cpp    Doom (the shared data's programs/doom.polkavm) on one backend with one gas metering mode;
 //   report.cpp  the Markdown table and the SVG chart.
 #pragma once
 
@@ -174,6 +175,27 @@ struct GuestBlob {
 std::unique_ptr<Runner> vm_runner(const std::string& program, bool rv32, std::shared_ptr<const GuestBlob> blob,
                                   Engines& engines, polkavm::BackendKind backend, polkavm::GasMeteringKind gas,
                                   const Runner& reference, const Settings& settings);
+
+// ---------------------------------------------------------------------------------------------------
+// doom.cpp
+
+/// Ticks per execution sample of Doom (the reference's baselines use 300).
+constexpr uint64_t kDoomTicks = 300;
+
+/// Doom's blob and ROM, read once for all its rows.
+struct DoomInputs {
+  std::filesystem::path program_path;
+  std::vector<uint8_t> program;
+  std::vector<uint8_t> rom;
+  std::string missing;  // why Doom cannot run (a file not found): its rows are skipped with this
+};
+std::shared_ptr<const DoomInputs> read_doom_inputs(const std::filesystem::path& program,
+                                                   const std::filesystem::path& rom);
+
+/// One Doom row: on `backend` with `gas`, checked against the reference's results before it is timed.
+std::unique_ptr<Runner> doom_runner(std::shared_ptr<const DoomInputs> inputs, Engines& engines,
+                                    polkavm::BackendKind backend, polkavm::GasMeteringKind gas,
+                                    const Settings& settings);
 
 // ---------------------------------------------------------------------------------------------------
 // report.cpp

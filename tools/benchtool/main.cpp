@@ -5,6 +5,7 @@
 //   benchtool                                  all programs, rv64, Markdown on stdout
 //   benchtool --rv32 --repetitions 10 --markdown report.md --svg report.svg
 //   benchtool --filter sort --filter sha --backend compiler --sandbox linux
+//   benchtool --filter doom                    Doom, 300 ticks (the shared data's blob, Debian's Freedoom WAD)
 //
 // Blobs and native twins are found in the build tree next to benchtool (../../guest/programs).
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <iterator>
 
 #include "benchtool.hpp"
+#include "doom_host.hpp"
 #include "polkavm/version.hpp"
 #include "../common/cli_enums.hpp"
 
@@ -36,6 +38,8 @@ struct Options {
   std::string native_timing = "inprocess";
   std::string clock = "cpu";
   fs::path guest_dir, native_dir, native_lib_dir;
+  fs::path doom = POLKAVM_SHARED_DIR "/programs/doom.polkavm";
+  fs::path doom_wad = polkavm::bench::doom::kRomPath;
   std::optional<fs::path> markdown, svg;
   double svg_clip = 100;
   uint32_t arg = 0;
@@ -124,9 +128,15 @@ int run(const Options& options, const std::string& command) {
   // Per program, round after round, every row takes a oneshot sample (on a new instance) and an
   // execution sample (on that instance, now warm), then drops the instance (see Runner). The first round
   // also sizes the batches. The native row goes first: its checksum is the reference for the others.
-  const size_t rows_per_program = 1 + variants.size() * backends.size() * gas_modes.size();
+  // Doom has no native row and no rv32 variant.
+  auto rows_of = [&](const std::string& program) {
+    return program == "doom" ? backends.size() * gas_modes.size()
+                             : 1 + variants.size() * backends.size() * gas_modes.size();
+  };
+  size_t total_rows = 0;
+  for (const auto& program : programs) total_rows += rows_of(program);
   const unsigned rounds = settings.repetitions;
-  Progress progress(programs.size() * rows_per_program * (2 * rounds + 1));
+  Progress progress(total_rows * (2 * rounds + 1));
   // The engines: the environment's POLKAVM_* settings with --sandbox over them; each row sets its backend.
   auto engine_config = polkavm::cli::config_from_env(options.sandbox);
   if (!engine_config) {
@@ -153,16 +163,23 @@ int run(const Options& options, const std::string& command) {
 
   for (const auto& program : programs) {
     std::vector<std::unique_ptr<Runner>> runners;
-    runners.push_back(native_runner(program, native_paths, native_timing, settings));
-    const Runner& native = *runners.front();
-    for (bool rv32 : variants) {
-      auto blob = std::make_shared<GuestBlob>();
-      blob->path = options.guest_dir / (rv32 ? program + "-32.polkavm" : program + ".polkavm");
-      blob->target = rv32 ? "guest-" + program + "-32" : "guest-" + program;
-      blob->bytes = read_file(blob->path);
+    if (program == "doom") {
+      auto inputs = read_doom_inputs(options.doom, options.doom_wad);
+      if (!inputs->missing.empty()) progress.note("doom: skipped: " + inputs->missing);
       for (auto backend : backends)
-        for (auto gas : gas_modes)
-          runners.push_back(vm_runner(program, rv32, blob, engines, backend, gas, native, settings));
+        for (auto gas : gas_modes) runners.push_back(doom_runner(inputs, engines, backend, gas, settings));
+    } else {
+      runners.push_back(native_runner(program, native_paths, native_timing, settings));
+      const Runner& native = *runners.front();
+      for (bool rv32 : variants) {
+        auto blob = std::make_shared<GuestBlob>();
+        blob->path = options.guest_dir / (rv32 ? program + "-32.polkavm" : program + ".polkavm");
+        blob->target = rv32 ? "guest-" + program + "-32" : "guest-" + program;
+        blob->bytes = read_file(blob->path);
+        for (auto backend : backends)
+          for (auto gas : gas_modes)
+            runners.push_back(vm_runner(program, rv32, blob, engines, backend, gas, native, settings));
+      }
     }
     for (const auto& runner : runners)  // rows that cannot start (a missing blob, twin or library)
       if (!runner->row().error.empty())
@@ -231,7 +248,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "benchtool " + std::string(polkavm::version()));
   app.add_option("--filter", options.filters,
                  "Only the programs whose name contains this (repeatable; default: all of minimal, prime-sieve, "
-                 "memset, sort, sha256, interpreter, matmul, alloc)");
+                 "memset, sort, sha256, interpreter, matmul, alloc, doom)");
   app.add_option("-r,--repetitions", options.repetitions,
                  "Samples per number; the best is reported (default: 5)")
       ->check(CLI::Range(1u, 1000u));
@@ -261,6 +278,10 @@ int main(int argc, char** argv) {
   app.add_option("--min-batch-ms", options.min_batch_ms,
                  "Calls shorter than this are timed in batches at least this long (default: 1)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--doom", options.doom, "Doom's blob (default: " + options.doom.string() + ")");
+  app.add_option("--doom-wad", options.doom_wad,
+                 "The Doom 1 WAD Doom runs (default: " + options.doom_wad.string() +
+                     "; its rows are skipped when it is missing)");
   app.add_option("--markdown", options.markdown, "Write the Markdown report here instead of stdout");
   app.add_option("--svg", options.svg, "Write an SVG chart of the ratios to native here");
   app.add_option("--svg-clip", options.svg_clip, "Clip the chart's ratio axis here (default: 100)")

@@ -131,6 +131,14 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
             "--clock says)",
       info.sandbox);
 
+  if (std::any_of(rows.begin(), rows.end(), [](const Measurement& row) { return row.program == "doom"; }))
+    out += fmt::format(
+        "Doom (the reference's example, with Debian's Freedoom WAD): **execution** is {} ticks (`ext_tick`) of a "
+        "game already running; **oneshot** is module creation + instantiation + `ext_initialize` + one tick. "
+        "Each row is checked against the reference's results first (the frames' FNV-1a 64 checksum after 0 and "
+        "10 ticks and, metered, the gas used); **checksum** shows the low 32 bits of the one after 10 ticks. "
+        "There is no native Doom.\n\n",
+        kDoomTicks);
   out += "| program | runner | gas | compile | oneshot | execution | median | × native | checksum |\n";
   out += "|:--|:--|:--|--:|--:|--:|--:|--:|:--|\n";
   for (const auto& row : rows) {

@@ -82,8 +82,8 @@ std::string Measurement::label() const {
 }
 
 const std::vector<std::string>& benchmark_programs() {
-  static const std::vector<std::string> programs = {"minimal", "prime-sieve", "memset", "sort",
-                                                    "sha256",  "interpreter", "matmul", "alloc"};
+  static const std::vector<std::string> programs = {"minimal", "prime-sieve", "memset", "sort",  "sha256",
+                                                    "interpreter", "matmul", "alloc", "doom"};
   return programs;
 }
 
