@@ -486,8 +486,6 @@ uint32_t Interpreter::compile(uint32_t pc) {
       if (charge_here && cost > kMaxFoldedCost) emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
       const size_t first_op = ops_.size();
       continues = emit_instruction(insn);
-      // (A fallthrough or unlikely: its pc enters at the next op. Forgotten with the rest when dropped.)
-      if (ops_.size() == pc_to_op_[insn.pc]) opless_pcs_.push_back(insn.pc);
       if (charge_here && cost <= kMaxFoldedCost) {
         if (ops_.size() == first_op) {  // nothing to fold into (unlikely, fallthrough)
           emit(H_charge_gas, insn.pc, 0, 0, 0, cost);
@@ -496,6 +494,9 @@ uint32_t Interpreter::compile(uint32_t pc) {
           ops_[first_op].cost = cost;
         }
       }
+      // No op of its own (a fallthrough or unlikely, untraced and uncharged): its pc enters at the next op,
+      // and is forgotten with the rest when the translations are dropped.
+      if (ops_.size() == pc_to_op_[insn.pc]) opless_pcs_.push_back(insn.pc);
     }
 
     // Lay out the fall-through successor next, or jump to it if it exists already (or once it is
