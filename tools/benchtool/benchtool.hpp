@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "polkavm/config.hpp"
@@ -131,7 +132,11 @@ class Runner {
 struct NativePaths {
   std::filesystem::path twin_dir;     // native-<name> executables (build/guest/programs)
   std::filesystem::path library_dir;  // <name>.so built by benchtool's CMakeLists (next to benchtool)
+  std::filesystem::path scalar_library_dir;  // the same without auto-vectorisation (native-scalar/)
 };
+
+/// The runner name of the native baseline built without auto-vectorisation.
+constexpr std::string_view kScalarNative = "native-scalar";
 
 enum class NativeTiming { InProcess, Twin };
 
@@ -139,6 +144,10 @@ enum class NativeTiming { InProcess, Twin };
 /// execution time, measured in-process (default) or from the twin's own REPEAT loop.
 std::unique_ptr<Runner> native_runner(const std::string& program, const NativePaths& paths, NativeTiming timing,
                                       const Settings& settings);
+/// The row of `program` built without auto-vectorisation, in-process, checked against `reference` (the native
+/// row). Skipped (not an error) when its library is not built.
+std::unique_ptr<Runner> native_scalar_runner(const std::string& program, const std::filesystem::path& library_dir,
+                                             const Runner& reference, const Settings& settings);
 
 // ---------------------------------------------------------------------------------------------------
 // vm.cpp
@@ -215,7 +224,9 @@ std::string svg_chart(const std::vector<Measurement>& rows, double clip);
 
 /// "1.23 ms", "456 ns", ...
 std::string format_duration(double seconds);
-/// Execution time of `row` over the native row of the same program (nothing when either is missing).
-std::optional<double> ratio_to_native(const Measurement& row, const std::vector<Measurement>& rows);
+/// Execution time of `row` over the `baseline` row ("native" or kScalarNative) of the same program (nothing
+/// when either is missing).
+std::optional<double> ratio_to_native(const Measurement& row, const std::vector<Measurement>& rows,
+                                      std::string_view baseline = "native");
 
 }  // namespace benchtool

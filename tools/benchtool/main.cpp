@@ -37,7 +37,7 @@ struct Options {
   bool rv32 = false;
   std::string native_timing = "inprocess";
   std::string clock = "cpu";
-  fs::path guest_dir, native_dir, native_lib_dir;
+  fs::path guest_dir, native_dir, native_lib_dir, native_scalar_lib_dir;
   fs::path doom = POLKAVM_SHARED_DIR "/programs/doom.polkavm";
   fs::path doom_wad = polkavm::bench::doom::kRomPath;
   std::optional<fs::path> markdown, svg;
@@ -122,7 +122,7 @@ int run(const Options& options, const std::string& command) {
   settings.arg = options.arg;
   TimeSource source = options.clock == "wall" ? TimeSource::Wall : TimeSource::ThreadCpu;
   set_time_source(source);
-  NativePaths native_paths{options.native_dir, options.native_lib_dir};
+  NativePaths native_paths{options.native_dir, options.native_lib_dir, options.native_scalar_lib_dir};
   NativeTiming native_timing = options.native_timing == "twin" ? NativeTiming::Twin : NativeTiming::InProcess;
 
   // Per program, round after round, every row takes a oneshot sample (on a new instance) and an
@@ -131,7 +131,7 @@ int run(const Options& options, const std::string& command) {
   // Doom has no native row and no rv32 variant.
   auto rows_of = [&](const std::string& program) {
     return program == "doom" ? backends.size() * gas_modes.size()
-                             : 1 + variants.size() * backends.size() * gas_modes.size();
+                             : 2 + variants.size() * backends.size() * gas_modes.size();
   };
   size_t total_rows = 0;
   for (const auto& program : programs) total_rows += rows_of(program);
@@ -171,6 +171,7 @@ int run(const Options& options, const std::string& command) {
     } else {
       runners.push_back(native_runner(program, native_paths, native_timing, settings));
       const Runner& native = *runners.front();
+      runners.push_back(native_scalar_runner(program, native_paths.scalar_library_dir, native, settings));
       for (bool rv32 : variants) {
         auto blob = std::make_shared<GuestBlob>();
         blob->path = options.guest_dir / (rv32 ? program + "-32.polkavm" : program + ".polkavm");
@@ -242,6 +243,7 @@ int main(int argc, char** argv) {
   const fs::path exe_dir = executable_dir();
   options.guest_dir = (exe_dir / "../../guest/programs").lexically_normal();
   options.native_lib_dir = exe_dir / "native";
+  options.native_scalar_lib_dir = exe_dir / "native-scalar";
 
   CLI::App app{"Runs the guest benchmark programs natively, on the interpreter and on the compiler, and "
                "compares their times (Markdown table on stdout, optional SVG chart)."};
@@ -267,6 +269,9 @@ int main(int argc, char** argv) {
   app.add_option("--native-lib-dir", options.native_lib_dir,
                  "Directory of the in-process native libraries <name>.so (default: " +
                      options.native_lib_dir.string() + ")");
+  app.add_option("--native-scalar-lib-dir", options.native_scalar_lib_dir,
+                 "Directory of the in-process native libraries built without auto-vectorisation, the `native-scalar` "
+                 "rows (default: " + options.native_scalar_lib_dir.string() + "; skipped when missing)");
   app.add_option("--native-timing", options.native_timing,
                  "How native execution is timed: inprocess (the program as a shared library, sampled like the "
                  "VM; default) or twin (the per-call mean printed by `native-<name> 0 REPEAT`)")

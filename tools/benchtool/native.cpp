@@ -232,7 +232,56 @@ class NativeRunner final : public Runner {
   uint32_t arg_;
 };
 
+/// The program's source built without auto-vectorisation (native-scalar/<name>.so), called in this process:
+/// PolkaVM has no vector instructions, so this is the baseline with the same kind of code as the guest's.
+/// Every call is checked against the twin's checksum (the native row's); it has no oneshot of its own.
+class ScalarRunner final : public Runner {
+ public:
+  ScalarRunner(Measurement row, std::unique_ptr<NativeLibrary> library, const Runner& reference,
+               const Settings& settings)
+      : Runner(std::move(row), settings.min_batch_seconds), library_(std::move(library)), reference_(reference),
+        arg_(settings.arg) {}
+
+ private:
+  Result<void> do_oneshot() override {
+    const auto& expected = reference_.row().checksum;
+    if (!expected) return Error("not checked: the native row has no checksum");
+    row_.checksum = expected;
+    return calls(1);
+  }
+  Result<uint64_t> do_warm_up(double min_batch_seconds) override {
+    return calibrate_calls(min_batch_seconds, [this](uint64_t n) { return calls(n); });
+  }
+  Result<double> do_sample(uint64_t n) override {
+    return time_batch(n, [this](uint64_t count) { return calls(count); });
+  }
+  Result<void> calls(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint32_t got = library_->run(arg_);
+      if (got != *row_.checksum)
+        return Error(fmt::format("the scalar {}.so returned {}, but the native twin printed {}", row_.program,
+                                 got, *row_.checksum));
+    }
+    return {};
+  }
+
+  std::unique_ptr<NativeLibrary> library_;
+  const Runner& reference_;
+  uint32_t arg_;
+};
+
 }  // namespace
+
+std::unique_ptr<Runner> native_scalar_runner(const std::string& program, const std::filesystem::path& library_dir,
+                                             const Runner& reference, const Settings& settings) {
+  Measurement row;
+  row.program = program;
+  row.runner = std::string(kScalarNative);
+  std::unique_ptr<NativeLibrary> library;
+  if (auto opened = NativeLibrary::open(library_dir / (program + ".so"), program)) library = std::move(*opened);
+  else row.skipped = opened.error().message();  // optional: the report goes on without it
+  return std::make_unique<ScalarRunner>(std::move(row), std::move(library), reference, settings);
+}
 
 std::unique_ptr<Runner> native_runner(const std::string& program, const NativePaths& paths, NativeTiming timing,
                                       const Settings& settings) {

@@ -93,10 +93,11 @@ std::string format_duration(double seconds) {
   return "?";
 }
 
-std::optional<double> ratio_to_native(const Measurement& row, const std::vector<Measurement>& rows) {
-  if (!row.ok() || !row.execution) return std::nullopt;
+std::optional<double> ratio_to_native(const Measurement& row, const std::vector<Measurement>& rows,
+                                      std::string_view baseline) {
+  if (!row.ok() || !row.execution || row.runner == baseline) return std::nullopt;
   for (const auto& native : rows) {
-    if (native.runner == "native" && native.program == row.program) {
+    if (native.runner == baseline && native.program == row.program) {
       if (!native.ok() || !native.execution || native.execution->best <= 0) return std::nullopt;
       return row.execution->best / native.execution->best;
     }
@@ -116,7 +117,9 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
       "- **oneshot**: module creation + instantiation + one call; for native, a fresh `native-<name> ARG` "
       "process (spawn, exec, one call).\n"
       "- **compile**: module creation from the blob's bytes (parse, validate, and on the compiler translate).\n"
-      "- **× native**: execution time over native execution time.\n"
+      "- **× native**: execution time over native execution time; **× scalar**: over the same source built "
+      "without auto-vectorisation (`-fno-tree-vectorize`; the `native-scalar` row), the fair baseline for "
+      "kernels a compiler would vectorise, since PolkaVM has no vector instructions.\n"
       "- native execution: {}.\n"
       "- compiler sandbox: {}.\n\n",
       info.arg, info.arg == 0 ? " (each program's benchmark-sized workload)" : "", info.repetitions,
@@ -139,22 +142,25 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
         "10 ticks and, metered, the gas used); **checksum** shows the low 32 bits of the one after 10 ticks. "
         "There is no native Doom.\n\n",
         kDoomTicks);
-  out += "| program | runner | gas | compile | oneshot | execution | median | × native | checksum |\n";
-  out += "|:--|:--|:--|--:|--:|--:|--:|--:|:--|\n";
+  out += "| program | runner | gas | compile | oneshot | execution | median | × native | × scalar | checksum |\n";
+  out += "|:--|:--|:--|--:|--:|--:|--:|--:|--:|:--|\n";
   for (const auto& row : rows) {
-    auto ratio = ratio_to_native(row, rows);
-    std::string ratio_text = ratio ? format_ratio(*ratio) : (row.runner == "native" && row.ok() ? "1" : "–");
-    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", group_name(row), row.runner,
+    auto ratio_text = [&](std::string_view baseline) {
+      if (auto ratio = ratio_to_native(row, rows, baseline)) return format_ratio(*ratio);
+      return std::string(row.runner == baseline && row.ok() ? "1" : "–");
+    };
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", group_name(row), row.runner,
                        row.gas ? polkavm::gas_metering_name(*row.gas) : "–", optional_duration(row.compile),
                        optional_duration(row.oneshot),
                        row.execution ? format_duration(row.execution->best) : "–",
-                       row.execution ? format_duration(row.execution->median) : "–", ratio_text, status(row));
+                       row.execution ? format_duration(row.execution->median) : "–", ratio_text("native"),
+                       ratio_text(kScalarNative), status(row));
   }
 
-  // The ratios side by side.
+  // The ratios side by side, to each baseline.
   auto configs = vm_configs(rows);
-  if (!configs.empty()) {
-    out += "\n### Execution time relative to native\n\n| program |";
+  auto matrix = [&](std::string_view baseline, std::string_view title) {
+    out += fmt::format("\n### Execution time relative to {}\n\n| program |", title);
     for (const auto& config : configs) out += fmt::format(" {} |", config);
     out += "\n|:--|";
     for (size_t i = 0; i < configs.size(); ++i) out += "--:|";
@@ -167,7 +173,7 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
         for (const auto& row : rows) {
           if (row.program == program && row.rv32 == rv32 && row.gas && config_name(row) == config) {
             any = true;
-            if (auto ratio = ratio_to_native(row, rows)) cell = format_ratio(*ratio);
+            if (auto ratio = ratio_to_native(row, rows, baseline)) cell = format_ratio(*ratio);
             else if (!row.skipped.empty()) cell = "skipped";
             else if (!row.error.empty()) cell = "error";
           }
@@ -176,6 +182,13 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
       }
       if (any) out += line + "\n";
     }
+  };
+  const bool any_scalar = std::any_of(rows.begin(), rows.end(), [](const Measurement& row) {
+    return row.runner == kScalarNative && row.ok() && row.execution;
+  });
+  if (!configs.empty()) {
+    matrix("native", "native");
+    if (any_scalar) matrix(kScalarNative, "native without auto-vectorisation (× scalar)");
   }
 
   // The goal: compiler execution within 2x of native (stretch: 1.3x) on the compute benchmarks.
@@ -185,6 +198,7 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
     auto ratio = ratio_to_native(row, rows);
     if (!ratio) continue;
     std::string item = fmt::format("{} {}", group_name(row), format_ratio(*ratio));
+    if (auto scalar = ratio_to_native(row, rows, kScalarNative)) item += fmt::format(" (scalar {})", format_ratio(*scalar));
     if (kCallOverheadPrograms.contains(row.program)) not_compute.push_back(item);
     else if (*ratio <= kStretchGoal) stretch.push_back(item);
     else if (*ratio <= kGoal) goal.push_back(item);
