@@ -7,6 +7,7 @@
 //               this process (timed exactly like the VM), plus the native twin executable for the checksum;
 //   vm.cpp      the guest blob on one backend with one gas metering mode;
 //   doom.cpp    Doom (the shared data's programs/doom.polkavm) on one backend with one gas metering mode;
+//   link.cpp    `polkatool link` on Doom's ELFs (the shared data's), with and without --strip;
 //   report.cpp  the Markdown table and the SVG chart.
 #pragma once
 
@@ -62,6 +63,15 @@ polkavm::Result<double> time_batch(uint64_t calls, const Batch& batch);
 /// The number of calls that makes a batch last at least `min_seconds` (1 for long calls). Runs batches
 /// of growing size to find out, so it doubles as a warm-up.
 polkavm::Result<uint64_t> calibrate_calls(double min_seconds, const Batch& batch);
+
+/// A process run to completion (run_process).
+struct ProcessResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string output;  // stdout and stderr, interleaved
+  double seconds = 0;  // from spawn to exit: user + system time, or wall time (see TimeSource)
+};
+/// Runs `argv` (argv[0] a path) to completion, capturing its output.
+polkavm::Result<ProcessResult> run_process(const std::vector<std::string>& argv);
 
 /// One row of the report: a program run by one runner.
 struct Measurement {
@@ -205,6 +215,15 @@ std::shared_ptr<const DoomInputs> read_doom_inputs(const std::filesystem::path& 
 std::unique_ptr<Runner> doom_runner(std::shared_ptr<const DoomInputs> inputs, Engines& engines,
                                     polkavm::BackendKind backend, polkavm::GasMeteringKind gas,
                                     const Settings& settings);
+
+// ---------------------------------------------------------------------------------------------------
+// link.cpp
+
+/// The rows of `polkatool link` on Doom's ELFs (in `shared_programs`, zstd-compressed), with and without
+/// --strip. Rows that cannot run are skipped; `note` gets the first reason.
+std::vector<std::unique_ptr<Runner>> link_runners(const std::filesystem::path& shared_programs,
+                                                  const std::filesystem::path& polkatool, const Settings& settings,
+                                                  std::string* note);
 
 // ---------------------------------------------------------------------------------------------------
 // report.cpp

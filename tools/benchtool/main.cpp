@@ -40,6 +40,7 @@ struct Options {
   fs::path guest_dir, native_dir, native_lib_dir, native_scalar_lib_dir;
   fs::path doom = POLKAVM_SHARED_DIR "/programs/doom.polkavm";
   fs::path doom_wad = polkavm::bench::doom::kRomPath;
+  fs::path polkatool;
   std::optional<fs::path> markdown, svg;
   double svg_clip = 100;
   uint32_t arg = 0;
@@ -130,6 +131,7 @@ int run(const Options& options, const std::string& command) {
   // also sizes the batches. The native row goes first: its checksum is the reference for the others.
   // Doom has no native row and no rv32 variant.
   auto rows_of = [&](const std::string& program) {
+    if (program == "doom-link") return size_t{4};
     return program == "doom" ? backends.size() * gas_modes.size()
                              : 2 + variants.size() * backends.size() * gas_modes.size();
   };
@@ -163,7 +165,11 @@ int run(const Options& options, const std::string& command) {
 
   for (const auto& program : programs) {
     std::vector<std::unique_ptr<Runner>> runners;
-    if (program == "doom") {
+    if (program == "doom-link") {
+      std::string note;
+      runners = link_runners(options.doom.parent_path(), options.polkatool, settings, &note);
+      if (!note.empty()) progress.note("doom-link: skipped: " + note);
+    } else if (program == "doom") {
       auto inputs = read_doom_inputs(options.doom, options.doom_wad);
       if (!inputs->missing.empty()) progress.note("doom: skipped: " + inputs->missing);
       for (auto backend : backends)
@@ -244,13 +250,17 @@ int main(int argc, char** argv) {
   options.guest_dir = (exe_dir / "../../guest/programs").lexically_normal();
   options.native_lib_dir = exe_dir / "native";
   options.native_scalar_lib_dir = exe_dir / "native-scalar";
+  // In the build tree polkatool is tools/polkatool/; installed, beside benchtool.
+  options.polkatool = exe_dir / "../polkatool/polkatool";
+  if (!fs::exists(options.polkatool)) options.polkatool = exe_dir / "polkatool";
+  options.polkatool = options.polkatool.lexically_normal();
 
   CLI::App app{"Runs the guest benchmark programs natively, on the interpreter and on the compiler, and "
                "compares their times (Markdown table on stdout, optional SVG chart)."};
   app.set_version_flag("--version", "benchtool " + std::string(polkavm::version()));
   app.add_option("--filter", options.filters,
                  "Only the programs whose name contains this (repeatable; default: all of minimal, prime-sieve, "
-                 "memset, sort, sha256, interpreter, matmul, alloc, doom)");
+                 "memset, sort, sha256, interpreter, matmul, alloc, doom, doom-link)");
   app.add_option("-r,--repetitions", options.repetitions,
                  "Samples per number; the best is reported (default: 5)")
       ->check(CLI::Range(1u, 1000u));
@@ -284,6 +294,8 @@ int main(int argc, char** argv) {
                  "Calls shorter than this are timed in batches at least this long (default: 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--doom", options.doom, "Doom's blob (default: " + options.doom.string() + ")");
+  app.add_option("--polkatool", options.polkatool,
+                 "polkatool, for the doom-link rows (default: " + options.polkatool.string() + ")");
   app.add_option("--doom-wad", options.doom_wad,
                  "The Doom 1 WAD Doom runs (default: " + options.doom_wad.string() +
                      "; its rows are skipped when it is missing)");

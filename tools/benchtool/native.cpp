@@ -31,16 +31,9 @@
 extern char** environ;
 
 namespace benchtool {
-namespace {
 
 using polkavm::Error;
 using polkavm::Result;
-
-struct ProcessResult {
-  int exit_code = -1;  // -1 when killed by a signal
-  std::string output;  // stdout and stderr, interleaved
-  double seconds = 0;  // from spawn to exit: user + system time, or wall time (see TimeSource)
-};
 
 /// Runs `argv` to completion, capturing its output.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
@@ -87,6 +80,11 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+namespace {
+
+using polkavm::Error;
+using polkavm::Result;
 
 std::string command_line(const std::vector<std::string>& argv) {
   std::string text;

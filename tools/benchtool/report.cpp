@@ -142,6 +142,10 @@ std::string markdown_report(const std::vector<Measurement>& rows, const ReportIn
         "10 ticks and, metered, the gas used); **checksum** shows the low 32 bits of the one after 10 ticks. "
         "There is no native Doom.\n\n",
         kDoomTicks);
+  if (std::any_of(rows.begin(), rows.end(), [](const Measurement& row) { return row.runner.starts_with("link"); }))
+    out += "Doom's ELFs: **execution** is one `polkatool link` (a process: its user + system time, or wall time), "
+           "keeping the debug information or with `--strip`; **checksum** shows the low 32 bits of the blob's "
+           "FNV-1a 64, the same for every link.\n\n";
   out += "| program | runner | gas | compile | oneshot | execution | median | × native | × scalar | checksum |\n";
   out += "|:--|:--|:--|--:|--:|--:|--:|--:|--:|:--|\n";
   for (const auto& row : rows) {
