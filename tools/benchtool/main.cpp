@@ -6,6 +6,7 @@
 //   benchtool --rv32 --repetitions 10 --markdown report.md --svg report.svg
 //   benchtool --filter sort --filter sha --backend compiler --sandbox linux
 //   benchtool --filter doom                    Doom, 300 ticks (the shared data's blob, Debian's Freedoom WAD)
+//   benchtool --filter link                    polkatool link on Doom's ELFs (the shared data's)
 //
 // Blobs and native twins are found in the build tree next to benchtool (../../guest/programs).
 #include <algorithm>
@@ -131,7 +132,7 @@ int run(const Options& options, const std::string& command) {
   // also sizes the batches. The native row goes first: its checksum is the reference for the others.
   // Doom has no native row and no rv32 variant.
   auto rows_of = [&](const std::string& program) {
-    if (program == "doom-link") return size_t{4};
+    if (program == "link") return size_t{4};
     return program == "doom" ? backends.size() * gas_modes.size()
                              : 2 + variants.size() * backends.size() * gas_modes.size();
   };
@@ -165,10 +166,10 @@ int run(const Options& options, const std::string& command) {
 
   for (const auto& program : programs) {
     std::vector<std::unique_ptr<Runner>> runners;
-    if (program == "doom-link") {
+    if (program == "link") {
       std::string note;
       runners = link_runners(options.doom.parent_path(), options.polkatool, settings, &note);
-      if (!note.empty()) progress.note("doom-link: skipped: " + note);
+      if (!note.empty()) progress.note("link: skipped: " + note);
     } else if (program == "doom") {
       auto inputs = read_doom_inputs(options.doom, options.doom_wad);
       if (!inputs->missing.empty()) progress.note("doom: skipped: " + inputs->missing);
@@ -260,7 +261,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "benchtool " + std::string(polkavm::version()));
   app.add_option("--filter", options.filters,
                  "Only the programs whose name contains this (repeatable; default: all of minimal, prime-sieve, "
-                 "memset, sort, sha256, interpreter, matmul, alloc, doom, doom-link)");
+                 "memset, sort, sha256, interpreter, matmul, alloc, doom, link)");
   app.add_option("-r,--repetitions", options.repetitions,
                  "Samples per number; the best is reported (default: 5)")
       ->check(CLI::Range(1u, 1000u));
@@ -295,7 +296,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--doom", options.doom, "Doom's blob (default: " + options.doom.string() + ")");
   app.add_option("--polkatool", options.polkatool,
-                 "polkatool, for the doom-link rows (default: " + options.polkatool.string() + ")");
+                 "polkatool, for the link rows (default: " + options.polkatool.string() + ")");
   app.add_option("--doom-wad", options.doom_wad,
                  "The Doom 1 WAD Doom runs (default: " + options.doom_wad.string() +
                      "; its rows are skipped when it is missing)");

@@ -83,7 +83,7 @@ std::string Measurement::label() const {
 
 const std::vector<std::string>& benchmark_programs() {
   static const std::vector<std::string> programs = {"minimal", "prime-sieve", "memset", "sort",  "sha256",
-                                                    "interpreter", "matmul", "alloc", "doom", "doom-link"};
+                                                    "interpreter", "matmul", "alloc", "doom", "link"};
   return programs;
 }
 
