@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "benchtool.hpp"
+#include "doom_host.hpp"  // Fnv1a64
 
 namespace benchtool {
 namespace {
@@ -26,12 +27,6 @@ struct TempDir {
     if (!path.empty()) fs::remove_all(path, ignored);
   }
 };
-
-uint32_t fnv1a_low32(const std::vector<uint8_t>& bytes) {
-  uint64_t hash = 0xcbf29ce484222325;
-  for (uint8_t byte : bytes) hash = (hash ^ byte) * 0x100000001b3;
-  return static_cast<uint32_t>(hash);
-}
 
 class LinkRunner final : public Runner {
  public:
@@ -54,7 +49,9 @@ class LinkRunner final : public Runner {
     std::ifstream in(output_, std::ios::binary);
     const std::vector<uint8_t> blob((std::istreambuf_iterator<char>(in)), {});
     if (blob.empty()) return Error(fmt::format("the link wrote no blob to {}", output_.string()));
-    const uint32_t checksum = fnv1a_low32(blob);
+    polkavm::bench::doom::Fnv1a64 hash;
+    hash.update(blob);
+    const auto checksum = static_cast<uint32_t>(hash.value());
     if (row_.checksum && *row_.checksum != checksum)
       return Error(fmt::format("two links of the same ELF wrote different blobs ({} then {})", *row_.checksum,
                                checksum));
