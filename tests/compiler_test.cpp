@@ -174,6 +174,26 @@ TEST_P(CompilerTest, HugeBlocksRunAndChargeAsOne) {
   EXPECT_EQ(v.instance.gas(), 0);
 }
 
+TEST_P(CompilerTest, MachineCodeLongerThanEightBytesPerByteOfGuestCodeStillCompiles) {
+  // The compiler emits into address space for 8 bytes of machine code per byte of guest code and, for code
+  // that needs more, compiles again into a buffer that grows. A block of its own per one-byte fallthrough,
+  // each with its gas check, takes about 20 bytes per byte.
+  constexpr uint32_t kBlocks = 50'000;
+  CodeBuilder b(InstructionSet::Latest64);
+  for (uint32_t i = 0; i < kBlocks; ++i) b.emit(insn(Opcode::fallthrough));
+  emit_load_imm(b, Reg::A0, 7);
+  emit_ret(b);
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, VmOptions{.module_config = gas_config(GasMeteringKind::Sync)});
+  v.instance.set_gas(kBlocks);  // the last block (load_imm, ret) is the one that cannot be paid for
+  EXPECT_EQ(call(v.instance, 0), Interrupt::not_enough_gas());
+  EXPECT_EQ(v.instance.program_counter(), kBlocks);
+  EXPECT_EQ(v.instance.gas(), 0);
+  v.instance.set_gas(2);
+  EXPECT_EQ(resume(v.instance), Interrupt::finished());
+  EXPECT_EQ(v.instance.reg(Reg::A0), 7u);
+  EXPECT_EQ(v.instance.gas(), 0);
+}
+
 TEST_P(CompilerTest, OutOfGasInsideAHotLoopStopsAtTheLoopHead) {
   // A loop with memory traffic; the gas runs out at a block start, never in the middle of a block.
   CodeBuilder b(InstructionSet::Latest64);
