@@ -307,6 +307,90 @@ TEST_P(MemoryTest, ResetMemoryRestoresTheInitialState) {
   EXPECT_FALSE(in.is_memory_accessible(m.rw_data_address + kPage, 1, MemoryProtection::Read));
 }
 
+// ---- memory mapped when first needed, and recycled reservations ----
+
+// An instance maps its memory at the first access (the guest's or the host's): that access costs what it
+// costs on memory mapped up front, and nothing else (no extra charge, no extra step).
+TEST_P(MemoryTest, TheFirstAccessCostsWhatEveryOtherDoes) {
+  const DataLayout data{.rw_data_size = 4, .rw_data = {5, 6, 7, 8}, .stack_size = kPage};
+  CodeBuilder b(InstructionSet::Latest64);
+  const uint32_t rw = 0x20000;  // no ro data: rw data follows the first 64 KiB gap
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {rw}));  // the block's first instruction, and the first access
+  emit_add_imm_32(b, Reg::A0, Reg::A0, 1);
+  b.emit(insn(Opcode::store_u32, {Reg::A0}, {rw}));
+  emit_ret(b);
+  for (const bool tracing : {false, true}) {
+    VmOptions options{.data = data, .module_config = gas_config(GasMeteringKind::Sync)};
+    options.module_config.step_tracing = tracing;
+    auto run = [&](RawInstance& in, uint32_t& steps) {
+      in.set_gas(1000);
+      steps = 0;
+      Interrupt interrupt = call(in, 0);
+      for (; interrupt == Interrupt::step() && steps < 100; ++steps) interrupt = resume(in);
+      EXPECT_EQ(interrupt, Interrupt::finished()) << tracing;
+      return 1000 - in.gas();
+    };
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+    ASSERT_EQ(v.module.memory_map().rw_data_address, rw);
+    uint32_t first_steps = 0, second_steps = 0, host_first_steps = 0;
+    const Gas first = run(v.instance, first_steps);  // the load maps the memory
+    EXPECT_EQ(v.instance.reg(Reg::A0), 0x08070606u);
+    const Gas second = run(v.instance, second_steps);
+    EXPECT_EQ(v.instance.reg(Reg::A0), 0x08070607u);
+    EXPECT_EQ(first, second) << tracing;
+    EXPECT_EQ(first_steps, second_steps) << tracing;
+    EXPECT_EQ(first_steps, tracing ? 4u : 0u);
+    // The host's first access maps it as well; the guest then finds it mapped.
+    Vm h = make_vm(backend(), InstructionSet::Latest64, b, options);
+    EXPECT_EQ(unwrap(h.instance.read_memory(rw, 4)), (std::vector<uint8_t>{5, 6, 7, 8}));
+    EXPECT_EQ(run(h.instance, host_first_steps), first) << tracing;
+    EXPECT_EQ(host_first_steps, first_steps);
+    EXPECT_EQ(h.instance.reg(Reg::A0), 0x08070606u);
+  }
+}
+
+// Instances' address space is recycled: nothing an instance wrote, mapped or grew reaches a later one, on
+// either backend (the compiler relies on the hardware protection being reset too).
+TEST_P(MemoryTest, NothingOfADroppedInstanceReachesTheNext) {
+  const DataLayout data{.rw_data_size = 4, .rw_data = {5, 6, 7, 8}, .stack_size = kPage};
+  CodeBuilder load(InstructionSet::Latest64);
+  load.emit(insn(Opcode::load_indirect_u32, {Reg::A0, Reg::A1}, {0}));
+  emit_ret(load);
+  CodeBuilder store(InstructionSet::Latest64);
+  store.emit(insn(Opcode::store_indirect_u32, {Reg::A0, Reg::A1}, {0}));
+  emit_ret(store);
+  uint32_t heap_page = 0, stack_top = 0, rw = 0;
+  // More instances than the pool keeps, each dirtying what the next one checks.
+  for (int round = 0; round < 20; ++round) {
+    Vm v = make_vm(backend(), InstructionSet::Latest64, round % 2 ? store : load, VmOptions{.data = data});
+    RawInstance& in = v.instance;
+    const MemoryMap& m = v.module.memory_map();
+    heap_page = (m.heap_base + kPage - 1) & ~(kPage - 1);
+    stack_top = m.stack_address_high - 4;
+    rw = m.rw_data_address;
+    if (round % 2 == 0) {
+      // What the last instance left: initial data, a zero stack, no heap beyond the data.
+      EXPECT_EQ(unwrap(in.read_memory(rw, 4)), (std::vector<uint8_t>{5, 6, 7, 8})) << round;
+      in.set_reg(Reg::A1, stack_top);
+      EXPECT_EQ(call(in, 0), Interrupt::finished()) << round;
+      EXPECT_EQ(in.reg(Reg::A0), 0u) << round;
+      EXPECT_FALSE(in.is_memory_accessible(heap_page, 4, MemoryProtection::Read)) << round;
+      in.set_reg(Reg::A1, heap_page);
+      EXPECT_EQ(call(in, 0), Interrupt::trap()) << round;  // the guest cannot reach it either
+    } else {
+      // Dirty everything: rw data, the stack (by the guest), a heap page (mapped, then written).
+      ASSERT_TRUE(in.write_memory(rw, std::vector<uint8_t>{1, 1, 1, 1}).ok());
+      in.set_reg(Reg::A0, 0xDEADBEEF);
+      in.set_reg(Reg::A1, stack_top);
+      EXPECT_EQ(call(in, 0), Interrupt::finished()) << round;
+      ASSERT_TRUE(in.sbrk(2 * kPage).has_value());
+      in.set_reg(Reg::A1, heap_page);
+      EXPECT_EQ(call(in, 0), Interrupt::finished()) << round;
+      EXPECT_EQ(unwrap(in.read_memory(heap_page, 4)), (std::vector<uint8_t>{0xEF, 0xBE, 0xAD, 0xDE})) << round;
+    }
+  }
+}
+
 // ---- dynamic paging ----
 
 VmOptions dynamic_paging_options() {
@@ -369,6 +453,28 @@ TEST_P(MemoryTest, DynamicPagingFaultsResolveAndResume) {
   // Freed pages fault again.
   ASSERT_TRUE(in.free_pages(0x10000, kPage).ok());
   EXPECT_EQ(call(in, 0), first_fault);
+}
+
+TEST_P(MemoryTest, DynamicPagesOfADroppedInstanceAreNotMappedInTheNext) {
+  CodeBuilder b(InstructionSet::Latest64);
+  b.emit(insn(Opcode::load_indirect_u32, {Reg::A0, Reg::A1}, {0}));
+  emit_ret(b);
+  constexpr uint32_t kPages[] = {0x50000, 0x70000};
+  for (int round = 0; round < 20; ++round) {  // more instances than the pool of reservations keeps
+    Vm v = make_vm(backend(), InstructionSet::Latest64, b, dynamic_paging_options());
+    RawInstance& in = v.instance;
+    for (const uint32_t page : kPages) {
+      // Mapped, written and (one of them) freed by the last instance: not mapped here.
+      EXPECT_FALSE(in.is_memory_accessible(page, 4, MemoryProtection::Read)) << round;
+      in.set_reg(Reg::A1, page);
+      EXPECT_EQ(call(in, 0), Interrupt::fault(Segfault{page, kPage, false})) << round;
+      ASSERT_TRUE(in.zero_memory_with_memory_protection(page, kPage, MemoryProtection::ReadWrite).ok());
+      ASSERT_TRUE(in.write_memory(page, std::vector<uint8_t>{7, 7, 7, 7}).ok());
+      EXPECT_EQ(call(in, 0), Interrupt::finished()) << round;
+      EXPECT_EQ(in.reg(Reg::A0), 0x07070707u) << round;
+    }
+    ASSERT_TRUE(in.free_pages(kPages[round % 2], kPage).ok());
+  }
 }
 
 TEST_P(MemoryTest, DynamicPagingWriteProtection) {

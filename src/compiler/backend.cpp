@@ -199,6 +199,9 @@ Result<Interrupt> CompilerBackend::run() {
 
 Result<Interrupt> CompilerBackend::execute(uint32_t target) {
   VmState& state = state_;
+  // Compiled code relies on the hardware protection: memory mapped when first needed is mapped now.
+  if (memory_->lazy())
+    if (Result<void> mapped = memory_->materialise(); !mapped) return mapped.error();
   std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
   ctx_.gas = state.gas;
   for (;;) {

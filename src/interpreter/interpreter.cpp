@@ -157,7 +157,11 @@ class Interpreter final : public InstanceBackend {
   }
 
   // The hot paths reach the state and memory through the pointers below, set by run(state, memory).
-  Result<Interrupt> run() override { return run(InstanceBackend::state_, *InstanceBackend::memory_); }
+  Result<Interrupt> run() override {
+    Interrupt interrupt = run(InstanceBackend::state_, *InstanceBackend::memory_);
+    if (POLKAVM_UNLIKELY(error_.has_value())) return *std::exchange(error_, std::nullopt);
+    return interrupt;
+  }
   void invalidate() override {
     drop_translations();
     resume_ = kNone;  // run() finds its way back from the next program counter
@@ -258,6 +262,9 @@ class Interpreter final : public InstanceBackend {
   uint32_t resolve(uint32_t index);
   uint32_t dynamic_jump(uint32_t index, uint32_t address);
   uint32_t memory_fault(uint32_t index, uint32_t address, uint32_t size, bool is_write);
+  /// Guest memory to be mapped when first needed could not be: the run ends with `error`, and the op at
+  /// `index` runs again (uncharged) on the next.
+  uint32_t memory_unavailable(uint32_t index, Error error);
   uint32_t sbrk(uint32_t index);
   uint32_t memset(uint32_t index);
 
@@ -280,6 +287,7 @@ class Interpreter final : public InstanceBackend {
   uint32_t resume_ = kNone;         // where an interrupted run continues
   bool resume_uncharged_ = false;   // the block of op `resume_` is already paid for
   Interrupt pending_;
+  std::optional<Error> error_;      // what ends the run instead of pending_ (see memory_unavailable)
 
   VmState* state_ = nullptr;  // valid during run()
   GuestMemory* memory_ = nullptr;
@@ -594,6 +602,12 @@ uint32_t Interpreter::dynamic_jump(uint32_t index, uint32_t address) {
 }
 
 uint32_t Interpreter::memory_fault(uint32_t index, uint32_t address, uint32_t size, bool is_write) {
+  if (memory_->lazy()) {
+    // The first access to memory mapped when first needed: map it, and the access runs again (the load and
+    // store handlers go on uncharged: the block is paid for).
+    if (Result<void> mapped = memory_->materialise(); !mapped) return memory_unavailable(index, mapped.error());
+    return index;
+  }
   AccessFault fault = memory_->classify_fault(address, size, is_write);
   if (!fault.is_segfault) return trap(index);
   // The instruction runs again once the host has mapped the page; its block is already paid for.
@@ -602,6 +616,15 @@ uint32_t Interpreter::memory_fault(uint32_t index, uint32_t address, uint32_t si
   resume_ = index;
   resume_uncharged_ = true;
   return stop(Interrupt::fault(fault.segfault));
+}
+
+uint32_t Interpreter::memory_unavailable(uint32_t index, Error error) {
+  error_ = std::move(error);
+  state_->program_counter = op_pcs_[index];
+  state_->next_program_counter = op_pcs_[index];
+  resume_ = index;
+  resume_uncharged_ = true;
+  return stop(Interrupt::trap());  // not seen: run() returns the error
 }
 
 uint32_t Interpreter::sbrk(uint32_t index) {
@@ -617,6 +640,8 @@ uint32_t Interpreter::sbrk(uint32_t index) {
 }
 
 uint32_t Interpreter::memset(uint32_t index) {
+  if (memory_->lazy())
+    if (Result<void> mapped = memory_->materialise(); !mapped) return memory_unavailable(index, mapped.error());
   uint64_t* regs = state_->regs.data();
   const uint8_t value = static_cast<uint8_t>(regs[static_cast<int>(Reg::A1)]);
   const uint64_t a0 = regs[static_cast<int>(Reg::A0)];

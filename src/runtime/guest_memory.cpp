@@ -28,41 +28,170 @@ int prot_for(uint8_t perm) {
 
 }  // namespace
 
+// ------------------------------------------------------------------------------------------------
+// Private backings
+
 namespace {
 
-class PrivateBacking final : public MemoryBacking {
- public:
-  static constexpr uint64_t kSize = kAddressSpace + GuestMemory::kGuardSize;
-  PrivateBacking(uint8_t* mapping, size_t header) : mapping_(mapping), header_(header) { base_ = mapping + header; }
-  ~PrivateBacking() override { munmap(mapping_, header_ + kSize); }
-  bool protect(uint64_t begin, uint64_t end, int prot) override {
-    return mprotect(base_ + begin, end - begin, prot) == 0;
-  }
-  bool discard(uint64_t begin, uint64_t end) override {
-    return madvise(base_ + begin, end - begin, MADV_DONTNEED) == 0;
-  }
-  bool host_writes_anywhere() const override { return false; }
+constexpr uint64_t kPrivateSize = kAddressSpace + GuestMemory::kGuardSize;
 
- private:
-  uint8_t* mapping_;
-  size_t header_;
+struct ReservationPool {
+  static constexpr size_t kCapacity = 8;  // 32 GiB of address space; resident: the header pages
+  struct Entry {
+    uint8_t* mapping;  // kHeaderSize + kPrivateSize bytes
+    bool header_prepared;
+    std::vector<PrivateBacking::Range> accessible;  // with no pages behind them
+  };
+  std::mutex mutex;
+  std::vector<Entry> free;
 };
+
+ReservationPool& reservation_pool() {
+  static ReservationPool* pool = new ReservationPool();  // never destroyed: instances may end during exit
+  return *pool;
+}
+
+/// Removes [begin, end) from `ranges`.
+void subtract(std::vector<PrivateBacking::Range>& ranges, uint64_t begin, uint64_t end) {
+  for (size_t i = 0; i < ranges.size();) {
+    PrivateBacking::Range& r = ranges[i];
+    if (r.end <= begin || r.begin >= end) {
+      ++i;
+    } else if (r.begin < begin && r.end > end) {  // split in two
+      const PrivateBacking::Range tail{end, r.end, r.prot};
+      r.end = begin;
+      ranges.insert(ranges.begin() + static_cast<ptrdiff_t>(i) + 1, tail);
+      i += 2;
+    } else if (r.begin < begin) {
+      r.end = begin;
+      ++i;
+    } else if (r.end > end) {
+      r.begin = end;
+      ++i;
+    } else {
+      ranges.erase(ranges.begin() + static_cast<ptrdiff_t>(i));
+    }
+  }
+}
 
 }  // namespace
 
-Result<std::unique_ptr<MemoryBacking>> make_private_backing(size_t header) {
-  void* p = mmap(nullptr, header + PrivateBacking::kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+Result<std::unique_ptr<PrivateBacking>> PrivateBacking::acquire() {
+  ReservationPool& pool = reservation_pool();
+  {
+    std::lock_guard lock(pool.mutex);
+    if (!pool.free.empty()) {
+      ReservationPool::Entry& entry = pool.free.back();
+      std::unique_ptr<PrivateBacking> backing(new PrivateBacking(entry.mapping));
+      backing->header_prepared_ = entry.header_prepared;
+      backing->accessible_ = std::move(entry.accessible);
+      pool.free.pop_back();
+      backing->unclaimed_ = backing->accessible_;
+      for (const Range& r : backing->accessible_) backing->add_span(r.begin, r.end);
+      return backing;
+    }
+  }
+  void* p = mmap(nullptr, kHeaderSize + kPrivateSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
     return Error(fmt::format("failed to reserve 4 GiB of address space for guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
-  return std::unique_ptr<MemoryBacking>(new PrivateBacking(static_cast<uint8_t*>(p), header));
+  return std::unique_ptr<PrivateBacking>(new PrivateBacking(static_cast<uint8_t*>(p)));
 }
+
+PrivateBacking::~PrivateBacking() {
+  // What this user made accessible loses its pages (one system call over their span; unclaimed ranges
+  // have none). Without an exact account of what is accessible, a fresh mapping over everything that was
+  // makes it all inaccessible instead. Only a reservation whose state is known goes back to the pool.
+  bool clean = true;
+  if (overflowed_) {
+    clean = span_begin_ >= span_end_ ||
+            mmap(base_ + span_begin_, span_end_ - span_begin_, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == base_ + span_begin_;
+    accessible_.clear();
+  } else if (dirty_begin_ < dirty_end_) {
+    clean = madvise(base_ + dirty_begin_, dirty_end_ - dirty_begin_, MADV_DONTNEED) == 0;
+  }
+  if (clean) {
+    try {
+      ReservationPool& pool = reservation_pool();
+      std::lock_guard lock(pool.mutex);
+      if (pool.free.size() < ReservationPool::kCapacity) {
+        pool.free.push_back({mapping_, header_prepared_, std::move(accessible_)});
+        return;
+      }
+    } catch (...) {  // no memory for the pool's entry: the reservation just goes
+    }
+  }
+  munmap(mapping_, kHeaderSize + kPrivateSize);
+}
+
+bool PrivateBacking::protect(uint64_t begin, uint64_t end, int prot) {
+  if (begin >= end) return true;
+  // A range an earlier user left exactly so: claimed, with no system call.
+  for (size_t i = 0; i < unclaimed_.size(); ++i) {
+    if (unclaimed_[i].begin == begin && unclaimed_[i].end == end && unclaimed_[i].prot == prot) {
+      unclaimed_.erase(unclaimed_.begin() + static_cast<ptrdiff_t>(i));
+      dirty_begin_ = std::min(dirty_begin_, begin);
+      dirty_end_ = std::max(dirty_end_, end);
+      return true;
+    }
+  }
+  const bool changed = mprotect(base_ + begin, end - begin, prot) == 0;
+  subtract(unclaimed_, begin, end);
+  if (prot != PROT_NONE || !changed) {
+    dirty_begin_ = std::min(dirty_begin_, begin);
+    dirty_end_ = std::max(dirty_end_, end);
+    add_span(begin, end);
+  }
+  if (!changed) {  // perhaps changed in part: no longer known
+    overflowed_ = true;
+    accessible_.clear();
+    return false;
+  }
+  if (!overflowed_) {
+    subtract(accessible_, begin, end);
+    if (prot != PROT_NONE) {
+      // Merged with a neighbour of the same protection (a heap grown page by page stays one range).
+      Range added{begin, end, prot};
+      for (size_t i = 0; i < accessible_.size();) {
+        const Range& r = accessible_[i];
+        if (r.prot == prot && (r.end == added.begin || r.begin == added.end)) {
+          added = {std::min(r.begin, added.begin), std::max(r.end, added.end), prot};
+          accessible_.erase(accessible_.begin() + static_cast<ptrdiff_t>(i));
+        } else {
+          ++i;
+        }
+      }
+      accessible_.push_back(added);
+    }
+    if (accessible_.size() > kMaxRanges) {
+      overflowed_ = true;
+      accessible_.clear();
+    }
+  }
+  return true;
+}
+
+bool PrivateBacking::settle() {
+  bool settled = true;
+  for (const Range& r : unclaimed_) {
+    if (mprotect(base_ + r.begin, r.end - r.begin, PROT_NONE) != 0) {  // perhaps in part: no longer known
+      settled = false;
+      overflowed_ = true;
+      accessible_.clear();
+    }
+    if (!overflowed_) subtract(accessible_, r.begin, r.end);
+  }
+  unclaimed_.clear();
+  return settled;
+}
+
+bool PrivateBacking::discard(uint64_t begin, uint64_t end) { return madvise(base_ + begin, end - begin, MADV_DONTNEED) == 0; }
 
 Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const MemoryMap& map, const ProgramBlob& blob,
                                                          bool dynamic_paging,
                                                          std::unique_ptr<MemoryBacking> backing) {
   if (!backing) {
-    Result<std::unique_ptr<MemoryBacking>> made = make_private_backing();
+    Result<std::unique_ptr<PrivateBacking>> made = PrivateBacking::acquire();
     if (!made) return made.error();
     backing = std::move(made).value();
   }
@@ -136,8 +265,13 @@ Result<void> GuestMemory::init() {
   Result<std::unique_ptr<PermTable>> table = PermTable::acquire();
   if (!table) return table.error();
   perms_ = std::move(table).value();
-  if (!dynamic_paging_) return map_standard_regions();
-  return {};
+  if (dynamic_paging_) {
+    if (!backing_->settle())
+      return Error(fmt::format("failed to map guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
+    return {};
+  }
+  lazy_ = true;
+  return backing_->in_this_process() ? Result<void>{} : materialise();
 }
 
 GuestMemory::~GuestMemory() { PermTable::release(std::move(perms_)); }
@@ -198,7 +332,8 @@ Result<void> GuestMemory::map_standard_regions() {
       map_range(m.rw_data_address, uint64_t(m.rw_data_address) + m.rw_data_size, kPermReadWrite) &&
       map_range(m.stack_address_low, m.stack_address_high, kPermReadWrite) &&
       map_range(m.aux_data_address, uint64_t(m.aux_data_address) + m.aux_data_size, kPermAux);
-  if (!mapped) return Error(fmt::format("failed to map guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
+  if (!mapped || !backing_->settle())
+    return Error(fmt::format("failed to map guest memory (errno {})", errno), ErrorKind::ResourceExhausted);
   if (!blob_->ro_data.empty())
     if (auto r = with_host_access(m.ro_data_address, blob_->ro_data.size(), [&] {
           std::copy(blob_->ro_data.begin(), blob_->ro_data.end(), base_ + m.ro_data_address);
@@ -207,11 +342,13 @@ Result<void> GuestMemory::map_standard_regions() {
       return r;
   std::copy(blob_->rw_data.begin(), blob_->rw_data.end(), base_ + m.rw_data_address);
   rw_mapped_end_ = m.rw_data_address + m.rw_data_size;
+  lazy_ = false;
   return {};
 }
 
 Result<void> GuestMemory::reset() {
   heap_size_ = 0;
+  if (lazy_) return {};  // as new
   // Unmapping everything that may be mapped is one madvise per region; fresh pages read as zero.
   for (uint64_t page = 0; page < kGranuleCount;) {
     if (!perms_->written(page)) {  // a table page never written holds no accessible granule
@@ -233,6 +370,7 @@ Result<void> GuestMemory::reset() {
 }
 
 std::optional<std::string> GuestMemory::first_difference(const GuestMemory& other) const {
+  if (!materialise() || !other.materialise()) return "guest memory could not be mapped";
   if (heap_size_ != other.heap_size_)
     return fmt::format("heap size 0x{:x}, the interpreter's 0x{:x}", heap_size_, other.heap_size_);
   for (uint64_t granule = 0; granule < kGranuleCount;) {
@@ -325,10 +463,12 @@ bool GuestMemory::has_perm(uint32_t address, uint32_t length, uint8_t need) cons
 }
 
 bool GuestMemory::is_accessible(uint32_t address, uint32_t length, MemoryProtection protection) const {
+  if (lazy_ && !materialise()) return false;
   return has_perm(address, length, protection == MemoryProtection::ReadWrite ? kPermRead | kPermWrite : kPermRead);
 }
 
 Result<void> GuestMemory::check_host_access(uint32_t address, uint64_t length, uint8_t need) const {
+  if (auto r = materialise(); !r) return r;
   if (address < kAddressSpaceBottom || uint64_t(address) + length > kAddressSpace || !has_perm(address, length, need))
     return Error(fmt::format("out of range memory access: address 0x{:x}, length {}", address, length), ErrorKind::MemoryAccess);
   return {};
@@ -398,6 +538,8 @@ Result<void> GuestMemory::free_pages(uint32_t address, uint32_t length) {
 }
 
 GuestMemory::FillStop GuestMemory::guest_fill(uint32_t& dst, uint64_t& count, uint8_t value, Gas* gas) {
+  // Memory still lazy that cannot be mapped stops at once: the caller's fault path reports why.
+  if (lazy_ && count > 0 && !materialise()) return FillStop::Fault;
   while (count > 0) {
     if (gas && *gas <= 0) return FillStop::OutOfGas;
     if (!allows(dst, 1, kPermWrite)) return FillStop::Fault;
@@ -414,6 +556,7 @@ GuestMemory::FillStop GuestMemory::guest_fill(uint32_t& dst, uint64_t& count, ui
 }
 
 std::optional<uint32_t> GuestMemory::sbrk(uint32_t size) {
+  if (lazy_ && !materialise()) return std::nullopt;  // as when the heap's new pages cannot be mapped
   uint64_t new_heap_size = uint64_t(heap_size_) + size;
   if (new_heap_size > map_.max_heap_size) return std::nullopt;
   uint64_t heap_top = uint64_t(map_.heap_base) + new_heap_size;

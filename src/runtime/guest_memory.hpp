@@ -6,6 +6,7 @@
 // loads), so it needs no signal handling; the compiler relies on the hardware protection and faults.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "polkavm/error.hpp"
 #include "polkavm/memory_map.hpp"
@@ -44,15 +46,65 @@ class MemoryBacking {
   virtual bool discard(uint64_t begin, uint64_t end) = 0;
   /// Whether the host may write any page through base() whatever its protection for the guest.
   virtual bool host_writes_anywhere() const = 0;
+  /// Whether the pages are mapped by this process's own system calls: mapping them when first needed
+  /// costs nothing more than mapping them up front.
+  virtual bool in_this_process() const { return false; }
+  /// Called once the memory has mapped what it maps up front: whatever a recycled backing still had
+  /// accessible that was not asked for again becomes inaccessible. False if refused.
+  virtual bool settle() { return true; }
 
  protected:
   uint8_t* base_ = nullptr;
 };
 
-/// An anonymous reservation of 4 GiB plus the guard in this process, initially inaccessible.
-/// With `header` (a multiple of the page size), that many bytes before base() are reserved too
-/// (inaccessible): the generic sandbox keeps its gs cookie there.
-Result<std::unique_ptr<MemoryBacking>> make_private_backing(size_t header = 0);
+/// An anonymous reservation of 4 GiB plus the guard in this process, initially inaccessible, with one more
+/// page before base(), inaccessible until its user prepares it (the generic sandbox keeps its gs cookie
+/// there). Reservations are recycled through a process-wide pool: a new instance costs no system call for
+/// its address space. One goes back with its pages dropped but the protection of its accessible ranges kept:
+/// the next user, typically an instance of the same module, finds the ranges it maps already as it would
+/// map them, with no system call, and settle() makes whatever it did not ask for inaccessible.
+class PrivateBacking final : public MemoryBacking {
+ public:
+  static constexpr size_t kHeaderSize = 4096;
+  static Result<std::unique_ptr<PrivateBacking>> acquire();
+  /// Drops the pages of what this user made accessible (one system call) and hands the reservation back.
+  ~PrivateBacking() override;
+  PrivateBacking(const PrivateBacking&) = delete;
+  PrivateBacking& operator=(const PrivateBacking&) = delete;
+
+  bool protect(uint64_t begin, uint64_t end, int prot) override;
+  bool discard(uint64_t begin, uint64_t end) override;
+  bool host_writes_anywhere() const override { return false; }
+  bool in_this_process() const override { return true; }
+  bool settle() override;
+  /// Whether an earlier user of this reservation prepared the header page (which stays as it was left).
+  bool header_prepared() const { return header_prepared_; }
+  void set_header_prepared() { header_prepared_ = true; }
+
+  /// A range of the 4 GiB with a hardware protection other than PROT_NONE.
+  struct Range {
+    uint64_t begin, end;
+    int prot;
+  };
+
+ private:
+  /// More accessible ranges than this (dynamic paging) are not kept track of: the reservation goes back
+  /// wholly inaccessible.
+  static constexpr size_t kMaxRanges = 16;
+  explicit PrivateBacking(uint8_t* mapping) : mapping_(mapping) { base_ = mapping + kHeaderSize; }
+  void add_span(uint64_t begin, uint64_t end) {
+    span_begin_ = std::min(span_begin_, begin);
+    span_end_ = std::max(span_end_, end);
+  }
+
+  uint8_t* mapping_;
+  bool header_prepared_ = false;
+  std::vector<Range> accessible_;  // exactly what is accessible, unless overflowed_
+  bool overflowed_ = false;
+  std::vector<Range> unclaimed_;   // left accessible (and empty) by an earlier user, not asked for yet
+  uint64_t dirty_begin_ = UINT64_MAX, dirty_end_ = 0;  // made accessible by this user: pages may be written
+  uint64_t span_begin_ = UINT64_MAX, span_end_ = 0;    // everything that was accessible during this use
+};
 
 /// An instance's permission table: one byte per granule of the 4 GiB, all kPermNone when handed out.
 /// Tables are recycled through a process-wide pool, so an instance costs neither a 1 MiB mapping nor the
@@ -103,7 +155,7 @@ class GuestMemory {
   static constexpr uint64_t kMaxPermissionChanges = 8192;
 
   /// Reserves the address space and, without dynamic paging, maps the standard regions of `map`
-  /// with the blob's initial data.
+  /// with the blob's initial data: at once, or, on a backing in this process, when first needed (lazy()).
   /// The backing's pages must all be inaccessible and read as zero; null: a private backing.
   static Result<std::unique_ptr<GuestMemory>> create(const MemoryMap& map, const ProgramBlob& blob,
                                                      bool dynamic_paging,
@@ -115,6 +167,17 @@ class GuestMemory {
   uint8_t* base() const { return base_; }
   const uint8_t* perms() const { return perms_->entries(); }
   bool dynamic_paging() const { return dynamic_paging_; }
+
+  /// Whether the standard regions are still to be mapped: until then every page is inaccessible and every
+  /// guest access fails allows(). A backend that sees such a failure calls materialise() and runs the
+  /// access again; the host-side operations below materialise first.
+  bool lazy() const { return lazy_; }
+  /// Maps the standard regions now, if they are still to be mapped. An Error (ErrorKind::ResourceExhausted)
+  /// when the kernel refuses; the memory then stays lazy.
+  Result<void> materialise() const {
+    if (!lazy_) return {};
+    return const_cast<GuestMemory*>(this)->map_standard_regions();
+  }
 
   /// The hot-path check: [address, address + size) ends below 4 GiB and both of its ends are in pages
   /// allowing `need`. Regions are contiguous, so the two ends decide. (The reference rejects an access
@@ -188,6 +251,7 @@ class GuestMemory {
   std::unique_ptr<PermTable> perms_;
   uint32_t heap_size_ = 0;
   uint32_t rw_mapped_end_ = 0;  // end of the mapped RW region (grows with the heap)
+  bool lazy_ = false;  // see lazy()
   uint64_t permission_changes_ = 0;  // between neighbouring granules: about the kernel mappings in use
 };
 

@@ -184,18 +184,23 @@ void enter_guest(uintptr_t entry, VmCtx* ctx) {
 class GenericSandbox final : public Sandbox {
  public:
   Result<std::unique_ptr<MemoryBacking>> make_memory_backing(bool) override {
-    constexpr size_t kCookiePage = 4096;
-    Result<std::unique_ptr<MemoryBacking>> backing = make_private_backing(kCookiePage);
-    if (!backing) return backing;
-    uint8_t* base = (*backing)->base();
-    const uint64_t cookie = gs_cookie(base);
-    if (mprotect(base - kCookiePage, kCookiePage, PROT_READ | PROT_WRITE) != 0)
-      return Error(fmt::format("cannot map the gs cookie page (errno {})", errno), ErrorKind::ResourceExhausted);
-    std::memcpy(base - sizeof(cookie), &cookie, sizeof(cookie));
-    if (mprotect(base - kCookiePage, kCookiePage, PROT_READ) != 0)
-      return Error(fmt::format("cannot protect the gs cookie page (errno {})", errno), ErrorKind::ResourceExhausted);
+    Result<std::unique_ptr<PrivateBacking>> acquired = PrivateBacking::acquire();
+    if (!acquired) return acquired.error();
+    std::unique_ptr<PrivateBacking> backing = std::move(acquired).value();
+    uint8_t* base = backing->base();
+    // The cookie depends on the base only: a recycled reservation has it already.
+    if (!backing->header_prepared()) {
+      uint8_t* page = base - PrivateBacking::kHeaderSize;
+      const uint64_t cookie = gs_cookie(base);
+      if (mprotect(page, PrivateBacking::kHeaderSize, PROT_READ | PROT_WRITE) != 0)
+        return Error(fmt::format("cannot map the gs cookie page (errno {})", errno), ErrorKind::ResourceExhausted);
+      std::memcpy(base - sizeof(cookie), &cookie, sizeof(cookie));
+      if (mprotect(page, PrivateBacking::kHeaderSize, PROT_READ) != 0)
+        return Error(fmt::format("cannot protect the gs cookie page (errno {})", errno), ErrorKind::ResourceExhausted);
+      backing->set_header_prepared();
+    }
     memory_base_ = base;
-    return backing;
+    return std::unique_ptr<MemoryBacking>(std::move(backing));
   }
 
   Result<void> execute(const CompiledCode& code, VmCtx& ctx, uint32_t target) override {
