@@ -6,6 +6,7 @@
 //                           programs 1x, 10x and 100x the size, with the time per KB of code;
 //   ecalli/...              one ecalli round trip: guest -> host -> guest;
 //   instantiate+call/...    a new instance of a ready module plus one call of a function that only returns;
+//   call/...                that call alone, on an existing instance;
 //   sandbox/first-worker    the same where no worker is ready: each instance starts a Linux worker.
 // After the run, Markdown tables give the compiler/interpreter and linux/generic ratios of every exec workload
 // (from each row's fastest single call, and from the real time of its fastest repetition), the compile time
@@ -273,6 +274,16 @@ void instantiate_and_call(benchmark::State& state, Variant variant) {
   }
 }
 
+// One call of main(0), which returns at once, on an existing instance.
+void call_only(benchmark::State& state, Variant variant) {
+  auto session = start_session(variant, GasMeteringKind::Sync, ecalli_loop_program());
+  if (!session) return state.SkipWithError(session.error().message().c_str());
+  for (auto _ : state) {
+    auto interrupt = call(*session, 0);
+    if (!interrupt || *interrupt != Interrupt::finished()) return state.SkipWithError("main(0) failed");
+  }
+}
+
 // The same without the call: what Module::instantiate costs (plus the drop), as the reference measures it.
 void instantiate_only(benchmark::State& state, Variant variant) {
   auto module = make_module(variant, GasMeteringKind::Sync, ecalli_loop_program());
@@ -343,6 +354,7 @@ void register_all() {
           gas);
     add(fmt::format("instantiate/{}", variant.name), instantiate_only, variant);
     add(fmt::format("instantiate+call/{}", variant.name), instantiate_and_call, variant);
+    add(fmt::format("call/{}", variant.name), call_only, variant);
   }
   // Manual time is real time too (Google Benchmark refuses UseRealTime together with UseManualTime).
   benchmark::RegisterBenchmark("sandbox/first-worker", first_worker)->Unit(benchmark::kMicrosecond)->UseManualTime();
@@ -489,6 +501,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     // a warm worker from the engine's pool; sandbox/first-worker starts a worker for every instance.
     add_row("instantiate (Linux: a pooled worker)", "instantiate/", 1, 1e6, "µs", 1);
     add_row("instantiate + minimal call (Linux: a pooled worker)", "instantiate+call/", 1, 1e6, "µs", 1);
+    add_row("minimal call on an existing instance", "call/", 1, 1e9, "ns", 0);
     const auto warm = time_of("instantiate+call/compiler-linux");
     const auto cold = time_of("sandbox/first-worker");
     if (cold)
