@@ -469,8 +469,18 @@ bool Codegen::emit_all() {
     resolve(chain, offset());
     exit_pc(trap_pc_, pc);
   }
-  for (uint32_t pc = 0; pc <= size; ++pc) {
-    if (!(out_.info_[pc] & CompiledCode::kHasCode) && out_.entry_[pc] != kNoCode) {
+  // (These two sweeps visit every byte of code, where having code or not follows no pattern: they test
+  // and select without a branch on it.)
+  auto orphan = [&](uint32_t pc) {
+    return ((uint32_t{out_.info_[pc]} & CompiledCode::kHasCode) ^ 1u) & static_cast<uint32_t>(out_.entry_[pc] != kNoCode);
+  };
+  for (uint32_t chunk = 0; chunk <= size; chunk += 64) {
+    const uint32_t end = std::min(size + 1, chunk + 64);
+    uint32_t any = 0;
+    for (uint32_t pc = chunk; pc < end; ++pc) any |= orphan(pc);
+    if (any == 0) [[likely]] continue;
+    for (uint32_t pc = chunk; pc < end; ++pc) {
+      if (!orphan(pc)) continue;
       resolve(out_.entry_[pc], offset());
       exit_pc(trap_pc_, pc);
       out_.entry_[pc] = kNoCode;
@@ -479,8 +489,9 @@ bool Codegen::emit_all() {
   // A pc without code takes the entry of the next one (the end of code always has one): entry_ is
   // non-decreasing, and pc_at searches it.
   for (uint32_t pc = size, next = out_.entry_[size]; pc-- > 0;) {
-    if (out_.info_[pc] & CompiledCode::kHasCode) next = out_.entry_[pc];
-    else out_.entry_[pc] = next;
+    const uint32_t own = 0u - (uint32_t{out_.info_[pc]} & CompiledCode::kHasCode);  // all ones: has code
+    next = (out_.entry_[pc] & own) | (next & ~own);
+    out_.entry_[pc] = next;
   }
   return !failed();
 }
