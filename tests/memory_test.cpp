@@ -686,6 +686,53 @@ TEST_P(MemoryTest, HostAccessAtTheProcessMappingLimitIsAnError) {
                                        "failed otherwise; 12-14: the instance did not recover";
 }
 
+// Memory mapped when first needed that the kernel refuses to map: the run that needed it is an Error, and
+// the instance runs on once the cause is gone, with its block charged once.
+TEST_P(MemoryTest, MemoryTheKernelRefusesToMapWhenFirstNeededIsAnErrorOfTheRun) {
+  if (kAddressSanitizer) GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
+  if (backend().backend == BackendKind::Compiler && backend().sandbox != SandboxKind::Generic)
+    GTEST_SKIP() << "guest memory is mapped in this process only by the interpreter and the generic sandbox";
+  const uint32_t rw = 0x20000;  // no ro data: rw data follows the first 64 KiB gap
+  CodeBuilder b(InstructionSet::Latest64);
+  emit_load_imm(b, Reg::A1, 5);
+  b.emit(insn(Opcode::load_u32, {Reg::A0}, {rw}));
+  emit_ret(b);
+  VmOptions options{.data = {.rw_data_size = 4, .rw_data = {4, 3, 2, 1}, .stack_size = kPage},
+                    .module_config = gas_config(GasMeteringKind::Sync)};
+  Vm v = make_vm(backend(), InstructionSet::Latest64, b, options);
+  RawInstance& in = v.instance;
+  ASSERT_EQ(v.module.memory_map().rw_data_address, rw);
+  const Gas cost = *v.module.gas_cost_for_block(0);
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<void*> filler;
+    filler.reserve(1 << 17);
+    for (int i = 0; filler.size() < filler.capacity(); ++i) {
+      void* p = mmap(nullptr, kPage, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) break;
+      filler.push_back(p);
+    }
+    in.set_next_program_counter(0);
+    in.set_reg(Reg::RA, 0xFFFF0000u);
+    in.set_gas(100);
+    const Result<Interrupt> refused = in.run();
+    if (refused || refused.error().kind() != ErrorKind::ResourceExhausted) _exit(10);
+    for (void* p : filler) munmap(p, kPage);
+    const Result<Interrupt> ran = in.run();  // no new program counter: the run goes on where it stopped
+    if (!ran || *ran != Interrupt::finished()) _exit(11);
+    if (in.reg(Reg::A0) != 0x01020304 || in.reg(Reg::A1) != 5) _exit(12);
+    if (in.gas() != 100 - cost) _exit(13);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: the run at the limit did not fail as ResourceExhausted; 11-12: the "
+                                       "instance did not run on; 13: the block was not charged exactly once";
+}
+
 TEST_P(MemoryTest, DynamicPagingSbrkTracksTheHeapForTheHost) {
   CodeBuilder b(InstructionSet::Latest64);
   b.emit(insn(Opcode::sbrk, {Reg::A0, Reg::A1}));

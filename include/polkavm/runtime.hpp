@@ -115,6 +115,8 @@ class POLKAVM_API Module {
   CodeView code() const { return CodeView(blob()); }  ///< the program's code
 
   /// A new instance: fresh memory and registers (with the Linux sandbox, a worker from the engine's pool).
+  /// In this process, its memory is mapped when first needed: by the first run() on the compiler, by the
+  /// first access (the guest's or the host's) on the interpreter.
   Result<RawInstance> instantiate() const;
 
  private:
@@ -135,7 +137,8 @@ class POLKAVM_API RawInstance {
 
   const Module& module() const { return module_; }  ///< the module it runs
 
-  /// Runs from next_program_counter() until an interrupt. Error if no next program counter is set.
+  /// Runs from next_program_counter() until an interrupt. Error if no next program counter is set, or
+  /// (ResourceExhausted) if the kernel refuses to map memory the run needs; the run can then be retried.
   Result<Interrupt> run();
 
   uint64_t reg(Reg r) const;  ///< register `r` (its low 32 bits in a 32-bit program)

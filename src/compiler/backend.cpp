@@ -150,6 +150,10 @@ class CompilerBackend final : public InstanceBackend {
 Result<Interrupt> CompilerBackend::run() {
   VmState& state = state_;
   if (broken_) return Error("this instance's sandbox failed earlier; create a new instance", ErrorKind::Sandbox);
+  // Compiled code relies on the hardware protection: memory mapped when first needed is mapped now (before
+  // anything of the run changes, so that a refusal leaves the instance as it was).
+  if (memory_->lazy())
+    if (Result<void> mapped = memory_->materialise(); !mapped) return mapped.error();
   if (!code_ || compiled_tracing_ != state.step_tracing) {
     // Step tracing was switched: this instance needs the other variant of the code.
     code_.reset();
@@ -199,9 +203,6 @@ Result<Interrupt> CompilerBackend::run() {
 
 Result<Interrupt> CompilerBackend::execute(uint32_t target) {
   VmState& state = state_;
-  // Compiled code relies on the hardware protection: memory mapped when first needed is mapped now.
-  if (memory_->lazy())
-    if (Result<void> mapped = memory_->materialise(); !mapped) return mapped.error();
   std::memcpy(ctx_.regs, state.regs.data(), sizeof(ctx_.regs));
   ctx_.gas = state.gas;
   for (;;) {

@@ -68,8 +68,9 @@ class InstanceBackend {
   const VmState& state() const { return state_; }
   GuestMemory& memory() { return *memory_; }
   const GuestMemory& memory() const { return *memory_; }
-  /// Runs until an interrupt; `state().next_program_counter` is set. An Error means the instance cannot run
-  /// any more (its sandbox broke); the host process is unharmed.
+  /// Runs until an interrupt; `state().next_program_counter` is set. An Error of kind ResourceExhausted means
+  /// the kernel refused memory the run needed: the run stopped cleanly where it was and can run on. Any
+  /// other Error means the instance cannot run any more (its sandbox broke); the host process is unharmed.
   virtual Result<Interrupt> run() = 0;
   /// Step tracing was switched; compiled code must be rebuilt.
   virtual void invalidate() = 0;

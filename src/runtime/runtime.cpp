@@ -507,8 +507,9 @@ Result<Interrupt> run_backend(detail::InstanceData& data, bool metered) {
     return ran;
   });
   if (!completed) data.out_of_memory = true;
-  if (!interrupt) {
+  if (!interrupt && (!completed || interrupt.error().kind() != ErrorKind::ResourceExhausted)) {
     // The sandbox broke (or the cross-check failed, or memory ran out): nothing can continue from here.
+    // (Memory the kernel refused to map stops a run cleanly: it runs on from where it stopped.)
     state.program_counter.reset();
     state.next_program_counter.reset();
   } else if (metered && state.gas < 0) {
