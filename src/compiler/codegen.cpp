@@ -1331,8 +1331,10 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
         if (memory == MAP_FAILED) continue;
         out->memory_ = memory;  // unmapped with `out` on every error below
         // Pages for the code expected, in one system call rather than a page fault each (where the kernel
-        // has no MADV_POPULATE_WRITE, they fault in as written).
-        (void)madvise(memory, std::min(in_place_capacity, round_up(4 * code_size + 65536)), MADV_POPULATE_WRITE);
+        // has no MADV_POPULATE_WRITE, they fault in as written); never more than the memory limit leaves.
+        size_t populate = std::min(in_place_capacity, round_up(4 * code_size + 65536));
+        if (limit != 0) populate = std::min<uint64_t>(populate, (limit - table_bytes) & ~uint64_t(page - 1));
+        if (populate != 0) (void)madvise(memory, populate, MADV_POPULATE_WRITE);
         out->size_ = in_place_capacity;
         buffer._data = static_cast<uint8_t*>(memory);
         buffer._capacity = in_place_capacity;
