@@ -156,7 +156,9 @@ class GuestMemory {
 
   /// Reserves the address space and, without dynamic paging, maps the standard regions of `map`
   /// with the blob's initial data: at once, or, on a backing in this process, when first needed (lazy()).
-  /// The backing's pages must all be inaccessible and read as zero; null: a private backing.
+  /// The backing's pages must all read as zero, and be inaccessible once the memory has mapped what it maps up
+  /// front (MemoryBacking::settle: a recycled private backing may hold its last user's protections until
+  /// then); null: a private backing from the pool.
   static Result<std::unique_ptr<GuestMemory>> create(const MemoryMap& map, const ProgramBlob& blob,
                                                      bool dynamic_paging,
                                                      std::unique_ptr<MemoryBacking> backing = nullptr);
