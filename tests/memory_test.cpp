@@ -642,6 +642,19 @@ TEST_P(MemoryTest, DynamicPagingCapsTheMappingsOfAnInstance) {
 // with an Error, and so may a reset; nothing crashes, and once mappings are free again everything works.
 // (In a child process, which uses up its own mappings; not under AddressSanitizer, which needs mappings
 // of its own.)
+/// Maps single pages, every other one readable so that no two merge, until the kernel refuses one more
+/// (vm.max_map_count): the process then cannot split or add a mapping. For a forked child only.
+std::vector<void*> use_up_mappings() {
+  std::vector<void*> filler;
+  filler.reserve(1 << 17);
+  for (int i = 0; filler.size() < filler.capacity(); ++i) {
+    void* p = mmap(nullptr, kPage, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) break;
+    filler.push_back(p);
+  }
+  return filler;
+}
+
 TEST_P(MemoryTest, HostAccessAtTheProcessMappingLimitIsAnError) {
   if (kAddressSanitizer) GTEST_SKIP() << "AddressSanitizer needs mappings of its own";
   if (backend().backend == BackendKind::Compiler && backend().sandbox != SandboxKind::Generic)
@@ -657,14 +670,7 @@ TEST_P(MemoryTest, HostAccessAtTheProcessMappingLimitIsAnError) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    // Every other page readable, so that no two mappings merge, until the kernel refuses one more.
-    std::vector<void*> filler;
-    filler.reserve(1 << 17);
-    for (int i = 0; filler.size() < filler.capacity(); ++i) {
-      void* p = mmap(nullptr, kPage, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) break;
-      filler.push_back(p);
-    }
+    const std::vector<void*> filler = use_up_mappings();
     // Writing the second page only splits the aux mapping: the kernel refuses, the write is an Error.
     const Result<void> written = in.write_u32(0xFFFE1000u, 0x11223344);
     if (written || written.error().kind() != ErrorKind::ResourceExhausted) _exit(10);
@@ -707,13 +713,7 @@ TEST_P(MemoryTest, MemoryTheKernelRefusesToMapWhenFirstNeededIsAnErrorOfTheRun) 
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    std::vector<void*> filler;
-    filler.reserve(1 << 17);
-    for (int i = 0; filler.size() < filler.capacity(); ++i) {
-      void* p = mmap(nullptr, kPage, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) break;
-      filler.push_back(p);
-    }
+    const std::vector<void*> filler = use_up_mappings();
     in.set_next_program_counter(0);
     in.set_reg(Reg::RA, 0xFFFF0000u);
     in.set_gas(100);
