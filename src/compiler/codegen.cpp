@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "compiler/compiler.hpp"
+#include "compiler/x86_encoder.hpp"
 #include "polkavm/code.hpp"
 
 namespace polkavm::detail::compiler {
@@ -40,9 +41,11 @@ using x86::Gp;
 
 const Gp kGuest[kRegCount] = {x86::rbx, x86::rbp, x86::rax, x86::rdx, x86::rsi, x86::rdi, x86::r8,
                               x86::r9,  x86::r10, x86::r11, x86::r12, x86::r13, x86::r14};
-const Gp kTmp = x86::rcx;
+constexpr uint8_t kTmpId = x86::Gp::kIdCx;
+const Gp kTmp = x86::gpq(kTmpId);
 // The gas counter while guest code runs. The exit stubs move it to the frame and reuse r15 for the VmCtx.
-const Gp kGas = x86::r15;
+constexpr uint8_t kGasId = x86::Gp::kIdR15;
+const Gp kGas = x86::gpq(kGasId);
 const Gp kCtx = x86::r15;
 const Gp kCalleeSaved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
 
@@ -138,7 +141,8 @@ class Codegen {
         a_(a),
         memory_limit_(memory_limit),
         table_bytes_(table_bytes),
-        asm_error_(asm_error) {}
+        asm_error_(asm_error),
+        buffer_(a.code()->textSection()->buffer()) {}
 
   /// false: the memory limit was reached (memory_needed() says how far), or the assembler failed.
   bool emit_all();
@@ -174,23 +178,55 @@ class Codegen {
   // read it (every instruction they have uses only the low 32 bits of its inputs, and the host sign-extends
   // the registers at every exit), so the result is only moved into place.
   void set32(uint8_t d, const Gp& result) {
-    if (is_64_bit_) a_.movsxd(g(d), result);
-    else if (result != g32(d)) a_.mov(g32(d), result);
+    const uint8_t r = static_cast<uint8_t>(result.id());
+    if (is_64_bit_) emit(enc::movsxd_rr(id(d), r));
+    else if (r != id(d)) emit(enc::mov_rr(false, id(d), r));
   }
   // Where an instruction that cannot write d in place computes d's 32-bit result before set32: the scratch
   // register on 64-bit programs (set32 sign-extends from it), d itself on 32-bit ones (set32 then does nothing).
   Gp result32(uint8_t d) const { return is_64_bit_ ? Gp(x86::ecx) : g32(d); }
   // The address x + y for lea, based on a register that needs no displacement byte when it can be: rbp and
   // r13 as a base always carry one, and lea with base, index and displacement takes 2 cycles instead of 1.
-  x86::Mem sum(uint8_t x, uint8_t y) const {
-    const uint32_t id = g(x).id();
-    const bool x_needs_displacement = id == x86::Gp::kIdBp || id == x86::Gp::kIdR13;
-    return x_needs_displacement ? x86::ptr(g(y), g(x)) : x86::ptr(g(x), g(y));
+  enc::Mem sum(uint8_t x, uint8_t y) const {
+    const bool x_needs_displacement = id(x) == x86::Gp::kIdBp || id(x) == x86::Gp::kIdR13;
+    const auto base = static_cast<int8_t>(id(x_needs_displacement ? y : x));
+    const auto index = static_cast<int8_t>(id(x_needs_displacement ? x : y));
+    return {base, index};
   }
   uint32_t offset() const { return static_cast<uint32_t>(a_.offset()); }
+  // The hardware number of guest register r.
+  uint8_t id(uint8_t r) const { return static_cast<uint8_t>(kGuest[r].id()); }
 
-  // ---- jumps encoded here (asmjit labels only for the runtime's stubs)
-  void put(std::initializer_list<uint8_t> bytes) { a_.embed(bytes.begin(), bytes.size()); }
+  // ---- machine code encoded here (x86_encoder.hpp) rather than by asmjit
+  void emit(const enc::Insn& insn) {
+    if (a_.remainingSpace() >= sizeof(enc::Insn::Bits)) [[likely]] {
+      insn.write_to(a_._bufferPtr);
+      a_._bufferPtr += insn.size();
+      // The section's size, as asmjit keeps it after each instruction it writes (it flattens and grows
+      // the buffer by it).
+      buffer_._size = a_.offset();
+    } else {
+      uint8_t bytes[sizeof(enc::Insn::Bits)];
+      insn.write_to(bytes);
+      a_.embed(bytes, insn.size());  // grows the buffer, or fails as asmjit's own instructions would
+    }
+  }
+  void put(std::initializer_list<uint8_t> bytes) {
+    enc::Insn insn;
+    for (const uint8_t b : bytes) insn.put8(b);
+    emit(insn);
+  }
+  // d = sx32(x op y) or x op y, as the two-operand instruction `op` (add, sub, imul, and, or, xor) does.
+  enc::Insn op_rr(InstId op, bool w, uint8_t d, uint8_t s) const {
+    switch (op) {
+      case x86::Inst::kIdImul: return enc::imul_rr(w, d, s);
+      case x86::Inst::kIdSub: return enc::alu_rr(enc::Alu::Sub, w, d, s);
+      case x86::Inst::kIdAnd: return enc::alu_rr(enc::Alu::And, w, d, s);
+      case x86::Inst::kIdOr: return enc::alu_rr(enc::Alu::Or, w, d, s);
+      case x86::Inst::kIdXor: return enc::alu_rr(enc::Alu::Xor, w, d, s);
+      default: return enc::alu_rr(enc::Alu::Add, w, d, s);
+    }
+  }
   uint32_t read32(uint32_t at) const {
     uint32_t v;
     std::memcpy(&v, a_.bufferData() + at, 4);
@@ -211,10 +247,15 @@ class Codegen {
   void bind_pc(uint32_t pc, bool block_start);
 
   // ---- exits
-  void exit_call(const Label& stub) { a_.call(stub); }  // E8 rel32: every stub is bound before guest code
+  // Every stub is bound before guest code.
+  uint32_t at(const Label& stub) const { return static_cast<uint32_t>(a_.code()->labelOffset(stub)); }
+  void exit_call(const Label& stub) {  // E8 rel32
+    const uint32_t d = at(stub) - (offset() + 5);
+    put({0xE8, uint8_t(d), uint8_t(d >> 8), uint8_t(d >> 16), uint8_t(d >> 24)});
+  }
   void exit_pc(const Label& stub, uint32_t pc) {
-    a_.mov(x86::ecx, pc);
-    a_.jmp(stub);
+    emit(enc::mov_r32_imm(kTmpId, pc));
+    jump_back(kAlways, at(stub));
   }
   void trap() { exit_call(trap_call_); }
 
@@ -233,17 +274,17 @@ class Codegen {
   bool over_limit() const { return memory_limit_ != 0 && memory_needed() > memory_limit_; }
   bool failed() const { return asm_error_ != kErrorOk || over_limit(); }
 
-  x86::Mem guest_mem(uint32_t size, int base_reg, uint32_t offset);
+  enc::Mem guest_mem(uint32_t size, int base_reg, uint32_t offset);
   void emit_load(const Instruction& insn, uint32_t size, bool is_signed, int base_reg, uint32_t offset);
   void emit_store_reg(uint8_t value, uint32_t size, int base_reg, uint32_t offset);
   void emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32_t offset);
 
   // d = x op y (64-bit, two-operand instruction `id`).
-  void binop64(InstId id, uint8_t d, uint8_t x, uint8_t y);
+  void binop64(InstId op, uint8_t d, uint8_t x, uint8_t y);
   // d = sx32(x op y).
-  void binop32(InstId id, uint8_t d, uint8_t x, uint8_t y);
-  void binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm);
-  void shift_imm(InstId id, uint8_t d, uint8_t s, uint32_t amount, bool is32);
+  void binop32(InstId op, uint8_t d, uint8_t x, uint8_t y);
+  void binop_imm64(enc::Alu op, uint8_t d, uint8_t s, uint32_t imm);
+  void shift_imm(enc::Shift op, uint8_t d, uint8_t s, uint32_t amount, bool is32);
   void shift_imm_alt(InstId id, uint8_t d, uint8_t s, uint32_t value, bool is32);
   void shift_var(InstId id, uint8_t d, uint8_t x, uint8_t y, bool is32);
   void rotate_var(InstId id, uint8_t d, uint8_t x, uint8_t y, bool is32);
@@ -264,6 +305,7 @@ class Codegen {
   uint64_t table_bytes_;   // what the tables take (allocated up front)
   // The assembler's first error (it stops growing its buffer: nothing more is emitted or patched).
   const asmjit::Error& asm_error_;
+  CodeBuffer& buffer_;  // the assembler's
   std::string internal_error_;
 
   std::vector<Instruction> block_;  // the block (or the piece of it) being translated
@@ -602,10 +644,10 @@ bool Codegen::emit_block(uint32_t start) {
 uint32_t Codegen::emit_charge(uint32_t pc, Gas cost, bool stub_is_near) {
   const uint32_t start = offset();
   if (cost <= INT32_MAX) {
-    a_.sub(kGas, static_cast<int32_t>(cost));
+    emit(enc::alu_ri(enc::Alu::Sub, true, kGasId, static_cast<int32_t>(cost)));
   } else {
-    a_.mov(kTmp, cost);
-    a_.sub(kGas, kTmp);
+    emit(enc::mov_r64_imm(kTmpId, static_cast<int64_t>(cost)));
+    emit(enc::alu_rr(enc::Alu::Sub, true, kGasId, kTmpId));
   }
   const Fwd js = jump_forward(kCondS, stub_is_near);
   defer({js.site, pc, Deferred::OutOfGas, 0, js.is_short});
@@ -635,7 +677,7 @@ void Codegen::flush_deferred() {
       case Deferred::Reentry:
         // The host enters the branch here: the flags its predecessor set are set first.
         out_.reentry_.emplace_back(d.pc, offset());
-        a_.test(gc(d.reg), gc(d.reg));
+        emit(enc::test_rr(is_64_bit_, id(d.reg), id(d.reg)));
         jump_back(kAlways, out_.entry_[d.pc]);
         break;
     }
@@ -656,17 +698,17 @@ void Codegen::emit_dynamic_jump() {
   // valid address into k and an odd one into a number of 2^31 or more, far out of range; the native table
   // has an empty entry 0 (address 0 traps). The return-to-host address is rare, so it is told apart only
   // once the range check has failed, by a call after the indirect jump: the hot path ends with it.
-  a_.ror(x86::ecx, 1);
-  a_.cmp(x86::ecx, static_cast<uint32_t>(module_.blob.jump_table().size() + 1));
+  emit(enc::shift_ri(enc::Shift::Ror, false, kTmpId, 1));
+  emit(enc::alu_ri(enc::Alu::Cmp, false, kTmpId, static_cast<int32_t>(module_.blob.jump_table().size() + 1)));
   const Fwd out_of_range = jump_forward(kCondAE, true);
   // Spectre v1: while the range check is mispredicted, the load below must not reach past the table. The
   // flags still hold the comparison, and cmov is not predicted: an out-of-range index becomes 0, the empty
   // entry, whatever the prediction.
   a_.cmovae(x86::ecx, x86::dword_ptr(x86::rsp, kFrameZero));
-  a_.shl(kTmp, 3);
+  emit(enc::shift_ri(enc::Shift::Shl, true, kTmpId, 3));
   a_.add(kTmp, x86::qword_ptr(x86::rsp, kFrameJumpTable));
-  a_.mov(kTmp, x86::qword_ptr(kTmp));
-  a_.test(kTmp, kTmp);
+  emit(enc::load(enc::Load::U64, kTmpId, enc::base_disp(kTmpId, 0)));
+  emit(enc::test_rr(true, kTmpId, kTmpId));
   const Fwd bad = jump_forward(kCondE, true);
   a_.jmp(kTmp);
   // Cold: the return-to-host address halts, anything else traps here.
@@ -683,7 +725,7 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
   }
   const bool eq_or_ne = insn.opcode == Opcode::branch_eq_imm || insn.opcode == Opcode::branch_not_eq_imm;
   if (!with_imm) {
-    a_.cmp(gc(insn.reg[0]), gc(insn.reg[1]));
+    emit(enc::alu_rr(enc::Alu::Cmp, is_64_bit_, id(insn.reg[0]), id(insn.reg[1])));
   } else if (insn.imm[0] == 0 && eq_or_ne && prev_flags_reg_ == insn.reg[0]) {
     // ZF already tells whether the register is zero: `add r, imm; jnz` fuses into one macro-op. The host
     // entering at the branch (from the middle of the block) goes through a reentry stub, which sets the
@@ -691,9 +733,9 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
     out_.info_[insn.pc] |= CompiledCode::kReentry;
     defer({0, insn.pc, Deferred::Reentry, insn.reg[0], false});
   } else if (insn.imm[0] == 0) {
-    a_.test(gc(insn.reg[0]), gc(insn.reg[0]));  // the same flags as cmp with 0
+    emit(enc::test_rr(is_64_bit_, id(insn.reg[0]), id(insn.reg[0])));  // the same flags as cmp with 0
   } else {
-    a_.cmp(gc(insn.reg[0]), static_cast<int32_t>(insn.imm[0]));
+    emit(enc::alu_ri(enc::Alu::Cmp, is_64_bit_, id(insn.reg[0]), static_cast<int32_t>(insn.imm[0])));
   }
   int cc = kAlways;
   switch (insn.opcode) {
@@ -723,121 +765,110 @@ void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
 
 // gs:[zero-extended 32-bit address] (the host points the gs base at guest memory); base_reg < 0 for an
 // absolute address.
-x86::Mem Codegen::guest_mem(uint32_t size, int base_reg, uint32_t offset) {
-  auto in_guest = [&](x86::Mem m) {
-    m.setSegment(x86::gs);
-    return m;
-  };
+enc::Mem Codegen::guest_mem(uint32_t size, int base_reg, uint32_t offset) {
+  const enc::Mem at_rcx{kTmpId, -1, 0, true};
   // The reference rejects an access that reaches the last byte below 4 GiB, which the hardware cannot
   // tell apart; that page is mapped only with dynamic paging, so only such modules check.
   if (base_reg < 0 && offset > UINT32_MAX - size) {
     exit_call(access_call_);
-    return in_guest(x86::ptr(kTmp, 0, size));  // not reached
+    return at_rcx;  // not reached
   }
   if (base_reg >= 0 && module_.config.dynamic_paging) {
-    a_.lea(x86::ecx, x86::ptr(g(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset)));
-    a_.cmp(x86::ecx, static_cast<int32_t>(UINT32_MAX - size));
+    emit(enc::lea(false, kTmpId, enc::base_disp(id(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset))));
+    emit(enc::alu_ri(enc::Alu::Cmp, false, kTmpId, static_cast<int32_t>(UINT32_MAX - size)));
     const Fwd slow = jump_forward(kCondA, false);  // to cold code: the host checks the access
     defer({slow.site, pc_, Deferred::Access, 0, false});
-    return in_guest(x86::ptr(kTmp, 0, size));
+    return at_rcx;
   }
   if (base_reg < 0) {
     // An absolute displacement is sign-extended by the CPU: addresses from 2 GiB up go through rcx.
-    if (offset <= INT32_MAX) return in_guest(x86::ptr_abs(offset, size));
-    a_.mov(x86::ecx, offset);
-    return in_guest(x86::ptr(kTmp, 0, size));
+    if (offset <= INT32_MAX) return {-1, -1, static_cast<int32_t>(offset), true};
+    emit(enc::mov_r32_imm(kTmpId, offset));
+    return at_rcx;
   }
   // 32-bit addressing (the 0x67 prefix): the CPU computes base + offset modulo 2^32, as the guest does.
-  return in_guest(x86::ptr(g32(static_cast<uint8_t>(base_reg)), static_cast<int32_t>(offset), size));
+  return {static_cast<int8_t>(id(static_cast<uint8_t>(base_reg))), -1, static_cast<int32_t>(offset), true, true};
 }
 
 void Codegen::emit_load(const Instruction& insn, uint32_t size, bool is_signed, int base_reg, uint32_t offset) {
-  const uint8_t d = insn.reg[0];
-  const x86::Mem m = guest_mem(size, base_reg, offset);
-  if (size == 8) a_.mov(g(d), m);
-  else if (size == 4) is_signed ? a_.movsxd(g(d), m) : a_.mov(g32(d), m);
-  else if (is_signed) a_.movsx(g(d), m);
-  else a_.movzx(g32(d), m);
+  const enc::Mem m = guest_mem(size, base_reg, offset);
+  using enc::Load;
+  const Load kind = size == 8   ? Load::U64
+                    : size == 4 ? (is_signed ? Load::I32 : Load::U32)
+                    : size == 2 ? (is_signed ? Load::I16 : Load::U16)
+                                : (is_signed ? Load::I8 : Load::U8);
+  emit(enc::load(kind, id(insn.reg[0]), m));
 }
 
 void Codegen::emit_store_reg(uint8_t value, uint32_t size, int base_reg, uint32_t offset) {
-  const x86::Mem m = guest_mem(size, base_reg, offset);
-  switch (size) {
-    case 1: a_.mov(m, g(value).r8()); break;
-    case 2: a_.mov(m, g(value).r16()); break;
-    case 4: a_.mov(m, g32(value)); break;
-    default: a_.mov(m, g(value)); break;
-  }
+  const enc::Mem m = guest_mem(size, base_reg, offset);
+  emit(enc::store(size, id(value), m));
 }
 
 void Codegen::emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32_t offset) {
-  const x86::Mem m = guest_mem(size, base_reg, offset);
-  switch (size) {
-    case 1: a_.mov(m, static_cast<int32_t>(static_cast<int8_t>(value))); break;
-    case 2: a_.mov(m, static_cast<int32_t>(static_cast<int16_t>(value))); break;
-    default: a_.mov(m, static_cast<int32_t>(value)); break;  // qword: sign-extended, as the guest's
-  }
+  const enc::Mem m = guest_mem(size, base_reg, offset);
+  emit(enc::store_imm(size, static_cast<int32_t>(value), m));  // qword: sign-extended, as the guest's
 }
 
 // ------------------------------------------------------------------------------------------------
 // Arithmetic helpers
 
-void Codegen::binop64(InstId id, uint8_t d, uint8_t x, uint8_t y) {
-  const bool commutative = id != x86::Inst::kIdSub;
+void Codegen::binop64(InstId op, uint8_t d, uint8_t x, uint8_t y) {
+  const bool commutative = op != x86::Inst::kIdSub;
   if (d == x) {
-    a_.emit(id, g(d), g(y));
+    emit(op_rr(op, true, id(d), id(y)));
   } else if (d == y && commutative) {
-    a_.emit(id, g(d), g(x));
-  } else if (id == x86::Inst::kIdAdd) {
-    a_.lea(g(d), sum(x, y));
-    return;
+    emit(op_rr(op, true, id(d), id(x)));
+  } else if (op == x86::Inst::kIdAdd) {
+    emit(enc::lea(true, id(d), sum(x, y)));
   } else if (d == y) {
-    a_.mov(kTmp, g(x));
-    a_.emit(id, kTmp, g(y));
-    a_.mov(g(d), kTmp);
+    emit(enc::mov_rr(true, kTmpId, id(x)));
+    emit(op_rr(op, true, kTmpId, id(y)));
+    emit(enc::mov_rr(true, id(d), kTmpId));
   } else {
-    a_.mov(g(d), g(x));
-    a_.emit(id, g(d), g(y));
+    emit(enc::mov_rr(true, id(d), id(x)));
+    emit(op_rr(op, true, id(d), id(y)));
   }
 }
 
-void Codegen::binop32(InstId id, uint8_t d, uint8_t x, uint8_t y) {
+void Codegen::binop32(InstId op, uint8_t d, uint8_t x, uint8_t y) {
   // The 32-bit result goes straight into d's low half when that does not clobber an operand first.
-  const bool commutative = id != x86::Inst::kIdSub;
+  const bool commutative = op != x86::Inst::kIdSub;
   Gp r = g32(d);
   if (d == x) {
-    a_.emit(id, r, g32(y));
+    emit(op_rr(op, false, id(d), id(y)));
   } else if (d == y && commutative) {
-    a_.emit(id, r, g32(x));
-  } else if (id == x86::Inst::kIdAdd) {
-    a_.lea(r, sum(x, y));
+    emit(op_rr(op, false, id(d), id(x)));
+  } else if (op == x86::Inst::kIdAdd) {
+    emit(enc::lea(false, id(d), sum(x, y)));
   } else if (d != y) {
-    a_.mov(r, g32(x));
-    a_.emit(id, r, g32(y));
+    emit(enc::mov_rr(false, id(d), id(x)));
+    emit(op_rr(op, false, id(d), id(y)));
   } else {
     r = x86::ecx;
-    a_.mov(r, g32(x));
-    a_.emit(id, r, g32(y));
+    emit(enc::mov_rr(false, kTmpId, id(x)));
+    emit(op_rr(op, false, kTmpId, id(y)));
   }
   set32(d, r);
 }
 
-void Codegen::binop_imm64(InstId id, uint8_t d, uint8_t s, uint32_t imm) {
-  if (d != s) a_.mov(g(d), g(s));
-  a_.emit(id, gc(d), sx(imm));  // 32-bit programs: the flags then describe the low half, which branches test
+void Codegen::binop_imm64(enc::Alu op, uint8_t d, uint8_t s, uint32_t imm) {
+  if (d != s) emit(enc::mov_rr(true, id(d), id(s)));
+  // 32-bit programs: the flags then describe the low half, which branches test.
+  emit(enc::alu_ri(op, is_64_bit_, id(d), static_cast<int32_t>(imm)));
   flags_reg_ = d;
 }
 
-void Codegen::shift_imm(InstId id, uint8_t d, uint8_t s, uint32_t amount, bool is32) {
+void Codegen::shift_imm(enc::Shift op, uint8_t d, uint8_t s, uint32_t amount, bool is32) {
   if (is32) {
-    if (d != s) a_.mov(g32(d), g32(s));
-    a_.emit(id, g32(d), static_cast<int>(amount & 31));
+    if (d != s) emit(enc::mov_rr(false, id(d), id(s)));
+    emit(enc::shift_ri(op, false, id(d), static_cast<uint8_t>(amount & 31)));
     // A logical right shift by 1..31 clears bit 31, so the zero extension of the 32-bit write is already
     // the sign extension.
-    if (id != x86::Inst::kIdShr || (amount & 31) == 0) set32(d, g32(d));
+    if (op != enc::Shift::Shr || (amount & 31) == 0) set32(d, g32(d));
   } else {
-    if (d != s) a_.mov(g(d), g(s));
-    a_.emit(id, g(d), static_cast<int>(amount & 63));
+    if (d != s) emit(enc::mov_rr(true, id(d), id(s)));
+    emit(enc::shift_ri(op, true, id(d), static_cast<uint8_t>(amount & 63)));
   }
 }
 
@@ -1013,18 +1044,19 @@ void Codegen::emit_instruction(const Instruction& insn) {
       else trap();
       break;
     case Opcode::jump_indirect:
-      if (imm == 0) a_.mov(x86::ecx, g32(r0));
-      else a_.lea(x86::ecx, x86::ptr(g(r0), static_cast<int32_t>(imm)));
+      if (imm == 0) emit(enc::mov_rr(false, kTmpId, id(r0)));
+      else emit(enc::lea(false, kTmpId, enc::base_disp(id(r0), static_cast<int32_t>(imm))));
       emit_dynamic_jump();
       break;
     case Opcode::load_imm_and_jump:
-      a_.mov(g(r0), sx(imm));  // written before a trap too, as in the reference
+      emit(enc::mov_r64_imm(id(r0), sx(imm)));  // written before a trap too, as in the reference
       if (code_.is_jump_target_valid(insn.target)) jump_to_pc(kAlways, insn.target);
       else trap();
       break;
     case Opcode::load_imm_and_jump_indirect:
-      a_.lea(x86::ecx, x86::ptr(g(r1), static_cast<int32_t>(imm2)));  // before r0 changes: r0 may be r1
-      a_.mov(g(r0), sx(imm));
+      // Before r0 changes: r0 may be r1.
+      emit(enc::lea(false, kTmpId, enc::base_disp(id(r1), static_cast<int32_t>(imm2))));
+      emit(enc::mov_r64_imm(id(r0), sx(imm)));
       emit_dynamic_jump();
       break;
     case Opcode::branch_eq:
@@ -1078,12 +1110,12 @@ void Codegen::emit_instruction(const Instruction& insn) {
 
     // ---- moves ----
     case Opcode::load_imm:  // a non-negative value: the shorter 32-bit move zero-extends
-      if (sx(imm) >= 0) a_.mov(g32(r0), imm);
-      else a_.mov(g(r0), sx(imm));
+      if (sx(imm) >= 0) emit(enc::mov_r32_imm(id(r0), imm));
+      else emit(enc::mov_r64_imm(id(r0), sx(imm)));
       break;
-    case Opcode::load_imm64: a_.mov(g(r0), insn.imm64); break;
+    case Opcode::load_imm64: emit(enc::mov_r64_imm(id(r0), static_cast<int64_t>(insn.imm64))); break;
     case Opcode::move_reg:
-      if (r0 != r1) a_.mov(g(r0), g(r1));
+      if (r0 != r1) emit(enc::mov_rr(true, id(r0), id(r1)));
       break;
 
     // ---- one source register ----
@@ -1111,30 +1143,30 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::add_imm_32:
       if (r0 == r1 && imm != 0) {
         // The flags of the 32-bit sum describe its sign extension too: a following branch on r0 uses them.
-        a_.add(g32(r0), static_cast<int32_t>(imm));
+        emit(enc::alu_ri(enc::Alu::Add, false, id(r0), static_cast<int32_t>(imm)));
         set32(r0, g32(r0));
         flags_reg_ = r0;
       } else if (imm == 0) {  // the linker's 32-bit move: a sign extension, or a move the CPU can eliminate
-        if (is_64_bit_) a_.movsxd(g(r0), g32(r1));
-        else if (r0 != r1) a_.mov(g32(r0), g32(r1));
+        if (is_64_bit_) emit(enc::movsxd_rr(id(r0), id(r1)));
+        else if (r0 != r1) emit(enc::mov_rr(false, id(r0), id(r1)));
       } else {
-        a_.lea(result32(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
+        emit(enc::lea(false, static_cast<uint8_t>(result32(r0).id()), enc::base_disp(id(r1), static_cast<int32_t>(imm))));
         set32(r0, result32(r0));
       }
       break;
     case Opcode::add_imm_64:
       if (r0 == r1 && imm != 0) {  // sets the flags for a following branch on r0
-        a_.add(g(r0), sx(imm));
+        emit(enc::alu_ri(enc::Alu::Add, true, id(r0), static_cast<int32_t>(imm)));
         flags_reg_ = r0;
       } else if (imm == 0) {  // the linker's move: a register move the CPU can eliminate, unlike lea
-        if (r0 != r1) a_.mov(g(r0), g(r1));
+        if (r0 != r1) emit(enc::mov_rr(true, id(r0), id(r1)));
       } else {
-        a_.lea(g(r0), x86::ptr(g(r1), static_cast<int32_t>(imm)));
+        emit(enc::lea(true, id(r0), enc::base_disp(id(r1), static_cast<int32_t>(imm))));
       }
       break;
-    case Opcode::and_imm: binop_imm64(I::kIdAnd, r0, r1, imm); break;
-    case Opcode::xor_imm: binop_imm64(I::kIdXor, r0, r1, imm); break;
-    case Opcode::or_imm: binop_imm64(I::kIdOr, r0, r1, imm); break;
+    case Opcode::and_imm: binop_imm64(enc::Alu::And, r0, r1, imm); break;
+    case Opcode::xor_imm: binop_imm64(enc::Alu::Xor, r0, r1, imm); break;
+    case Opcode::or_imm: binop_imm64(enc::Alu::Or, r0, r1, imm); break;
     case Opcode::mul_imm_32:
       a_.imul(result32(r0), g32(r1), static_cast<int32_t>(imm));
       set32(r0, result32(r0));
@@ -1144,12 +1176,12 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::set_less_than_signed_imm: set_cc(I::kIdSetl, r0, r1, Imm(sx(imm))); break;
     case Opcode::set_greater_than_unsigned_imm: set_cc(I::kIdSeta, r0, r1, Imm(sx(imm))); break;
     case Opcode::set_greater_than_signed_imm: set_cc(I::kIdSetg, r0, r1, Imm(sx(imm))); break;
-    case Opcode::shift_logical_left_imm_32: shift_imm(I::kIdShl, r0, r1, imm, true); break;
-    case Opcode::shift_logical_right_imm_32: shift_imm(I::kIdShr, r0, r1, imm, true); break;
-    case Opcode::shift_arithmetic_right_imm_32: shift_imm(I::kIdSar, r0, r1, imm, true); break;
-    case Opcode::shift_logical_left_imm_64: shift_imm(I::kIdShl, r0, r1, imm, false); break;
-    case Opcode::shift_logical_right_imm_64: shift_imm(I::kIdShr, r0, r1, imm, false); break;
-    case Opcode::shift_arithmetic_right_imm_64: shift_imm(I::kIdSar, r0, r1, imm, false); break;
+    case Opcode::shift_logical_left_imm_32: shift_imm(enc::Shift::Shl, r0, r1, imm, true); break;
+    case Opcode::shift_logical_right_imm_32: shift_imm(enc::Shift::Shr, r0, r1, imm, true); break;
+    case Opcode::shift_arithmetic_right_imm_32: shift_imm(enc::Shift::Sar, r0, r1, imm, true); break;
+    case Opcode::shift_logical_left_imm_64: shift_imm(enc::Shift::Shl, r0, r1, imm, false); break;
+    case Opcode::shift_logical_right_imm_64: shift_imm(enc::Shift::Shr, r0, r1, imm, false); break;
+    case Opcode::shift_arithmetic_right_imm_64: shift_imm(enc::Shift::Sar, r0, r1, imm, false); break;
     case Opcode::shift_logical_left_imm_alt_32: shift_imm_alt(I::kIdShlx, r0, r1, imm, true); break;
     case Opcode::shift_logical_right_imm_alt_32: shift_imm_alt(I::kIdShrx, r0, r1, imm, true); break;
     case Opcode::shift_arithmetic_right_imm_alt_32: shift_imm_alt(I::kIdSarx, r0, r1, imm, true); break;
