@@ -11,6 +11,7 @@ using namespace polkavm;
 namespace {
 
 using polkavm::test::bytes;
+using polkavm::test::insn;
 
 std::vector<uint8_t> bitmask_with(size_t code_size, std::initializer_list<uint32_t> bits) {
   std::vector<uint8_t> mask((code_size + 7) / 8, 0);
@@ -323,6 +324,33 @@ TEST(CodeDecodeTest, ImplicitTrapAtTheEndOfCode) {
     EXPECT_EQ(end.length, 1u);
   }
   EXPECT_EQ(view.skip(5), 0u);
+}
+
+// Decoding into an Instruction that held another one leaves nothing of it: every field is the decode's.
+TEST(CodeDecodeTest, DecodingInPlaceOverwritesEveryField) {
+  const InstructionSet isa = InstructionSet::Latest64;
+  // load_imm64 (imm64), a branch (target), an instruction with three registers and two immediates; every
+  // pc, so also the bytes inside instructions and the implicit trap at the end.
+  Instruction wide = insn(Opcode::load_imm64, {Reg::A0});
+  wide.imm64 = 0x123456789abcdef0;
+  CodeBuilder b(isa);
+  b.emit(wide);
+  b.emit(insn(Opcode::branch_eq, {Reg::A1, Reg::A2}, {0}));
+  b.emit(insn(Opcode::add_64, {Reg::A3, Reg::A4, Reg::A5}));
+  b.emit(insn(Opcode::store_imm_indirect_u32, {Reg::A0}, {0x1234, 0x5678}));
+  const CodeBuilder::Output out = b.finish();
+  const CodeView view(isa, out.code.code, out.code.bitmask);
+  for (uint32_t pc = 0; pc <= view.size(); ++pc) {
+    for (uint32_t dirty_pc : {0u, 10u}) {
+      Instruction in_place = view.decode(dirty_pc);  // a different instruction's fields, or the same
+      in_place.length = 77;
+      view.decode(pc, in_place);
+      const Instruction fresh = view.decode(pc);
+      expect_same_operands(in_place, fresh, "pc " + std::to_string(pc));
+      EXPECT_EQ(in_place.pc, fresh.pc);
+      EXPECT_EQ(in_place.length, fresh.length);
+    }
+  }
 }
 
 namespace {

@@ -89,6 +89,9 @@ class POLKAVM_API CodeView {
   /// Decodes the instruction at `pc`. For pc >= size() it returns the implicit trap at the end of code
   /// (valid == false, length 1).
   Instruction decode(uint32_t pc) const;
+  /// The same, written into `out` (all of it): decoding into a buffer this way saves copying each
+  /// instruction out of a temporary, which costs a store-forwarding stall per instruction.
+  void decode(uint32_t pc, Instruction& out) const;
   /// Offset 0, or an instruction right after a valid block-terminating instruction.
   bool is_jump_target_valid(uint32_t pc) const;
   /// The start of the basic block that contains the instruction at `pc` (which must be a boundary).

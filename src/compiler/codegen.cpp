@@ -94,7 +94,8 @@ const CostModel* simple_model(const ModuleState& module) { return module.gas_mod
 bool decode_piece(const CodeView& code, uint32_t pc, size_t limit, std::vector<Instruction>& out) {
   out.clear();
   while (out.size() < limit) {
-    const Instruction& insn = out.emplace_back(code.decode(pc));
+    Instruction& insn = out.emplace_back();
+    code.decode(pc, insn);
     if (!insn.valid || ends_block(insn.opcode)) return true;
     pc = insn.next_pc();
   }

@@ -130,26 +130,31 @@ uint32_t CodeView::skip(uint32_t pc) const {
 
 Instruction CodeView::decode(uint32_t pc) const {
   Instruction insn;
+  decode(pc, insn);
+  return insn;
+}
+
+void CodeView::decode(uint32_t pc, Instruction& insn) const {
+  insn = Instruction{};
   insn.pc = pc;
   if (pc >= size()) {
     insn.length = 1;
-    return insn;
+    return;
   }
   if (!is_instruction_boundary(pc)) [[unlikely]] {
     // Reached by falling through a gap of more than 24 bits; as in the reference's unbounded iterator, the
     // invalid instruction spans up to the next instruction start.
     insn.length = next_instruction_start(pc + 1) - pc;
-    return insn;
+    return;
   }
 
   const uint32_t skip = this->skip(pc);
   insn.length = skip + 1;
   const std::optional<Opcode> opcode = opcode_from_byte(isa_, code_[pc]);
-  if (!opcode) return insn;
+  if (!opcode) return;
   insn.opcode = *opcode;
   insn.valid = true;
   decode_operands(insn, load_chunk(code_, pc), skip);
-  return insn;
 }
 
 namespace {
@@ -196,7 +201,8 @@ std::optional<uint32_t> CodeView::find_start_of_basic_block(uint32_t pc) const {
 void CodeView::decode_block(uint32_t pc, std::vector<Instruction>& out) const {
   out.clear();
   for (;;) {
-    const Instruction& insn = out.emplace_back(decode(pc));
+    Instruction& insn = out.emplace_back();
+    decode(pc, insn);
     if (!insn.valid || ends_block(insn.opcode)) return;
     pc = insn.next_pc();
   }
