@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <fstream>
-#include <iterator>
 
 namespace polkatool {
 
@@ -13,9 +12,15 @@ polkavm::Result<std::vector<uint8_t>> read_file(const std::filesystem::path& pat
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return Error(fmt::format("failed to read {}: not a regular file", path.string()));
+  // One read into a buffer of the file's size: an ELF with debug information is tens of megabytes, too many
+  // to copy a character at a time into a growing vector.
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return Error(fmt::format("failed to read {}: {}", path.string(), ec.message()));
   std::ifstream file(path, std::ios::binary);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (!file.good() && !file.eof()) return Error(fmt::format("failed to read {}", path.string()));
+  std::vector<uint8_t> bytes(size);
+  file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (!file || file.gcount() != static_cast<std::streamsize>(size))
+    return Error(fmt::format("failed to read {}", path.string()));
   return bytes;
 }
 
