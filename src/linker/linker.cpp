@@ -359,8 +359,9 @@ void Linker::compute_reachability() {
     }
     const uint32_t sec = section_queue.back();
     section_queue.pop_back();
-    for (auto it = data_relocs_.lower_bound(Location{sec, 0}); it != data_relocs_.end() && it->first.section == sec;
-         ++it) {
+    for (auto it = std::lower_bound(data_relocs_.begin(), data_relocs_.end(), Location{sec, 0},
+                                    [](const auto& entry, Location wanted) { return entry.first < wanted; });
+         it != data_relocs_.end() && it->first.section == sec; ++it) {
       visit(it->second.target, true);
       if (it->second.kind != DataReloc::Kind::Abs) visit(it->second.origin, true);
     }

@@ -146,6 +146,7 @@ class Linker {
   std::string describe(Location location) const;
   Result<std::optional<Location>> relocation_target(const ElfSection& in, const ElfRelocation& relocation) const;
   Result<uint64_t> relocation_offset(const ElfSection& in, const ElfRelocation& relocation, uint64_t width) const;
+  const DataReloc* data_reloc_at(Location location) const;
 
   // ---- passes ----
   Result<void> choose_isa();
@@ -175,7 +176,8 @@ class Linker {
   std::vector<SectionKind> kinds_;
   uint32_t regspill_ = 0;  // the synthetic section the lowering spills borrowed registers to
 
-  std::map<Location, DataReloc> data_relocs_;
+  // Sorted by location: harvest_data_relocations appends each section's in order, the sections in order.
+  std::vector<std::pair<Location, DataReloc>> data_relocs_;
   std::map<Location, Location> code_pointers_;  // pointer-sized relocations inside code (import stubs)
   std::map<Location, Override> overrides_;
   std::vector<Export> exports_;

@@ -2,6 +2,8 @@
 // ELF's static relocations instead of the addresses the ELF linker chose.
 #include "linker/linker_impl.hpp"
 
+#include <algorithm>
+
 #include "linker/lower.hpp"
 
 namespace polkavm::linker {
@@ -37,25 +39,34 @@ Result<std::optional<Location>> Linker::relocation_target(const ElfSection& in,
                                                           const ElfRelocation& relocation) const {
   if (relocation.symbol == 0) return std::optional<Location>{};
   const ElfSymbol& symbol = elf_.symbols[relocation.symbol];
-  const std::string name = symbol.name.empty() ? fmt::format("#{}", relocation.symbol) : "'" + symbol.name + "'";
+  // Only for the error messages: this runs for every relocation.
+  auto name = [&] {
+    return symbol.name.empty() ? fmt::format("#{}", relocation.symbol) : "'" + symbol.name + "'";
+  };
   if (symbol.section == SHN_UNDEF)
-    return fail(fmt::format("undefined symbol {} (referenced by {} at 0x{:x} in '{}')", name,
+    return fail(fmt::format("undefined symbol {} (referenced by {} at 0x{:x} in '{}')", name(),
                             relocation_name(relocation.type), relocation.offset, in.name));
   if (symbol.section == SHN_ABS)
     return fail(fmt::format("symbol {} is absolute (referenced by {} at 0x{:x} in '{}'); only symbols in sections "
                             "can be relocated",
-                            name, relocation_name(relocation.type), relocation.offset, in.name));
+                            name(), relocation_name(relocation.type), relocation.offset, in.name));
   if (symbol.section >= SHN_LORESERVE || symbol.section >= elf_.sections.size())
-    return fail(fmt::format("symbol {} is in section #{}, which is not supported", name, symbol.section));
+    return fail(fmt::format("symbol {} is in section #{}, which is not supported", name(), symbol.section));
   const ElfSection& target = section(symbol.section);
   const uint64_t base = elf_.type == ET_REL ? 0 : target.address;
   if (symbol.value < base || symbol.value - base > target.size)
-    return fail(fmt::format("symbol {} at 0x{:x} lies outside its section '{}'", name, symbol.value, target.name));
+    return fail(fmt::format("symbol {} at 0x{:x} lies outside its section '{}'", name(), symbol.value, target.name));
   return std::optional<Location>{
       Location{symbol.section, symbol.value - base + static_cast<uint64_t>(relocation.addend)}};
 }
 
 // ---- data relocations ----
+
+const DataReloc* Linker::data_reloc_at(Location location) const {
+  const auto it = std::lower_bound(data_relocs_.begin(), data_relocs_.end(), location,
+                                   [](const auto& entry, Location wanted) { return entry.first < wanted; });
+  return it != data_relocs_.end() && it->first == location ? &it->second : nullptr;
+}
 
 // `lenient`: a section that is not loaded (debug information, or metadata in a section of its own). Its
 // relocations matter only if metadata is read through them, so the ones that cannot be understood are
@@ -63,12 +74,15 @@ Result<std::optional<Location>> Linker::relocation_target(const ElfSection& in,
 Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
   const ElfSection& sec = section(index);
   const bool is_exports = kind(index) == SectionKind::Exports;
-  // One entry per relocated offset; pairs (ADD32 + SUB32, SET6 + SUB6, ...) share an offset.
+  // Pairs (ADD32 + SUB32, SET6 + SUB6, ...) share an offset: sorted by offset, each offset's parts are a run
+  // (in the order of the relocation table).
   struct Part {
+    uint64_t offset;
     uint32_t type;
     Location target;
   };
-  std::map<uint64_t, std::vector<Part>> parts;
+  std::vector<Part> parts;
+  parts.reserve(sec.relocations.size());
   for (const ElfRelocation& relocation : sec.relocations) {
     // Linker-relaxation hints (the export records are written as instructions) carry no address.
     if (relocation.type == R_RISCV_NONE || relocation.type == R_RISCV_RELAX || relocation.type == R_RISCV_ALIGN) continue;
@@ -79,10 +93,15 @@ Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
     if (!*target)
       return fail(fmt::format("relocation {} at 0x{:x} in '{}' has no target symbol", relocation_name(relocation.type),
                               relocation.offset, sec.name));
-    parts[*offset].push_back(Part{relocation.type, **target});
+    parts.push_back(Part{*offset, relocation.type, **target});
   }
+  std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.offset < b.offset; });
 
-  for (const auto& [offset, list] : parts) {
+  for (size_t end = 0; end < parts.size();) {
+    const size_t begin = end;
+    const uint64_t offset = parts[begin].offset;
+    while (end < parts.size() && parts[end].offset == offset) ++end;
+    const std::span<const Part> list(parts.data() + begin, end - begin);
     const Location here{index, offset};
     auto unsupported = [&]() -> Result<void> {
       std::string names;
@@ -166,7 +185,7 @@ Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
       if (lenient) continue;
       return fail(fmt::format("relocation at {} extends past the end of the section", describe(here)));
     }
-    data_relocs_[here] = reloc;
+    data_relocs_.emplace_back(here, reloc);
   }
   return {};
 }
@@ -393,9 +412,9 @@ Result<ExternMetadata> Linker::parse_metadata(Location location) const {
   if (data.size() - base < length) return error("it is truncated");
   const uint32_t flags = static_cast<uint32_t>(read_uint(data, base + 1, 4));
   const uint32_t symbol_length = static_cast<uint32_t>(read_uint(data, base + 5, 4));
-  const auto pointer = data_relocs_.find(Location{location.section, base + 9});
-  if (pointer == data_relocs_.end()) return error("the symbol pointer has no relocation");
-  if (pointer->second.kind != DataReloc::Kind::Abs || byte_size(pointer->second.size) != psize)
+  const DataReloc* pointer = data_reloc_at(Location{location.section, base + 9});
+  if (!pointer) return error("the symbol pointer has no relocation");
+  if (pointer->kind != DataReloc::Kind::Abs || byte_size(pointer->size) != psize)
     return error("the symbol pointer has an unexpected relocation");
   ExternMetadata metadata;
   metadata.input_regs = data[base + 9 + psize];
@@ -407,7 +426,7 @@ Result<ExternMetadata> Linker::parse_metadata(Location location) const {
     return error(fmt::format("too many input registers: {} (at most {})", metadata.input_regs, kMaxInputRegs));
   if (metadata.output_regs > kMaxOutputRegs)
     return error(fmt::format("too many output registers: {} (at most {})", metadata.output_regs, kMaxOutputRegs));
-  const Location symbol = pointer->second.target;
+  const Location symbol = pointer->target;
   const ElfSection& symbol_section = section(symbol.section);
   if (symbol.offset > symbol_section.data.size() || symbol_length > symbol_section.data.size() - symbol.offset)
     return error("the symbol name lies outside its section");
@@ -430,12 +449,11 @@ Result<void> Linker::parse_exports(uint32_t index) {
     Location pointers[2];
     for (int i = 0; i < 2; ++i) {
       const Location at{index, offset + 1 + i * psize};
-      const auto reloc = data_relocs_.find(at);
-      if (reloc == data_relocs_.end() || reloc->second.kind != DataReloc::Kind::Abs ||
-          byte_size(reloc->second.size) != psize)
+      const DataReloc* reloc = data_reloc_at(at);
+      if (!reloc || reloc->kind != DataReloc::Kind::Abs || byte_size(reloc->size) != psize)
         return fail(fmt::format("failed to parse export metadata at '{}'+0x{:x}: the {} pointer has no relocation",
                                 sec.name, offset, i == 0 ? "metadata" : "function"));
-      pointers[i] = reloc->second.target;
+      pointers[i] = reloc->target;
     }
     auto metadata = parse_metadata(pointers[0]);
     if (!metadata) return metadata.error();
