@@ -2,7 +2,9 @@
 // section), grouped by the RISC-V instruction they came from and later into basic blocks.
 #pragma once
 
+#include <array>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -53,13 +55,21 @@ struct Terminator {
   Location next;
   Location at;  // the instruction this came from, for error messages
 
+  /// At most two locations, kept inline: successors() runs for every block in several passes.
+  struct Successors {
+    std::array<Location, 2> locations;
+    size_t count = 0;
+    const Location* begin() const { return locations.data(); }
+    const Location* end() const { return locations.data() + count; }
+  };
+
   /// The code this terminator can continue at directly (not through a computed address).
-  std::vector<Location> successors() const {
+  Successors successors() const {
     switch (kind) {
-      case Kind::Jump: return {target};
-      case Kind::Call: return {target, next};
-      case Kind::CallIndirect: return {next};
-      case Kind::Branch: return {target, next};
+      case Kind::Jump: return {{target}, 1};
+      case Kind::Call: return {{target, next}, 2};
+      case Kind::CallIndirect: return {{next}, 1};
+      case Kind::Branch: return {{target, next}, 2};
       case Kind::JumpIndirect:
       case Kind::Trap: return {};
     }

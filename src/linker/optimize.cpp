@@ -7,9 +7,9 @@
 // registers is not known (an ecalli, memset) forgets every register.
 #include "linker/optimize.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
-#include <map>
 #include <optional>
 
 #include "linker/lower.hpp"
@@ -379,8 +379,6 @@ std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks) {
   full.fill(Demand::Full);
   RegDemands none;
   none.fill(Demand::None);
-  std::map<Location, size_t> index;
-  for (size_t i = 0; i < blocks.size(); ++i) index.emplace(blocks[i].start, i);
 
   // Only jumps and branches continue at known blocks; after anything else (a call, an indirect jump, a trap,
   // the end of code) the host or unknown code may observe every register.
@@ -391,9 +389,11 @@ std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks) {
     open[i] = t.kind != Terminator::Kind::Jump && t.kind != Terminator::Kind::Branch;
     if (open[i]) continue;
     for (const Location& next : t.successors()) {
-      auto it = index.find(next);
-      if (it == index.end()) open[i] = true;
-      else successors[i].push_back(it->second);
+      // The blocks are in order of their start.
+      const auto it = std::lower_bound(blocks.begin(), blocks.end(), next,
+                                       [](const Block& block, Location wanted) { return block.start < wanted; });
+      if (it == blocks.end() || it->start != next) open[i] = true;
+      else successors[i].push_back(static_cast<size_t>(it - blocks.begin()));
     }
   }
 

@@ -20,7 +20,8 @@ enum class Demand : uint8_t { None, Low32, Full };
 using RegDemands = std::array<Demand, kRegCount>;
 
 /// For each block, what the code after it observes of each register: a backward dataflow over the blocks'
-/// jumps and branches. After a call, an indirect jump or a trap, everything counts as observed.
+/// jumps and branches. After a call, an indirect jump or a trap, everything counts as observed. `blocks` must
+/// be in order of their start.
 std::vector<RegDemands> demands_after_blocks(const std::vector<Block>& blocks);
 
 /// `(x >> n) | (x << (w - n))` (RISC-V without Zbb) becomes one rotate_right_imm; a 32-bit rotation whose
