@@ -85,6 +85,16 @@ struct SourceInst {
   std::optional<Terminator> terminator;
 };
 
+/// A SourceInst as the linker keeps it until the blocks are built: its ops and terminator sit in lists
+/// shared by the whole program (an op list per instruction would cost an allocation each).
+struct DecodedInst {
+  static constexpr uint32_t kNoTerminator = UINT32_MAX;
+  Location location;
+  uint32_t first_op = 0;  // the ops are [first_op, first_op + op_count) of the shared op list
+  uint32_t op_count = 0;
+  uint32_t terminator = kNoTerminator;  // index into the shared terminator list
+};
+
 /// A basic block: straight-line ops, then a terminator. `start` is where control enters it.
 struct Block {
   Location start;

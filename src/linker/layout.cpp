@@ -77,10 +77,10 @@ Result<void> Linker::lay_out_data() {
 
 Result<uint64_t> Linker::address_of(Location location) const {
   if (is_code(location.section)) {
-    const auto block = block_at_.find(location);
-    if (block == block_at_.end() || jump_table_index_[block->second] == UINT32_MAX)
+    const auto block = block_at(location);
+    if (!block || jump_table_index_[*block] == UINT32_MAX)
       return fail(fmt::format("internal error: no jump-table entry for {}", describe(location)));
-    return uint64_t{jump_table_index_[block->second] + 1} * kCodeAddressAlignment;
+    return uint64_t{jump_table_index_[*block] + 1} * kCodeAddressAlignment;
   }
   const auto base = section_base_.find(location.section);
   if (base == section_base_.end())
@@ -181,10 +181,10 @@ Result<ProgramBlob> Linker::emit() {
   // into that block (opt level 2): the `fallthrough` between them goes.
   std::vector<uint32_t> entries(blocks_.size(), 0);
   for (uint32_t block : used) {
-    for (const Location& target : blocks_[block].terminator.successors()) ++entries[block_at_.at(target)];
+    for (const Location& target : blocks_[block].terminator.successors()) ++entries[block_at(target).value()];
     if (dynamic_[block]) ++entries[block];
   }
-  for (const Export& e : exports_) ++entries[block_at_.at(e.location)];
+  for (const Export& e : exports_) ++entries[block_at(e.location).value()];
   const bool merge_blocks = config_.opt_level >= 2;
 
   auto check = [&](Opcode op) -> Result<void> {
@@ -213,7 +213,7 @@ Result<ProgramBlob> Linker::emit() {
   auto emit_jump = [&](const Instruction& insn, Location target) -> Result<void> {
     if (auto ok = check(insn.opcode); !ok) return ok;
     mark_source();
-    builder.emit(insn, labels[block_at_.at(target)]);
+    builder.emit(insn, labels[block_at(target).value()]);
     return {};
   };
   auto return_address = [&](Location next) -> Result<uint32_t> {
@@ -265,7 +265,7 @@ Result<ProgramBlob> Linker::emit() {
       case Terminator::Kind::Jump:
         if (!is_next(term.target))
           ok = emit_jump(make(Opcode::jump), term.target);
-        else if (!merge_blocks || entries[block_at_.at(term.target)] != 1)
+        else if (!merge_blocks || entries[block_at(term.target).value()] != 1)
           ok = emit_insn(make(Opcode::fallthrough));
         break;
       case Terminator::Kind::Branch:
@@ -314,7 +314,7 @@ Result<ProgramBlob> Linker::emit() {
   // Exports in code order (then in the order they were declared).
   std::vector<std::pair<uint32_t, size_t>> order;
   for (size_t i = 0; i < exports_.size(); ++i)
-    order.emplace_back(output.label_offsets[labels[block_at_.at(exports_[i].location)]], i);
+    order.emplace_back(output.label_offsets[labels[block_at(exports_[i].location).value()]], i);
   std::sort(order.begin(), order.end());  // by pc, then by declaration order
   for (const auto& [pc, i] : order) blob.exports.push_back(ProgramExport{pc, exports_[i].metadata.symbol});
   if (debug_info) {

@@ -150,15 +150,30 @@ Result<bool> Linker::decode_unrelocated_auipc(const ElfSection& text, uint64_t o
   return false;
 }
 
+void Linker::add_inst(const SourceInst& inst) {
+  DecodedInst decoded;
+  decoded.location = inst.location;
+  decoded.first_op = static_cast<uint32_t>(inst_ops_.size());
+  decoded.op_count = static_cast<uint32_t>(inst.ops.size());
+  inst_ops_.insert(inst_ops_.end(), inst.ops.begin(), inst.ops.end());
+  if (inst.terminator) {
+    decoded.terminator = static_cast<uint32_t>(inst_terminators_.size());
+    inst_terminators_.push_back(*inst.terminator);
+  }
+  insts_.push_back(decoded);
+}
+
 Result<void> Linker::decode_code_section(uint32_t index) {
   const ElfSection& text = section(index);
   const uint64_t psize = pointer_size();
   const size_t first = insts_.size();
   uint64_t offset = 0;
+  SourceInst out;  // reused for every instruction, so that its op list keeps its allocation
   while (offset < text.data.size()) {
     const Location here{index, offset};
-    SourceInst out;
     out.location = here;
+    out.ops.clear();
+    out.terminator.reset();
     const uint32_t low = static_cast<uint32_t>(read_uint(text.data, offset, 2));
     const uint32_t length = rv_length(static_cast<uint16_t>(low));
     if (offset + length > text.data.size())
@@ -180,7 +195,7 @@ Result<void> Linker::decode_code_section(uint32_t index) {
       if (known == imports_.end()) imports_.push_back(std::move(*metadata));
       out.size = static_cast<uint32_t>(4 + psize);
       out.ops.push_back(Op{Op::Kind::Ecalli, make(Opcode::ecalli), {}, import});
-      insts_.push_back(std::move(out));
+      add_inst(out);
       offset += 4 + psize;
       continue;
     }
@@ -225,18 +240,13 @@ Result<void> Linker::decode_code_section(uint32_t index) {
           return fail(fmt::format("found an auipc without a relocation at {}; was the ELF linked with --emit-relocs?",
                                   describe(here)));
       } else {
-        SourceInst lowered;
-        lowered.location = here;
-        lowered.size = length;
         LowerContext context{elf_.is_64, Location{regspill_, 0}, std::nullopt};
-        if (auto error = lower_instruction(context, inst, lowered))
+        if (auto error = lower_instruction(context, inst, out))
           return fail(fmt::format("{}: '{}' at {}", *error, rv_format(inst), describe(here)));
-        out.ops = std::move(lowered.ops);
-        out.terminator = lowered.terminator;
       }
     }
     offset += out.size;
-    insts_.push_back(std::move(out));
+    add_inst(out);
   }
   if (insts_.size() > first) {
     // A trap after the last instruction, so that a call or branch at the very end still has somewhere to
@@ -245,7 +255,7 @@ Result<void> Linker::decode_code_section(uint32_t index) {
     end.location = Location{index, text.data.size()};
     end.size = 2;
     end.terminator = Terminator{Terminator::Kind::Trap, {}, {}, {}, end.location};
-    insts_.push_back(std::move(end));
+    add_inst(end);
   }
   return {};
 }
@@ -253,61 +263,75 @@ Result<void> Linker::decode_code_section(uint32_t index) {
 // ---- blocks and reachability ----
 
 Result<void> Linker::build_blocks() {
-  // Where control can arrive other than by falling through.
-  std::set<Location> targets;
-  auto add_code_target = [&](Location target, const char* what, Location from) -> Result<void> {
-    if (!is_code(target.section))
-      return fail(fmt::format("{} at {} points into '{}', which is not code", what, describe(from),
-                              section(target.section).name));
-    targets.insert(target);
-    return {};
-  };
-  for (const SourceInst& inst : insts_) {
-    for (const Op& op : inst.ops)
-      if (op.kind == Op::Kind::LoadAddress && is_code(op.target.section)) targets.insert(op.target);
-    if (inst.terminator)
-      for (const Location& target : inst.terminator->successors())
-        if (auto ok = add_code_target(target, "the jump", inst.location); !ok) return ok.error();
+  // Where control can arrive other than by falling through; sorted and without duplicates below.
+  std::vector<Location> targets;
+  for (const DecodedInst& inst : insts_) {
+    for (uint32_t i = 0; i < inst.op_count; ++i) {
+      const Op& op = inst_ops_[inst.first_op + i];
+      if (op.kind == Op::Kind::LoadAddress && is_code(op.target.section)) targets.push_back(op.target);
+    }
+    if (inst.terminator == DecodedInst::kNoTerminator) continue;
+    for (const Location& target : inst_terminators_[inst.terminator].successors()) {
+      if (!is_code(target.section))
+        return fail(fmt::format("the jump at {} points into '{}', which is not code", describe(inst.location),
+                                section(target.section).name));
+      targets.push_back(target);
+    }
   }
   for (const auto& [location, reloc] : data_relocs_) {
     if (!is_data(location.section)) continue;
     for (const Location& target : {reloc.target, reloc.origin})
-      if (is_code(target.section)) targets.insert(target);
+      if (is_code(target.section)) targets.push_back(target);
   }
-  for (const Export& e : exports_) targets.insert(e.location);
+  for (const Export& e : exports_) targets.push_back(e.location);
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
 
-  // Every target must be the start of an instruction.
-  std::set<Location> starts;
-  for (const SourceInst& inst : insts_) starts.insert(inst.location);
-  for (const Location& target : targets)
-    if (!starts.contains(target))
+  // Every target must be the start of an instruction. Both lists are in location order: walk them together.
+  size_t next_inst = 0;
+  for (const Location& target : targets) {
+    while (next_inst < insts_.size() && insts_[next_inst].location < target) ++next_inst;
+    if (next_inst == insts_.size() || insts_[next_inst].location != target)
       return fail(fmt::format("{} is a jump target or a code address, but no instruction starts there", describe(target)));
+  }
 
   std::optional<Block> current;
-  auto close = [&](Terminator terminator) {
+  auto close = [&](const Terminator& terminator) {
     current->terminator = terminator;
-    block_at_[current->start] = static_cast<uint32_t>(blocks_.size());
     blocks_.push_back(std::move(*current));
     current.reset();
   };
+  auto next_target = targets.begin();
   for (size_t index = 0; index < insts_.size(); ++index) {
-    SourceInst& inst = insts_[index];
-    if (targets.contains(inst.location)) {
+    const DecodedInst& inst = insts_[index];
+    if (next_target != targets.end() && *next_target == inst.location) {
+      ++next_target;
       if (current) close(Terminator{Terminator::Kind::Jump, {}, inst.location, {}, inst.location});
       current = Block{inst.location, {}, {}};
     } else if (!current) {
       continue;  // nothing can get here (padding after a jump, unreferenced code)
     }
-    for (Op& op : inst.ops) {
+    for (uint32_t i = 0; i < inst.op_count; ++i) {
+      Op& op = inst_ops_[inst.first_op + i];
       // Until the code is emitted an op's pc is free: it holds which instruction the op came from (the
       // index in insts_ plus one; 0 for ops the optimizer makes up), for the debug information.
       op.insn.pc = static_cast<uint32_t>(index + 1);
-      current->ops.push_back(std::move(op));
+      current->ops.push_back(op);
     }
-    if (inst.terminator) close(*inst.terminator);
+    if (inst.terminator != DecodedInst::kNoTerminator) close(inst_terminators_[inst.terminator]);
   }
   if (current) return fail("the code does not end with a control-flow instruction");
+  // Only the instructions' locations are needed from here on (for the debug information).
+  inst_ops_ = {};
+  inst_terminators_ = {};
   return {};
+}
+
+std::optional<uint32_t> Linker::block_at(Location location) const {
+  const auto it = std::lower_bound(blocks_.begin(), blocks_.end(), location,
+                                   [](const Block& block, Location wanted) { return block.start < wanted; });
+  if (it == blocks_.end() || it->start != location) return std::nullopt;
+  return static_cast<uint32_t>(it - blocks_.begin());
 }
 
 void Linker::compute_reachability() {
@@ -327,10 +351,10 @@ void Linker::compute_reachability() {
   // A location an instruction or a pointer refers to.
   auto visit = [&](Location target, bool address_taken) {
     if (is_code(target.section)) {
-      const auto found = block_at_.find(target);
-      if (found == block_at_.end()) return;  // cannot happen: every code target starts a block
-      if (address_taken) dynamic_[found->second] = true;
-      visit_block(found->second);
+      const auto found = block_at(target);
+      if (!found) return;  // cannot happen: every code target starts a block
+      if (address_taken) dynamic_[*found] = true;
+      visit_block(*found);
     } else if (is_data(target.section)) {
       visit_section(target.section);
     }
@@ -342,7 +366,7 @@ void Linker::compute_reachability() {
     for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec)
       if (is_data(sec) && sec != regspill_) visit_section(sec);
   }
-  for (const Export& e : exports_) visit_block(block_at_.at(e.location));
+  for (const Export& e : exports_) visit_block(block_at(e.location).value());
 
   while (!block_queue.empty() || !section_queue.empty()) {
     if (!block_queue.empty()) {

@@ -147,6 +147,7 @@ class Linker {
   Result<std::optional<Location>> relocation_target(const ElfSection& in, const ElfRelocation& relocation) const;
   Result<uint64_t> relocation_offset(const ElfSection& in, const ElfRelocation& relocation, uint64_t width) const;
   const DataReloc* data_reloc_at(Location location) const;
+  std::optional<uint32_t> block_at(Location location) const;
 
   // ---- passes ----
   Result<void> choose_isa();
@@ -156,6 +157,7 @@ class Linker {
   Result<ExternMetadata> parse_metadata(Location location) const;
   Result<void> parse_exports(uint32_t index);
   Result<void> decode_code_section(uint32_t index);
+  void add_inst(const SourceInst& inst);
   Result<bool> decode_unrelocated_auipc(const ElfSection& text, uint64_t offset, const RvInst& auipc,
                                         SourceInst& out);
   Result<void> build_blocks();
@@ -182,10 +184,11 @@ class Linker {
   std::map<Location, Override> overrides_;
   std::vector<Export> exports_;
   std::vector<ExternMetadata> imports_;  // distinct, in order of first appearance
-  std::vector<SourceInst> insts_;
+  std::vector<DecodedInst> insts_;  // in location order
+  std::vector<Op> inst_ops_;  // the ops of insts_, until build_blocks moves them into the blocks
+  std::vector<Terminator> inst_terminators_;
 
-  std::vector<Block> blocks_;
-  std::map<Location, uint32_t> block_at_;
+  std::vector<Block> blocks_;  // in order of their start
   std::vector<bool> reachable_;
   std::vector<bool> dynamic_;  // the block's address is taken: it needs a jump-table entry
   std::set<uint32_t> reachable_sections_;
