@@ -806,6 +806,22 @@ class ElfEdit {
   }
 };
 
+TEST_P(LinkerRunTest, MetadataInASectionThatIsNotLoaded) {
+  // The relocations of sections that are not loaded are read only when extern metadata is found in one;
+  // with the metadata section's SHF_ALLOC cleared the program links exactly as before.
+  for (const char* file : {"imports.c", "imports_indexed.c"}) {
+    const std::vector<uint8_t> elf = build_guest(guest_source(file), arch());
+    ElfEdit edit(elf);
+    const ElfEdit::Section metadata = edit.section(".polkavm_metadata");
+    edit.set(metadata, ElfEdit::Field::Flags, metadata.flags & ~uint64_t{2});  // SHF_ALLOC
+    for (int level : {0, 2}) {
+      ElfLinkerConfig config;
+      config.opt_level = level;
+      EXPECT_EQ(unwrap(link_elf(edit.bytes, config)), unwrap(link_elf(elf, config))) << file << " O" << level;
+    }
+  }
+}
+
 constexpr const char* kTinyGuest = R"(
 #include "polkavm_test_guest.h"
 int32_t data_value = 5;

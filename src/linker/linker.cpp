@@ -446,11 +446,12 @@ Result<void> Linker::assign_imports() {
 Result<ProgramBlob> Linker::link() {
   if (auto ok = choose_isa(); !ok) return ok.error();
   if (auto ok = classify_sections(); !ok) return ok.error();
+  harvested_.assign(elf_.sections.size(), false);
   for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec) {
     const SectionKind k = kind(sec);
     if (k == SectionKind::RoData || k == SectionKind::RwData || k == SectionKind::Bss || k == SectionKind::Metadata ||
-        k == SectionKind::Exports || (k == SectionKind::None && !section(sec).is_allocated()))
-      if (auto ok = harvest_data_relocations(sec, k == SectionKind::None); !ok) return ok.error();
+        k == SectionKind::Exports)
+      if (auto ok = harvest_data_relocations(sec, false); !ok) return ok.error();
   }
   for (uint32_t sec = 1; sec < elf_.sections.size(); ++sec)
     if (is_code(sec))

@@ -154,7 +154,7 @@ class Linker {
   Result<void> classify_sections();
   Result<void> harvest_data_relocations(uint32_t index, bool lenient);
   Result<void> harvest_code_relocations(uint32_t index);
-  Result<ExternMetadata> parse_metadata(Location location) const;
+  Result<ExternMetadata> parse_metadata(Location location);
   Result<void> parse_exports(uint32_t index);
   Result<void> decode_code_section(uint32_t index);
   void add_inst(const SourceInst& inst);
@@ -178,8 +178,10 @@ class Linker {
   std::vector<SectionKind> kinds_;
   uint32_t regspill_ = 0;  // the synthetic section the lowering spills borrowed registers to
 
-  // Sorted by location: harvest_data_relocations appends each section's in order, the sections in order.
+  // Sorted by location. Those of sections that are not loaded are harvested only when extern metadata is read
+  // from such a section (parse_metadata): mostly they are debug information's, and nothing else reads them.
   std::vector<std::pair<Location, DataReloc>> data_relocs_;
+  std::vector<bool> harvested_;  // by section: its relocations are in data_relocs_
   std::map<Location, Location> code_pointers_;  // pointer-sized relocations inside code (import stubs)
   std::map<Location, Override> overrides_;
   std::vector<Export> exports_;

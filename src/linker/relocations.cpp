@@ -72,6 +72,8 @@ const DataReloc* Linker::data_reloc_at(Location location) const {
 // relocations matter only if metadata is read through them, so the ones that cannot be understood are
 // dropped instead of failing the link.
 Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
+  harvested_[index] = true;
+  const size_t first = data_relocs_.size();
   const ElfSection& sec = section(index);
   const bool is_exports = kind(index) == SectionKind::Exports;
   // Pairs (ADD32 + SUB32, SET6 + SUB6, ...) share an offset: sorted by offset, each offset's parts are a run
@@ -187,6 +189,11 @@ Result<void> Linker::harvest_data_relocations(uint32_t index, bool lenient) {
     }
     data_relocs_.emplace_back(here, reloc);
   }
+  // Sections harvested in order just append; one harvested later on demand is merged in.
+  const auto by_location = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (first > 0 && first < data_relocs_.size() && by_location(data_relocs_[first], data_relocs_[first - 1]))
+    std::inplace_merge(data_relocs_.begin(), data_relocs_.begin() + static_cast<std::ptrdiff_t>(first),
+                       data_relocs_.end(), by_location);
   return {};
 }
 
@@ -396,11 +403,15 @@ Result<void> Linker::harvest_code_relocations(uint32_t index) {
 
 // ---- metadata, exports and imports ----
 
-Result<ExternMetadata> Linker::parse_metadata(Location location) const {
+Result<ExternMetadata> Linker::parse_metadata(Location location) {
   const ElfSection& sec = section(location.section);
   auto error = [&](const std::string& what) {
     return fail(fmt::format("failed to parse extern metadata at '{}'+0x{:x}: {}", sec.name, location.offset, what));
   };
+  // Metadata in a section of its own, not loaded: its relocations are harvested now (leniently, as that
+  // kind of section's are: the ones that cannot be understood are dropped).
+  if (kind(location.section) == SectionKind::None && !sec.is_allocated() && !harvested_[location.section])
+    if (auto ok = harvest_data_relocations(location.section, true); !ok) return ok.error();
   const uint64_t psize = pointer_size();
   const uint64_t base = location.offset;
   const std::span<const uint8_t> data = sec.data;
