@@ -7,8 +7,10 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
+#include <string_view>
 
 namespace polkavm::linker {
 
@@ -21,15 +23,22 @@ std::string libelf_message() {
   return message ? message : "unknown libelf error";
 }
 
+bool is_printable(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte >= 0x20 && byte < 0x7f;
+}
+
 // Section and symbol names end up in error messages: escape what is not printable ASCII.
 std::string printable(const char* name) {
+  const std::string_view text(name);
+  // The usual case, checked first: a large program has hundreds of thousands of symbols.
+  if (std::all_of(text.begin(), text.end(), is_printable)) return std::string(text);
   std::string out;
-  for (const char* c = name; *c; ++c) {
-    const auto byte = static_cast<unsigned char>(*c);
-    if (byte >= 0x20 && byte < 0x7f)
-      out += *c;
+  for (char c : text) {
+    if (is_printable(c))
+      out += c;
     else
-      out += fmt::format("\\x{:02x}", byte);
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
   }
   return out;
 }
@@ -148,8 +157,7 @@ Result<ElfFile> parse_elf(std::span<const uint8_t> bytes) {
         return elf_error(fmt::format(
             "section '{}' lies outside the file (offset 0x{:x}, size 0x{:x}, file size 0x{:x}); is the file truncated?",
             section.name, shdr.sh_offset, shdr.sh_size, bytes.size()));
-      section.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(shdr.sh_offset),
-                          bytes.begin() + static_cast<std::ptrdiff_t>(shdr.sh_offset + shdr.sh_size));
+      section.data = bytes.subspan(shdr.sh_offset, shdr.sh_size);
     }
   }
 

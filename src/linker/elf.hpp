@@ -28,7 +28,7 @@ struct ElfSection {
   uint64_t align = 1;   // a power of two, at least 1
   uint32_t link = 0;
   uint32_t info = 0;
-  std::vector<uint8_t> data;
+  std::span<const uint8_t> data;  // in the parsed bytes, which must outlive this (empty for SHT_NOBITS)
   std::vector<ElfRelocation> relocations;  // from the static (non-allocated) SHT_RELA sections targeting this one
 
   bool is_allocated() const;
@@ -54,7 +54,8 @@ struct ElfFile {
 
 /// Parses a little-endian RISC-V ELF (32- or 64-bit, ET_EXEC, ET_REL or ET_DYN). Only the relocations of
 /// non-allocated SHT_RELA sections are collected: those are the static ones --emit-relocs keeps; the
-/// dynamic ones (.rela.dyn) describe the ELF linker's layout, which the PolkaVM linker replaces.
+/// dynamic ones (.rela.dyn) describe the ELF linker's layout, which the PolkaVM linker replaces. The sections'
+/// data point into `bytes`.
 Result<ElfFile> parse_elf(std::span<const uint8_t> bytes);
 
 /// "R_RISCV_PCREL_HI20", or "relocation type 200" for a number without a name.

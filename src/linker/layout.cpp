@@ -104,8 +104,8 @@ static std::optional<std::string> write_value(std::vector<uint8_t>& bytes, uint6
 }
 
 Result<void> Linker::apply_data_relocations() {
-  for (uint32_t sec : ro_sections_) section_bytes_[sec] = section(sec).data;
-  for (uint32_t sec : rw_sections_) section_bytes_[sec] = section(sec).data;
+  for (const std::vector<uint32_t>* sections : {&ro_sections_, &rw_sections_})
+    for (uint32_t sec : *sections) section_bytes_[sec].assign(section(sec).data.begin(), section(sec).data.end());
   for (const auto& [location, reloc] : data_relocs_) {
     const auto bytes_it = section_bytes_.find(location.section);
     if (bytes_it == section_bytes_.end()) continue;  // not part of the program (or metadata)

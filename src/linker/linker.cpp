@@ -105,7 +105,8 @@ Result<void> Linker::classify_sections() {
   spill.flags = SHF_ALLOC | SHF_WRITE;
   spill.size = 3 * pointer_size();
   spill.align = pointer_size();
-  spill.data.assign(spill.size, 0);
+  static constexpr uint8_t kZeroes[3 * 8] = {};  // the slots start as zeroes
+  spill.data = std::span(kZeroes, spill.size);
   regspill_ = spill.index;
   elf_.sections.push_back(std::move(spill));
   kinds_.push_back(SectionKind::RwData);
