@@ -1320,11 +1320,12 @@ class CodeMemoryPool {
     return *pool;
   }
 
-  /// Takes `memory` (`size` bytes, page-aligned) from a dropped module, or unmaps it.
+  /// Takes `memory` (`size` bytes, page-aligned) from a dropped module, or unmaps it. Kept pages are
+  /// inaccessible until taken: no stale machine code stays executable.
   void give(void* memory, size_t size) {
     {
       const std::lock_guard lock(mutex_);
-      if (kept_.size() < kMaxCount && bytes_ + size <= kMaxBytes) {
+      if (kept_.size() < kMaxCount && bytes_ + size <= kMaxBytes && mprotect(memory, size, PROT_NONE) == 0) {
         kept_.push_back({memory, size});
         bytes_ += size;
         return;
