@@ -218,7 +218,7 @@ class Codegen {
     for (const uint8_t b : bytes) insn.put8(b);
     emit(insn);
   }
-  // d = sx32(x op y) or x op y, as the two-operand instruction `op` (add, sub, imul, and, or, xor) does.
+  // d op= s, 32- or 64-bit (`w`), for the two-operand instruction `op`: add, sub, imul, and, or or xor.
   enc::Insn op_rr(InstId op, bool w, uint8_t d, uint8_t s) const {
     switch (op) {
       case x86::Inst::kIdImul: return enc::imul_rr(w, d, s);
@@ -281,7 +281,7 @@ class Codegen {
   void emit_store_reg(uint8_t value, uint32_t size, int base_reg, uint32_t offset);
   void emit_store_imm(uint32_t value, uint32_t size, int base_reg, uint32_t offset);
 
-  // d = x op y (64-bit, two-operand instruction `id`).
+  // d = x op y (64-bit, two-operand instruction `op`).
   void binop64(InstId op, uint8_t d, uint8_t x, uint8_t y);
   // d = sx32(x op y).
   void binop32(InstId op, uint8_t d, uint8_t x, uint8_t y);
