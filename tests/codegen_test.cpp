@@ -1,7 +1,5 @@
 // The compiler's machine code itself, for what leaves no architectural trace. Built only with the compiler
 // (POLKAVM_ENABLE_COMPILER): it calls the code generator directly.
-#include <unistd.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -42,32 +40,6 @@ TEST(CompilerSpeculation, EveryDynamicJumpClampsItsTableIndex) {
     EXPECT_TRUE(short_jae || near_jae) << "at native offset " << at;
   }
   EXPECT_EQ(clamps, 5u);  // one per dynamic jump (the final ret is one too)
-}
-
-// A dropped module's machine code pages are reused by the next compilation (kept, then moved into its
-// mapping): nothing of the old code may be left after the new code's end, in the rest of its last page.
-TEST(CompilerCodeMemory, TheLastPageHoldsNothingOfADroppedModulesCode) {
-  if (!compiler_available()) GTEST_SKIP() << "the compiler does not run on this host";
-  auto compile = [](uint32_t instructions) {
-    CodeBuilder b(InstructionSet::Latest64);
-    for (uint32_t i = 0; i < instructions; ++i) b.emit(insn(Opcode::add_imm_64, {Reg::A0, Reg::A1}, {i + 1}));
-    emit_ret(b);
-    detail::ModuleState module;
-    module.blob = make_blob(InstructionSet::Latest64, b.finish().code);
-    module.memory_map = unwrap(MemoryMap::build(0x1000, 0, 0, 0, 0));
-    module.gas_model = make_simple_gas_model(CostModel::naive());
-    return unwrap(detail::compiler::CompiledCode::compile(module, false));
-  };
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  for (const uint32_t instructions : {1u, 3u, 50u}) {
-    compile(3000).reset();  // about 20 KB of machine code, none of it int3
-    auto code = compile(instructions);
-    const auto* begin = reinterpret_cast<const uint8_t*>(code->base());
-    const size_t end = (code->size() + page - 1) / page * page;
-    ASSERT_LT(code->size(), end) << "the code fills its last page: nothing to check";
-    for (size_t at = code->size(); at < end; ++at)
-      ASSERT_EQ(begin[at], 0xCC) << "native offset " << at << " of " << code->size() << " bytes of code";
-  }
 }
 
 }  // namespace

@@ -24,7 +24,6 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <new>
 
 #include <asmjit/x86.h>
@@ -1308,66 +1307,6 @@ void Codegen::finish(uintptr_t base, CodeHolder& holder) {
 
 namespace {
 
-/// The machine code mappings of dropped modules, kept for the next compilations. Writing a page the
-/// process has written before is cheap; the first write to a fresh page is not (a page fault, or where the
-/// kernel populated it, a fault in the hypervisor that backs it: about 6 µs a page on the machines this
-/// project runs on, a sixth of a Doom compile). A compilation moves a kept mapping's pages to the start of
-/// its own (mremap: page tables only, no copy). Bounded: kMaxCount mappings and kMaxBytes in all.
-class CodeMemoryPool {
- public:
-  static CodeMemoryPool& instance() {
-    static CodeMemoryPool* pool = new CodeMemoryPool();  // never destroyed: modules may outlive statics
-    return *pool;
-  }
-
-  /// Takes `memory` (`size` bytes, page-aligned) from a dropped module, or unmaps it. Kept pages are
-  /// inaccessible until taken: no stale machine code stays executable.
-  void give(void* memory, size_t size) {
-    {
-      const std::lock_guard lock(mutex_);
-      if (kept_.size() < kMaxCount && bytes_ + size <= kMaxBytes && mprotect(memory, size, PROT_NONE) == 0) {
-        kept_.push_back({memory, size});
-        bytes_ += size;
-        return;
-      }
-    }
-    munmap(memory, size);
-  }
-
-  /// Moves the largest kept mapping of at most `capacity` bytes to the start of `to` (a writable mapping of
-  /// `capacity` bytes), writable; returns how many bytes it moved (0: none kept fits, or the move failed).
-  size_t move_into(void* to, size_t capacity) {
-    Kept kept{};
-    {
-      const std::lock_guard lock(mutex_);
-      auto best = kept_.end();
-      for (auto it = kept_.begin(); it != kept_.end(); ++it)
-        if (it->size <= capacity && (best == kept_.end() || it->size > best->size)) best = it;
-      if (best == kept_.end()) return 0;
-      kept = *best;
-      bytes_ -= kept.size;
-      kept_.erase(best);
-    }
-    if (mprotect(kept.memory, kept.size, PROT_READ | PROT_WRITE) != 0 ||
-        mremap(kept.memory, kept.size, kept.size, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
-      munmap(kept.memory, kept.size);
-      return 0;
-    }
-    return kept.size;
-  }
-
- private:
-  static constexpr size_t kMaxCount = 8;
-  static constexpr size_t kMaxBytes = size_t(64) << 20;
-  struct Kept {
-    void* memory;
-    size_t size;
-  };
-  std::mutex mutex_;
-  std::vector<Kept> kept_;
-  size_t bytes_ = 0;
-};
-
 /// Copies the assembler's buffer into the final mapping, handing each copied piece of a large buffer back
 /// to the kernel as it goes: the machine code is not held twice.
 void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
@@ -1424,14 +1363,11 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (memory == MAP_FAILED) continue;
         out->memory_ = memory;  // unmapped with `out` on every error below
-        // Pages for the code expected: a dropped module's, else fresh ones in one system call rather than a
-        // page fault each (where the kernel has no MADV_POPULATE_WRITE, they fault in as written); never
-        // more than the memory limit leaves.
+        // Pages for the code expected, in one system call rather than a page fault each (where the kernel
+        // has no MADV_POPULATE_WRITE, they fault in as written); never more than the memory limit leaves.
         size_t populate = std::min(in_place_capacity, round_up(4 * code_size + 65536));
         if (limit != 0) populate = std::min<uint64_t>(populate, (limit - table_bytes) & ~uint64_t(page - 1));
-        const size_t reused = CodeMemoryPool::instance().move_into(memory, std::min(populate, in_place_capacity));
-        if (populate > reused)
-          (void)madvise(static_cast<uint8_t*>(memory) + reused, populate - reused, MADV_POPULATE_WRITE);
+        if (populate != 0) (void)madvise(memory, populate, MADV_POPULATE_WRITE);
         out->size_ = in_place_capacity;
         buffer._data = static_cast<uint8_t*>(memory);
         buffer._capacity = in_place_capacity;
@@ -1463,8 +1399,6 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
         if (holder.sectionCount() != 1) return Error("failed to compile the module: more than one section");
         if (round_up(size) < in_place_capacity)
           munmap(static_cast<uint8_t*>(out->memory_) + round_up(size), in_place_capacity - round_up(size));
-        // The rest of the last page may hold a dropped module's code (CodeMemoryPool): int3 instead.
-        std::memset(static_cast<uint8_t*>(out->memory_) + size, 0xCC, round_up(size) - size);
         out->size_ = size;
       } else {
         void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1503,9 +1437,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
 }
 
 CompiledCode::~CompiledCode() {
-  if (!memory_) return;
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  CodeMemoryPool::instance().give(memory_, (size_ + page - 1) & ~(page - 1));
+  if (memory_) munmap(memory_, size_);
 }
 
 std::vector<uintptr_t> CompiledCode::djump_table(uintptr_t base) const {
