@@ -5,6 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
 #include "runtime/guest_memory.hpp"
 #include "test_util.hpp"
 
@@ -784,6 +789,48 @@ TEST_P(MemoryTest, DynamicPagingNeedsTheEngineToAllowIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Memory, MemoryTest, ::testing::ValuesIn(backends()), backend_param_name);
+
+// ---- transparent huge pages ----
+
+/// The VmFlags line of the mapping that holds `address` in /proc/self/smaps ("" when none does).
+std::string vm_flags_at(const void* address) {
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  std::ifstream smaps("/proc/self/smaps");
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR " ", &begin, &end) == 2 && line.find(':') > line.find(' ')) {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return "";
+}
+
+// In-process guest memory (the interpreter's, the generic sandbox's) asks the kernel for transparent huge
+// pages ("hg"), also when a reservation whose accessible ranges were too many to account for comes back
+// from the pool mapped afresh.
+TEST(PrivateBackingTest, GuestMemoryAsksForHugePages) {
+  if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
+    GTEST_SKIP() << "this kernel has no transparent huge pages";
+  std::unique_ptr<detail::PrivateBacking> backing = unwrap(detail::PrivateBacking::acquire());
+  uint8_t* const base = backing->base();
+  constexpr uint64_t kFirst = 0x100000;
+  for (uint64_t i = 0; i < 40; ++i)  // every other page: 40 ranges
+    ASSERT_TRUE(backing->protect(kFirst + 2 * i * kPage, kFirst + (2 * i + 1) * kPage, PROT_READ | PROT_WRITE));
+  base[kFirst] = 1;
+  EXPECT_NE(vm_flags_at(base + kFirst).find(" hg "), std::string::npos) << vm_flags_at(base + kFirst);
+  EXPECT_NE(vm_flags_at(base + kFirst + kPage).find(" hg "), std::string::npos) << vm_flags_at(base + kFirst + kPage);
+
+  backing.reset();
+  std::unique_ptr<detail::PrivateBacking> again = unwrap(detail::PrivateBacking::acquire());
+  ASSERT_EQ(again->base(), base) << "the pool hands back the reservation returned last";
+  EXPECT_EQ(vm_flags_at(base + kFirst).find(" rd "), std::string::npos) << "mapped afresh, inaccessible";
+  EXPECT_NE(vm_flags_at(base + kFirst).find(" hg "), std::string::npos) << vm_flags_at(base + kFirst);
+  ASSERT_TRUE(again->protect(0, 4u << 20, PROT_READ | PROT_WRITE));
+  EXPECT_NE(vm_flags_at(base + (2u << 20)).find(" hg "), std::string::npos) << vm_flags_at(base + (2u << 20));
+}
 
 }  // namespace
 }  // namespace polkavm::test
