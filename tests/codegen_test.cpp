@@ -1,6 +1,10 @@
 // The compiler's machine code itself, for what leaves no architectural trace. Built only with the compiler
 // (POLKAVM_ENABLE_COMPILER): it calls the code generator directly.
+#include <unistd.h>
+
 #include <algorithm>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "compiler/compiler.hpp"
@@ -40,6 +44,38 @@ TEST(CompilerSpeculation, EveryDynamicJumpClampsItsTableIndex) {
     EXPECT_TRUE(short_jae || near_jae) << "at native offset " << at;
   }
   EXPECT_EQ(clamps, 5u);  // one per dynamic jump (the final ret is one too)
+}
+
+// The machine code starts at a 2 MiB boundary in memory advised for transparent huge pages, read-only and
+// executable; under a memory limit that has no room for a whole huge page, it asks for none.
+TEST(CompilerMemory, MachineCodeAsksForHugePagesWhereTheLimitAllows) {
+  if (!compiler_available()) GTEST_SKIP() << "the compiler does not run on this host";
+  if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
+    GTEST_SKIP() << "this kernel has no transparent huge pages";
+  CodeBuilder b(InstructionSet::Latest64);
+  for (int i = 0; i < 1000; ++i) emit_add_imm_32(b, Reg::A0, Reg::A0, 1);
+  emit_ret(b);
+  for (const uint64_t limit : {uint64_t{0}, uint64_t{1} << 20}) {
+    SCOPED_TRACE(limit);
+    auto engine = std::make_shared<detail::EngineState>();
+    engine->config.compile_memory_limit = limit;
+    detail::ModuleState module;
+    module.engine = engine;
+    module.blob = make_blob(InstructionSet::Latest64, b.finish().code);
+    module.memory_map = unwrap(MemoryMap::build(0x1000, 0, 0, 0, 0));
+    module.gas_model = make_simple_gas_model(CostModel::naive());
+    auto code = unwrap(detail::compiler::CompiledCode::compile(module, false));
+    const auto* base = reinterpret_cast<const void*>(code->base());
+    const std::string flags = vm_flags_at(base);
+    EXPECT_NE(flags.find(" ex "), std::string::npos) << flags;
+    EXPECT_EQ(flags.find(" wr "), std::string::npos) << flags;
+    if (limit == 0) {
+      EXPECT_EQ(code->base() % (uintptr_t{2} << 20), 0u);
+      EXPECT_NE(flags.find(" hg "), std::string::npos) << flags;
+    } else {
+      EXPECT_EQ(flags.find(" hg "), std::string::npos) << flags;
+    }
+  }
 }
 
 }  // namespace

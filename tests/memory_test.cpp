@@ -5,11 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cinttypes>
-#include <cstdio>
-#include <fstream>
-#include <string>
-
 #include "runtime/guest_memory.hpp"
 #include "test_util.hpp"
 
@@ -791,22 +786,6 @@ TEST_P(MemoryTest, DynamicPagingNeedsTheEngineToAllowIt) {
 INSTANTIATE_TEST_SUITE_P(Memory, MemoryTest, ::testing::ValuesIn(backends()), backend_param_name);
 
 // ---- transparent huge pages ----
-
-/// The VmFlags line of the mapping that holds `address` in /proc/self/smaps ("" when none does).
-std::string vm_flags_at(const void* address) {
-  const auto at = reinterpret_cast<uintptr_t>(address);
-  std::ifstream smaps("/proc/self/smaps");
-  bool inside = false;
-  for (std::string line; std::getline(smaps, line);) {
-    uintptr_t begin = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR " ", &begin, &end) == 2 && line.find(':') > line.find(' ')) {
-      inside = begin <= at && at < end;
-    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
-      return line + " ";
-    }
-  }
-  return "";
-}
 
 // In-process guest memory (the interpreter's, the generic sandbox's) asks the kernel for transparent huge
 // pages ("hg"), also when a reservation whose accessible ranges were too many to account for comes back

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cinttypes>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -83,6 +86,22 @@ inline const std::vector<TestBackend>& backends() {
     return out;
   }();
   return kBackends;
+}
+
+/// The VmFlags line of the mapping that holds `address` in /proc/self/smaps ("" when none does).
+inline std::string vm_flags_at(const void* address) {
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  std::ifstream smaps("/proc/self/smaps");
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR " ", &begin, &end) == 2 && line.find(':') > line.find(' ')) {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return "";
 }
 
 /// Whether this host runs the compiler backend (in any sandbox).

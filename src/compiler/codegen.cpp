@@ -1325,6 +1325,23 @@ void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
   }
 }
 
+constexpr size_t kHugePage = size_t(2) << 20;
+
+/// Read-write memory for `length` bytes of machine code (a multiple of the page size), starting at a 2 MiB
+/// boundary and advised for transparent huge pages, or null. Doom's 1.8 MB of code then takes one page fault
+/// instead of about 450 (about 10 µs each under virtualisation here: a fifth of its compile) and runs from
+/// one iTLB entry. Where the kernel has no huge pages for it, the advice changes nothing.
+void* map_huge_aligned(size_t length) {
+  void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (begin + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > begin) munmap(raw, aligned - begin);
+  if (begin + kHugePage > aligned) munmap(reinterpret_cast<void*>(aligned + length), begin + kHugePage - aligned);
+  (void)madvise(reinterpret_cast<void*>(aligned), length, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(aligned);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
@@ -1358,11 +1375,15 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
       ErrorRecorder errors;
       holder.init(Environment::host());
       CodeBuffer& buffer = holder.textSection()->buffer();
+      // A huge page is taken whole: only where the memory limit leaves room for it.
+      const bool huge = in_place && (limit == 0 || limit - table_bytes >= in_place_capacity + kHugePage);
       if (in_place) {
-        void* memory = mmap(nullptr, in_place_capacity, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (memory == MAP_FAILED) continue;
+        void* memory = huge ? map_huge_aligned(in_place_capacity)
+                            : mmap(nullptr, in_place_capacity, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (memory == nullptr || memory == MAP_FAILED) continue;
         out->memory_ = memory;  // unmapped with `out` on every error below
+        out->mapped_ = in_place_capacity;
         // Pages for the code expected, in one system call rather than a page fault each (where the kernel
         // has no MADV_POPULATE_WRITE, they fault in as written); never more than the memory limit leaves.
         size_t populate = std::min(in_place_capacity, round_up(4 * code_size + 65536));
@@ -1397,8 +1418,14 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
       const size_t size = holder.codeSize();
       if (in_place) {
         if (holder.sectionCount() != 1) return Error("failed to compile the module: more than one section");
-        if (round_up(size) < in_place_capacity)
-          munmap(static_cast<uint8_t*>(out->memory_) + round_up(size), in_place_capacity - round_up(size));
+        // The unused tail goes, but for the rest of the last huge page when there can be one (splitting it
+        // would give up the iTLB entry it saves; its memory is taken either way).
+        const size_t keep = huge && in_place_capacity >= kHugePage
+                                ? std::min(in_place_capacity, (size + kHugePage - 1) & ~(kHugePage - 1))
+                                : round_up(size);
+        if (keep < in_place_capacity)
+          munmap(static_cast<uint8_t*>(out->memory_) + keep, in_place_capacity - keep);
+        out->mapped_ = keep;
         out->size_ = size;
       } else {
         void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1406,6 +1433,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
           return Error(fmt::format("failed to allocate {} bytes of machine code (errno {})", size, errno),
                        ErrorKind::ResourceExhausted);
         out->memory_ = memory;
+        out->mapped_ = size;
         out->size_ = size;
       }
       const uintptr_t base = reinterpret_cast<uintptr_t>(out->memory_);
@@ -1418,7 +1446,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
           holder.copyFlattenedData(out->memory_, size, CopySectionFlags::kPadSectionBuffer);
       }
       if (errors.error != kErrorOk) return asm_error();
-      if (mprotect(out->memory_, size, PROT_READ | PROT_EXEC) != 0)
+      if (mprotect(out->memory_, out->mapped_, PROT_READ | PROT_EXEC) != 0)
         return Error(fmt::format("failed to make machine code executable (errno {})", errno),
                      ErrorKind::ResourceExhausted);
       gen.finish(base, holder);
@@ -1437,7 +1465,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
 }
 
 CompiledCode::~CompiledCode() {
-  if (memory_) munmap(memory_, size_);
+  if (memory_) munmap(memory_, mapped_);
 }
 
 std::vector<uintptr_t> CompiledCode::djump_table(uintptr_t base) const {

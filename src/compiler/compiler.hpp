@@ -92,7 +92,8 @@ class CompiledCode {
   static constexpr int kChargeShift = 3;  // the rest: the length of the block's charge
 
   void* memory_ = nullptr;
-  size_t size_ = 0;
+  size_t size_ = 0;    // of the machine code
+  size_t mapped_ = 0;  // of memory_'s mapping
   // By guest pc (code size + 1 entries). entry_ is non-decreasing (a pc without code holds the entry of the
   // next one), so that pc_at can search it. A branch entered from the host through a reentry stub
   // (kReentry) has its inline offset here and the stub's in reentry_.
