@@ -1325,12 +1325,8 @@ void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
   }
 }
 
-constexpr size_t kHugePage = size_t(2) << 20;
+}  // namespace
 
-/// Read-write memory for `length` bytes of machine code (a multiple of the page size), starting at a 2 MiB
-/// boundary and advised for transparent huge pages, or null. Doom's 1.8 MB of code then takes one page fault
-/// instead of about 450 (about 10 µs each under virtualisation here: a fifth of its compile) and runs from
-/// one iTLB entry. Where the kernel has no huge pages for it, the advice changes nothing.
 void* map_huge_aligned(size_t length) {
   void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
@@ -1342,8 +1338,6 @@ void* map_huge_aligned(size_t length) {
   return reinterpret_cast<void*>(aligned);
 }
 
-}  // namespace
-
 Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
   const uint64_t limit = module.engine ? module.engine->config.compile_memory_limit : 0;
   const uint64_t code_size = module.blob.code().size();
@@ -1353,7 +1347,8 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
                  ErrorKind::ResourceExhausted);
   };
   // What the tables take: entry_ and info_ by pc, loop heads by pc (bits), the jump table twice.
-  const uint64_t table_bytes = (code_size + 1) * (sizeof(uint32_t) + sizeof(uint8_t)) + (code_size + 1) / 8 +
+  const uint64_t table_bytes = TableAllocator<uint32_t>::footprint(code_size + 1) +
+                               TableAllocator<uint8_t>::footprint(code_size + 1) + (code_size + 1) / 8 +
                                (module.blob.jump_table().size() + 1) * (sizeof(uint32_t) + sizeof(uintptr_t));
   if (limit != 0 && table_bytes > limit) return over_limit(table_bytes);
 

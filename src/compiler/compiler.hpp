@@ -21,9 +21,12 @@
 // tables below, and a bounded amount of working memory; Config::compile_memory_limit caps the sum.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -36,6 +39,40 @@ namespace polkavm::detail::compiler {
 static_assert(kVmRegCount == kRegCount);
 
 inline constexpr uint32_t kNoCode = UINT32_MAX;
+
+inline constexpr size_t kHugePage = size_t(2) << 20;
+
+/// Read-write memory for `length` bytes (a multiple of the page size), starting at a 2 MiB boundary and
+/// advised for transparent huge pages, or null. Each whole 2 MiB then takes one page fault instead of 512
+/// (about 10 µs each under virtualisation here), and machine code runs from one iTLB entry per 2 MiB.
+/// Where the kernel has no huge pages for it, the advice changes nothing. Freed with munmap.
+void* map_huge_aligned(size_t length);
+
+/// Allocates the tables by guest pc: from 2 MiB on in whole huge pages (Doom's compile took about 550 page
+/// faults to fill them in fresh memory), smaller ones as std::allocator does. footprint() is what an
+/// allocation of `n` takes.
+template <class T>
+struct TableAllocator {
+  using value_type = T;
+  TableAllocator() = default;
+  template <class U>
+  TableAllocator(const TableAllocator<U>&) {}
+  static size_t footprint(size_t n) { return n * sizeof(T) < kHugePage ? n * sizeof(T) : mapped(n); }
+  static size_t mapped(size_t n) { return (n * sizeof(T) + kHugePage - 1) & ~(kHugePage - 1); }
+  T* allocate(size_t n) {
+    if (n * sizeof(T) < kHugePage) return std::allocator<T>().allocate(n);
+    if (n > SIZE_MAX / sizeof(T) / 2) throw std::bad_alloc();
+    void* memory = map_huge_aligned(mapped(n));
+    if (memory == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(memory);
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < kHugePage) std::allocator<T>().deallocate(p, n);
+    else munmap(p, mapped(n));
+  }
+  template <class U>
+  bool operator==(const TableAllocator<U>&) const { return true; }
+};
 
 /// Machine code for one module, in executable memory, with the maps between guest pcs and native offsets.
 class CompiledCode {
@@ -97,8 +134,8 @@ class CompiledCode {
   // By guest pc (code size + 1 entries). entry_ is non-decreasing (a pc without code holds the entry of the
   // next one), so that pc_at can search it. A branch entered from the host through a reentry stub
   // (kReentry) has its inline offset here and the stub's in reentry_.
-  std::vector<uint32_t> entry_;
-  std::vector<uint8_t> info_;
+  std::vector<uint32_t, TableAllocator<uint32_t>> entry_;
+  std::vector<uint8_t, TableAllocator<uint8_t>> info_;
   std::vector<std::pair<uint32_t, uint32_t>> reentry_;  // (pc, native offset of its reentry stub), by pc
   uint32_t step_length_ = 0;                            // of a step stop (0 without step tracing)
   std::vector<uint32_t> djump_offsets_;                 // by address / 2: native offset + 1, 0 = trap
