@@ -24,7 +24,9 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <new>
+#include <string>
 
 #include <asmjit/x86.h>
 #include <fmt/format.h>
@@ -1327,6 +1329,16 @@ void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
 
 }  // namespace
 
+bool huge_pages_available() {
+  static const bool available = [] {
+    std::ifstream file("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string modes;
+    std::getline(file, modes);
+    return modes.find("[always]") != std::string::npos || modes.find("[madvise]") != std::string::npos;
+  }();
+  return available;
+}
+
 void* map_huge_aligned(size_t length) {
   void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
@@ -1371,7 +1383,8 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
       holder.init(Environment::host());
       CodeBuffer& buffer = holder.textSection()->buffer();
       // A huge page is taken whole: only where the memory limit leaves room for it.
-      const bool huge = in_place && (limit == 0 || limit - table_bytes >= in_place_capacity + kHugePage);
+      const bool huge = in_place && huge_pages_available() &&
+                        (limit == 0 || limit - table_bytes >= in_place_capacity + kHugePage);
       if (in_place) {
         void* memory = huge ? map_huge_aligned(in_place_capacity)
                             : mmap(nullptr, in_place_capacity, PROT_READ | PROT_WRITE,
@@ -1381,7 +1394,8 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
         out->mapped_ = in_place_capacity;
         // Pages for the code expected, in one system call rather than a page fault each (where the kernel
         // has no MADV_POPULATE_WRITE, they fault in as written); never more than the memory limit leaves.
-        size_t populate = std::min(in_place_capacity, round_up(4 * code_size + 65536));
+        // (Huge pages take a fault each: they are not populated, so that none is taken unused.)
+        size_t populate = huge && in_place_capacity >= kHugePage ? 0 : std::min(in_place_capacity, round_up(4 * code_size + 65536));
         if (limit != 0) populate = std::min<uint64_t>(populate, (limit - table_bytes) & ~uint64_t(page - 1));
         if (populate != 0) (void)madvise(memory, populate, MADV_POPULATE_WRITE);
         out->size_ = in_place_capacity;

@@ -47,27 +47,30 @@ inline constexpr size_t kHugePage = size_t(2) << 20;
 /// (about 10 µs each under virtualisation here), and machine code runs from one iTLB entry per 2 MiB.
 /// Where the kernel has no huge pages for it, the advice changes nothing. Freed with munmap.
 void* map_huge_aligned(size_t length);
+/// Whether the kernel gives transparent huge pages to memory that asks (mode `always` or `madvise`).
+bool huge_pages_available();
 
-/// Allocates the tables by guest pc: from 2 MiB on in whole huge pages (Doom's compile took about 550 page
-/// faults to fill them in fresh memory), smaller ones as std::allocator does. footprint() is what an
-/// allocation of `n` takes.
+/// Allocates the tables by guest pc: from 2 MiB on in memory advised for huge pages (Doom's compile took
+/// about 550 page faults to fill them in fresh memory; a tail short of a whole huge page keeps small pages),
+/// smaller ones as std::allocator does. footprint() is what an allocation of `n` takes.
 template <class T>
 struct TableAllocator {
   using value_type = T;
   TableAllocator() = default;
   template <class U>
   TableAllocator(const TableAllocator<U>&) {}
-  static size_t footprint(size_t n) { return n * sizeof(T) < kHugePage ? n * sizeof(T) : mapped(n); }
-  static size_t mapped(size_t n) { return (n * sizeof(T) + kHugePage - 1) & ~(kHugePage - 1); }
+  static bool huge(size_t n) { return n * sizeof(T) >= kHugePage && huge_pages_available(); }
+  static size_t footprint(size_t n) { return huge(n) ? mapped(n) : n * sizeof(T); }
+  static size_t mapped(size_t n) { return (n * sizeof(T) + 4095) & ~size_t(4095); }
   T* allocate(size_t n) {
-    if (n * sizeof(T) < kHugePage) return std::allocator<T>().allocate(n);
+    if (!huge(n)) return std::allocator<T>().allocate(n);
     if (n > SIZE_MAX / sizeof(T) / 2) throw std::bad_alloc();
     void* memory = map_huge_aligned(mapped(n));
     if (memory == nullptr) throw std::bad_alloc();
     return static_cast<T*>(memory);
   }
   void deallocate(T* p, size_t n) {
-    if (n * sizeof(T) < kHugePage) std::allocator<T>().deallocate(p, n);
+    if (!huge(n)) std::allocator<T>().deallocate(p, n);
     else munmap(p, mapped(n));
   }
   template <class U>
