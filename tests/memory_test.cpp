@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "runtime/guest_memory.hpp"
+#include "runtime/huge_pages.hpp"
 #include "test_util.hpp"
 
 namespace polkavm::test {
@@ -786,6 +787,31 @@ TEST_P(MemoryTest, DynamicPagingNeedsTheEngineToAllowIt) {
 INSTANTIATE_TEST_SUITE_P(Memory, MemoryTest, ::testing::ValuesIn(backends()), backend_param_name);
 
 // ---- transparent huge pages ----
+
+// A large table by guest pc (the compiler's, the interpreter's) given back is kept for the next of its length,
+// a few of them at most; each comes 2 MiB-aligned and advised for huge pages.
+TEST(HugePagesTest, ATableGivenBackIsReusedForTheNextOfItsLength) {
+  if (!detail::huge_pages_available()) GTEST_SKIP() << "the kernel gives no transparent huge pages here";
+  constexpr size_t kLength = 3 * detail::kHugePage;
+  void* first = detail::acquire_huge_table(kLength);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % detail::kHugePage, 0u);
+  EXPECT_NE(vm_flags_at(first).find(" hg "), std::string::npos) << vm_flags_at(first);
+  static_cast<uint8_t*>(first)[kLength - 1] = 1;  // all of it is mapped
+  detail::release_huge_table(first, kLength);
+  void* other = detail::acquire_huge_table(kLength + 4096);  // another length: fresh memory
+  EXPECT_NE(other, first);
+  void* again = detail::acquire_huge_table(kLength);
+  EXPECT_EQ(again, first);
+  // More given back than are kept: the oldest go (unmapped), the newest come back.
+  std::vector<void*> tables{again, other};
+  for (int i = 0; i < 6; ++i) tables.push_back(detail::acquire_huge_table(kLength));
+  for (void* table : tables) detail::release_huge_table(table, table == other ? kLength + 4096 : kLength);
+  EXPECT_EQ(vm_flags_at(tables[0]), "") << "the oldest was unmapped";
+  void* newest = detail::acquire_huge_table(kLength);
+  EXPECT_EQ(newest, tables.back());
+  detail::release_huge_table(newest, kLength);
+}
 
 // In-process guest memory (the interpreter's, the generic sandbox's) asks the kernel for transparent huge
 // pages ("hg"), also when a reservation whose accessible ranges were too many to account for comes back

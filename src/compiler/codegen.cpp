@@ -24,9 +24,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <new>
-#include <string>
 
 #include <asmjit/x86.h>
 #include <fmt/format.h>
@@ -1328,27 +1326,6 @@ void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
 }
 
 }  // namespace
-
-bool huge_pages_available() {
-  static const bool available = [] {
-    std::ifstream file("/sys/kernel/mm/transparent_hugepage/enabled");
-    std::string modes;
-    std::getline(file, modes);
-    return modes.find("[always]") != std::string::npos || modes.find("[madvise]") != std::string::npos;
-  }();
-  return available;
-}
-
-void* map_huge_aligned(size_t length) {
-  void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (begin + kHugePage - 1) & ~(kHugePage - 1);
-  if (aligned > begin) munmap(raw, aligned - begin);
-  if (begin + kHugePage > aligned) munmap(reinterpret_cast<void*>(aligned + length), begin + kHugePage - aligned);
-  (void)madvise(reinterpret_cast<void*>(aligned), length, MADV_HUGEPAGE);
-  return reinterpret_cast<void*>(aligned);
-}
 
 Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
   const uint64_t limit = module.engine ? module.engine->config.compile_memory_limit : 0;

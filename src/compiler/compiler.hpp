@@ -21,61 +21,22 @@
 // tables below, and a bounded amount of working memory; Config::compile_memory_limit caps the sum.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <new>
 #include <utility>
 #include <vector>
 
 #include "polkavm/error.hpp"
 #include "compiler/vm_ctx.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/huge_pages.hpp"
 
 namespace polkavm::detail::compiler {
 
 static_assert(kVmRegCount == kRegCount);
 
 inline constexpr uint32_t kNoCode = UINT32_MAX;
-
-inline constexpr size_t kHugePage = size_t(2) << 20;
-
-/// Read-write memory for `length` bytes (a multiple of the page size), starting at a 2 MiB boundary and
-/// advised for transparent huge pages, or null. Each whole 2 MiB then takes one page fault instead of 512
-/// (about 10 µs each under virtualisation here), and machine code runs from one iTLB entry per 2 MiB.
-/// Where the kernel has no huge pages for it, the advice changes nothing. Freed with munmap.
-void* map_huge_aligned(size_t length);
-/// Whether the kernel gives transparent huge pages to memory that asks (mode `always` or `madvise`).
-bool huge_pages_available();
-
-/// Allocates the tables by guest pc: from 2 MiB on in memory advised for huge pages (Doom's compile took
-/// about 550 page faults to fill them in fresh memory; a tail short of a whole huge page keeps small pages),
-/// smaller ones as std::allocator does. footprint() is what an allocation of `n` takes.
-template <class T>
-struct TableAllocator {
-  using value_type = T;
-  TableAllocator() = default;
-  template <class U>
-  TableAllocator(const TableAllocator<U>&) {}
-  static bool huge(size_t n) { return n * sizeof(T) >= kHugePage && huge_pages_available(); }
-  static size_t footprint(size_t n) { return huge(n) ? mapped(n) : n * sizeof(T); }
-  static size_t mapped(size_t n) { return (n * sizeof(T) + 4095) & ~size_t(4095); }
-  T* allocate(size_t n) {
-    if (!huge(n)) return std::allocator<T>().allocate(n);
-    if (n > SIZE_MAX / sizeof(T) / 2) throw std::bad_alloc();
-    void* memory = map_huge_aligned(mapped(n));
-    if (memory == nullptr) throw std::bad_alloc();
-    return static_cast<T*>(memory);
-  }
-  void deallocate(T* p, size_t n) {
-    if (!huge(n)) std::allocator<T>().deallocate(p, n);
-    else munmap(p, mapped(n));
-  }
-  template <class U>
-  bool operator==(const TableAllocator<U>&) const { return true; }
-};
 
 /// Machine code for one module, in executable memory, with the maps between guest pcs and native offsets.
 class CompiledCode {

@@ -26,6 +26,7 @@
 
 #include "polkavm/code.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/huge_pages.hpp"
 
 #if !defined(POLKAVM_DISPATCH_GOTO) && !defined(POLKAVM_DISPATCH_MUSTTAIL) && !defined(POLKAVM_DISPATCH_SWITCH)
 #if defined(__GNUC__)
@@ -275,7 +276,9 @@ class Interpreter final : public InstanceBackend {
 
   std::vector<Op> ops_;
   std::vector<uint32_t> op_pcs_;    // guest pc of every op
-  std::vector<uint32_t> pc_to_op_;  // guest pc -> first op of its instruction (kNone: not translated)
+  // guest pc -> first op of its instruction (kNone: not translated); for large programs in huge pages (an
+  // instance of Doom took about 500 page faults to fill it in fresh memory)
+  std::vector<uint32_t, TableAllocator<uint32_t>> pc_to_op_;
   std::vector<uint32_t> opless_pcs_;  // translated instructions with no op of their own (in pc_to_op_, not op_pcs_)
   std::vector<uint32_t> djump_;     // jump-table entry -> op index (kNone: not resolved yet)
   std::vector<uint32_t> djump_set_;  // the djump_ entries that are resolved
