@@ -1359,8 +1359,8 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
       ErrorRecorder errors;
       holder.init(Environment::host());
       CodeBuffer& buffer = holder.textSection()->buffer();
-      // A huge page is taken whole: only where the memory limit leaves room for it.
-      const bool huge = in_place && huge_pages_available() &&
+      // Huge pages for code that can fill one; one is taken whole: only where the memory limit leaves room.
+      const bool huge = in_place && in_place_capacity >= kHugePage && huge_pages_available() &&
                         (limit == 0 || limit - table_bytes >= in_place_capacity + kHugePage);
       if (in_place) {
         void* memory = huge ? map_huge_aligned(in_place_capacity)
@@ -1372,7 +1372,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
         // Pages for the code expected, in one system call rather than a page fault each (where the kernel
         // has no MADV_POPULATE_WRITE, they fault in as written); never more than the memory limit leaves.
         // (Huge pages take a fault each: they are not populated, so that none is taken unused.)
-        size_t populate = huge && in_place_capacity >= kHugePage ? 0 : std::min(in_place_capacity, round_up(4 * code_size + 65536));
+        size_t populate = huge ? 0 : std::min(in_place_capacity, round_up(4 * code_size + 65536));
         if (limit != 0) populate = std::min<uint64_t>(populate, (limit - table_bytes) & ~uint64_t(page - 1));
         if (populate != 0) (void)madvise(memory, populate, MADV_POPULATE_WRITE);
         out->size_ = in_place_capacity;
@@ -1406,9 +1406,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
         if (holder.sectionCount() != 1) return Error("failed to compile the module: more than one section");
         // The unused tail goes, but for the rest of the last huge page when there can be one (splitting it
         // would give up the iTLB entry it saves; its memory is taken either way).
-        const size_t keep = huge && in_place_capacity >= kHugePage
-                                ? std::min(in_place_capacity, (size + kHugePage - 1) & ~(kHugePage - 1))
-                                : round_up(size);
+        const size_t keep = huge ? std::min(in_place_capacity, (size + kHugePage - 1) & ~(kHugePage - 1)) : round_up(size);
         if (keep < in_place_capacity)
           munmap(static_cast<uint8_t*>(out->memory_) + keep, in_place_capacity - keep);
         out->mapped_ = keep;
