@@ -79,7 +79,9 @@ TEST(CompilerMemory, MachineCodeAsksForHugePagesWhereItCanFillOne) {
     EXPECT_NE(flags.find(" ex "), std::string::npos) << flags;
     EXPECT_EQ(flags.find(" wr "), std::string::npos) << flags;
     EXPECT_EQ(flags.find(" hg ") != std::string::npos, c.huge) << flags;
-    if (c.huge) EXPECT_EQ(code->base() % detail::kHugePage, 0u);
+    if (c.huge) {
+      EXPECT_EQ(code->base() % detail::kHugePage, 0u);
+    }
   }
 }
 
