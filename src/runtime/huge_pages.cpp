@@ -26,7 +26,7 @@ void* map_huge_aligned(size_t length) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (begin + kHugePage - 1) & ~(kHugePage - 1);
   if (aligned > begin) munmap(raw, aligned - begin);
-  if (begin + kHugePage > aligned) munmap(reinterpret_cast<void*>(aligned + length), begin + kHugePage - aligned);
+  munmap(reinterpret_cast<void*>(aligned + length), begin + kHugePage - aligned);  // never empty: aligned < begin + 2 MiB
   advise_huge_pages(reinterpret_cast<void*>(aligned), length);
   return reinterpret_cast<void*>(aligned);
 }
