@@ -261,7 +261,9 @@ class Codegen {
   void trap() { exit_call(trap_call_); }
 
   void emit_runtime();
-  void find_loop_heads();
+  /// Finds the loop heads and the valid jump targets.
+  void scan_code();
+  bool is_jump_target(uint32_t pc) const { return pc < jump_targets_.size() && jump_targets_[pc]; }
   /// Emits the block starting at `start`; false when the memory limit stops the compilation.
   bool emit_block(uint32_t start);
   /// Emits the block's charge; returns its length.
@@ -313,6 +315,10 @@ class Codegen {
   std::vector<Deferred> deferred_;
   std::vector<std::pair<uint32_t, uint32_t>> orphans_;  // (pc, chain): jumps to a pc inside a block
   std::vector<bool> loop_heads_;  // by pc: targets of backward branches and jumps, aligned in machine code
+  std::vector<bool> jump_targets_;  // by pc: CodeView::is_jump_target_valid, for the whole code at once
+  // Pcs without code below this one hold the entry of the next pc with code (bind_pc fills them in).
+  uint32_t filled_ = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> unbound_;  // (pc, chain): jumps to a pc that never got code
   uint64_t padding_ = 0;          // bytes of loop-head alignment so far
   // The guest register whose full 64-bit value the flags (ZF, SF) reflect after the previous instruction's
   // code, or -1; valid only within a block.
@@ -387,6 +393,15 @@ void Codegen::resolve(uint32_t site, uint32_t target) {
 }
 
 void Codegen::bind_pc(uint32_t pc, bool block_start) {
+  // The pcs since the last one with code (an instruction's operand bytes) take this entry: entry_ stays
+  // non-decreasing, so that pc_at can search it. One that a jump waits for never gets code (the sweep binds
+  // every valid jump target, so this is not expected): that jump traps there (emit_all).
+  for (; filled_ < pc; ++filled_) {
+    if (out_.entry_[filled_] != kNoCode) [[unlikely]]
+      unbound_.emplace_back(filled_, out_.entry_[filled_]);
+    out_.entry_[filled_] = offset();
+  }
+  filled_ = pc + 1;
   const uint32_t chain = out_.entry_[pc];
   if (chain != kNoCode) {
     // Jumps only go to valid jump targets, which the sweep starts blocks at; any other target traps, as
@@ -479,6 +494,7 @@ void Codegen::emit_runtime() {
 uint64_t Codegen::memory_needed() const {
   return uint64_t(a_.offset()) + table_bytes_ + block_.capacity() * sizeof(Instruction) +
          deferred_.capacity() * sizeof(Deferred) + orphans_.capacity() * sizeof(orphans_[0]) +
+         unbound_.capacity() * sizeof(unbound_[0]) +
          out_.reentry_.capacity() * sizeof(out_.reentry_[0]);
 }
 
@@ -494,7 +510,7 @@ bool Codegen::emit_all() {
   out_.step_length_ = step_tracing_ ? kStepLength : 0;
   deferred_.reserve(kMaxDeferred + 2);
 
-  find_loop_heads();
+  scan_code();
   for (uint32_t pc = 0; pc <= size;) {
     if (pc < size && !code_.is_instruction_boundary(pc)) {
       ++pc;
@@ -507,52 +523,42 @@ bool Codegen::emit_all() {
   flush_deferred();
   if (failed()) return false;
 
-  // Jump targets the sweep did not start a block at (not reached with valid code) trap there.
+  // Jump targets the sweep did not start a block at, and those never reached with code, trap there.
   for (const auto& [pc, chain] : orphans_) {
     resolve(chain, offset());
     exit_pc(trap_pc_, pc);
   }
-  // (These two sweeps visit every byte of code, where having code or not follows no pattern: they test
-  // and select without a branch on it.)
-  auto orphan = [&](uint32_t pc) {
-    return ((uint32_t{out_.info_[pc]} & CompiledCode::kHasCode) ^ 1u) & static_cast<uint32_t>(out_.entry_[pc] != kNoCode);
-  };
-  for (uint32_t chunk = 0; chunk <= size; chunk += 64) {
-    const uint32_t end = std::min(size + 1, chunk + 64);
-    uint32_t any = 0;
-    for (uint32_t pc = chunk; pc < end; ++pc) any |= orphan(pc);
-    if (any == 0) [[likely]] continue;
-    for (uint32_t pc = chunk; pc < end; ++pc) {
-      if (!orphan(pc)) continue;
-      resolve(out_.entry_[pc], offset());
-      exit_pc(trap_pc_, pc);
-      out_.entry_[pc] = kNoCode;
-    }
-  }
-  // A pc without code takes the entry of the next one (the end of code always has one): entry_ is
-  // non-decreasing, and pc_at searches it.
-  for (uint32_t pc = size, next = out_.entry_[size]; pc-- > 0;) {
-    const uint32_t own = 0u - (uint32_t{out_.info_[pc]} & CompiledCode::kHasCode);  // all ones: has code
-    next = (out_.entry_[pc] & own) | (next & ~own);
-    out_.entry_[pc] = next;
+  for (const auto& [pc, chain] : unbound_) {
+    resolve(chain, offset());
+    exit_pc(trap_pc_, pc);
   }
   return !failed();
 }
 
 // Loops run faster when their first instruction does not sit just before a 32-byte boundary (the fetch
 // and micro-op cache windows): the targets of backward branches and jumps start 32-byte aligned.
-void Codegen::find_loop_heads() {
+//
+// The same walk over the instruction starts finds the valid jump targets as CodeView::is_jump_target_valid
+// does, for all of them at once: an instruction start at most 24 bits after the previous one, which ends a
+// block (or pc 0).
+void Codegen::scan_code() {
   const uint32_t size = code_.size();
   loop_heads_.assign(size + 1, false);
+  jump_targets_.assign(size + 1, false);
   // Instruction starts, a bitmask word at a time.
   const std::span<const uint8_t> bitmask = code_.bitmask();
+  uint64_t previous = 0;
+  bool previous_ends_block = false;
   for (size_t byte = 0; byte < bitmask.size(); byte += 8) {
     uint64_t word = 0;
     std::memcpy(&word, bitmask.data() + byte, std::min<size_t>(8, bitmask.size() - byte));
     for (; word != 0; word &= word - 1) {
       const uint64_t pc = byte * 8 + static_cast<uint64_t>(std::countr_zero(word));
       if (pc >= size) return;
+      if (pc == 0 || (previous_ends_block && pc - previous - 1 <= kBitmaskMaxSkip)) jump_targets_[pc] = true;
       const std::optional<Opcode> op = opcode_from_byte(code_.isa(), code_.code()[pc]);
+      previous = pc;
+      previous_ends_block = op && ends_block(*op);
       if (!op) continue;
       const Format f = format(*op);
       if (f != Format::Offset && f != Format::RegImmOffset && f != Format::RegRegOffset) continue;
@@ -720,7 +726,7 @@ void Codegen::emit_dynamic_jump() {
 
 void Codegen::emit_branch(const Instruction& insn, bool with_imm) {
   // A branch with an invalid target (taken or not) traps unconditionally, as in the reference.
-  if (!code_.is_jump_target_valid(insn.target) || !code_.is_jump_target_valid(insn.next_pc())) {
+  if (!is_jump_target(insn.target) || !is_jump_target(insn.next_pc())) {
     trap();
     return;
   }
@@ -1041,7 +1047,7 @@ void Codegen::emit_instruction(const Instruction& insn) {
     case Opcode::ecalli: exit_call(ecalli_call_); break;  // the host reads the number from the code
     case Opcode::sbrk: exit_call(sbrk_call_); break;
     case Opcode::jump:
-      if (code_.is_jump_target_valid(insn.target)) jump_to_pc(kAlways, insn.target);
+      if (is_jump_target(insn.target)) jump_to_pc(kAlways, insn.target);
       else trap();
       break;
     case Opcode::jump_indirect:
@@ -1051,7 +1057,7 @@ void Codegen::emit_instruction(const Instruction& insn) {
       break;
     case Opcode::load_imm_and_jump:
       emit(enc::mov_r64_imm(id(r0), sx(imm)));  // written before a trap too, as in the reference
-      if (code_.is_jump_target_valid(insn.target)) jump_to_pc(kAlways, insn.target);
+      if (is_jump_target(insn.target)) jump_to_pc(kAlways, insn.target);
       else trap();
       break;
     case Opcode::load_imm_and_jump_indirect:
@@ -1297,7 +1303,7 @@ void Codegen::finish(uintptr_t base, CodeHolder& holder) {
   out_.djump_offsets_.assign(table.size() + 1, 0);  // indexed by address / 2: entry 0 (address 0) traps
   for (size_t i = 0; i < table.size(); ++i) {
     const uint32_t target = table[i];
-    if (!code_.is_jump_target_valid(target) || !out_.has_code(target)) continue;
+    if (!is_jump_target(target) || !out_.has_code(target)) continue;
     out_.djump_offsets_[i + 1] = out_.entry_[target] + 1;
   }
   out_.djump_ = out_.djump_table(base);
@@ -1335,9 +1341,10 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
                              "(Config::compile_memory_limit; at least {} bytes)", code_size, limit, needed),
                  ErrorKind::ResourceExhausted);
   };
-  // What the tables take: entry_ and info_ by pc, loop heads by pc (bits), the jump table twice.
+  // What the tables take: entry_ and info_ by pc, loop heads and jump targets by pc (bits), the jump table
+  // twice.
   const uint64_t table_bytes = TableAllocator<uint32_t>::footprint(code_size + 1) +
-                               TableAllocator<uint8_t>::footprint(code_size + 1) + (code_size + 1) / 8 +
+                               TableAllocator<uint8_t>::footprint(code_size + 1) + 2 * ((code_size + 8) / 8) +
                                (module.blob.jump_table().size() + 1) * (sizeof(uint32_t) + sizeof(uintptr_t));
   if (limit != 0 && table_bytes > limit) return over_limit(table_bytes);
 
