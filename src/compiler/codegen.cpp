@@ -25,6 +25,9 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include <asmjit/x86.h>
 #include <fmt/format.h>
@@ -129,10 +132,23 @@ uint32_t block_cost_at(const ModuleState& module, uint32_t pc, std::vector<Instr
   return total > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(total);
 }
 
+/// What the code generator needs to know about the whole code before it starts, by pc: the loop heads
+/// (targets of backward branches and jumps) and the valid jump targets (CodeView::is_jump_target_valid).
+struct CodeScan {
+  explicit CodeScan(const CodeView& code);
+  bool is_jump_target(uint32_t pc) const { return pc < jump_targets.size() && jump_targets[pc]; }
+  std::vector<bool> loop_heads, jump_targets;
+  /// What the two take.
+  static uint64_t bytes(uint64_t code_size) { return 2 * ((code_size + 8) / 8); }
+};
+
+/// Translates the blocks that start in [begin, end) of the code (both block starts, or end = code size + 1),
+/// with exit stubs of its own, into one buffer. A jump out of the range is left for the caller to patch
+/// (fixups()); a module is translated as one such part, or as two in parallel.
 class Codegen {
  public:
   Codegen(const ModuleState& module, bool step_tracing, CompiledCode& out, x86::Assembler& a, uint64_t memory_limit,
-          uint64_t table_bytes, const asmjit::Error& asm_error)
+          uint64_t table_bytes, const asmjit::Error& asm_error, const CodeScan& scan, uint32_t begin, uint32_t end)
       : module_(module),
         code_(module.blob),
         is_64_bit_(module.blob.is_64_bit()),
@@ -143,16 +159,33 @@ class Codegen {
         memory_limit_(memory_limit),
         table_bytes_(table_bytes),
         asm_error_(asm_error),
-        buffer_(a.code()->textSection()->buffer()) {}
+        buffer_(a.code()->textSection()->buffer()),
+        scan_(scan),
+        begin_(begin),
+        end_(end),
+        filled_(begin) {}
 
   /// false: the memory limit was reached (memory_needed() says how far), or the assembler failed.
   bool emit_all();
   /// Fills the tables that need the final address of the code.
   void finish(uintptr_t base, CodeHolder& holder);
+  /// A module of at least kPartsFrom bytes of code translated in two parts in parallel, one of them on a
+  /// thread of its own, into `capacity` bytes at most; null when it cannot be (no second thread, code
+  /// that does not fit, nowhere to split), which the caller takes as "translate it in one part".
+  static std::unique_ptr<CompiledCode> compile_in_parts(const ModuleState& module, bool step_tracing,
+                                                        const CodeScan& scan, uint64_t id);
   /// What the compilation held when it stopped or finished: machine code, tables and working memory.
   uint64_t memory_needed() const;
   /// A bug in this file (a short jump that does not reach), or empty.
   const std::string& internal_error() const { return internal_error_; }
+  /// Jumps out of the range: (native offset of the rel32, target pc), for the caller to point at the
+  /// target's entry.
+  const std::vector<std::pair<uint32_t, uint32_t>>& fixups() const { return fixups_; }
+  /// Where the host enters branches through reentry stubs: (pc, native offset), by pc.
+  std::vector<std::pair<uint32_t, uint32_t>>& reentries() { return reentries_; }
+  /// The pcs from here to the end of the range hold no entry yet: that of the range's end, which the next
+  /// part has (set by the caller).
+  uint32_t tail() const { return tail_; }
 
  private:
   // A jump whose target is not known yet: where its displacement is.
@@ -262,8 +295,7 @@ class Codegen {
 
   void emit_runtime();
   /// Finds the loop heads and the valid jump targets.
-  void scan_code();
-  bool is_jump_target(uint32_t pc) const { return pc < jump_targets_.size() && jump_targets_[pc]; }
+  bool is_jump_target(uint32_t pc) const { return scan_.is_jump_target(pc); }
   /// Emits the block starting at `start`; false when the memory limit stops the compilation.
   bool emit_block(uint32_t start);
   /// Emits the block's charge; returns its length.
@@ -314,11 +346,15 @@ class Codegen {
   std::vector<Instruction> block_;  // the block (or the piece of it) being translated
   std::vector<Deferred> deferred_;
   std::vector<std::pair<uint32_t, uint32_t>> orphans_;  // (pc, chain): jumps to a pc inside a block
-  std::vector<bool> loop_heads_;  // by pc: targets of backward branches and jumps, aligned in machine code
-  std::vector<bool> jump_targets_;  // by pc: CodeView::is_jump_target_valid, for the whole code at once
+  const CodeScan& scan_;
+  uint32_t begin_, end_;  // the range of pcs translated
   // Pcs without code below this one hold the entry of the next pc with code (bind_pc fills them in).
-  uint32_t filled_ = 0;
+  uint32_t filled_;
+  uint32_t tail_ = 0;
+  bool falls_through_ = false;  // the last instruction translated can fall through
   std::vector<std::pair<uint32_t, uint32_t>> unbound_;  // (pc, chain): jumps to a pc that never got code
+  std::vector<std::pair<uint32_t, uint32_t>> fixups_;
+  std::vector<std::pair<uint32_t, uint32_t>> reentries_;
   uint64_t padding_ = 0;          // bytes of loop-head alignment so far
   // The guest register whose full 64-bit value the flags (ZF, SF) reflect after the previous instruction's
   // code, or -1; valid only within a block.
@@ -374,6 +410,11 @@ void Codegen::jump_back(int cc, uint32_t target) {
 }
 
 void Codegen::jump_to_pc(int cc, uint32_t target) {
+  if (target < begin_ || target >= end_) {
+    const Fwd f = jump_forward(cc, false);
+    fixups_.emplace_back(f.site, target);
+    return;
+  }
   if (out_.info_[target] & CompiledCode::kHasCode) {
     jump_back(cc, out_.entry_[target]);
     return;
@@ -494,8 +535,8 @@ void Codegen::emit_runtime() {
 uint64_t Codegen::memory_needed() const {
   return uint64_t(a_.offset()) + table_bytes_ + block_.capacity() * sizeof(Instruction) +
          deferred_.capacity() * sizeof(Deferred) + orphans_.capacity() * sizeof(orphans_[0]) +
-         unbound_.capacity() * sizeof(unbound_[0]) +
-         out_.reentry_.capacity() * sizeof(out_.reentry_[0]);
+         unbound_.capacity() * sizeof(unbound_[0]) + fixups_.capacity() * sizeof(fixups_[0]) +
+         reentries_.capacity() * sizeof(reentries_[0]);
 }
 
 bool Codegen::emit_all() {
@@ -505,13 +546,9 @@ bool Codegen::emit_all() {
   emit_runtime();
 
   const uint32_t size = code_.size();
-  out_.entry_.assign(size + 1, kNoCode);
-  out_.info_.assign(size + 1, 0);
-  out_.step_length_ = step_tracing_ ? kStepLength : 0;
   deferred_.reserve(kMaxDeferred + 2);
 
-  scan_code();
-  for (uint32_t pc = 0; pc <= size;) {
+  for (uint32_t pc = begin_; pc < end_;) {
     if (pc < size && !code_.is_instruction_boundary(pc)) {
       ++pc;
       continue;
@@ -520,7 +557,16 @@ bool Codegen::emit_all() {
     const Instruction& last = block_.back();
     pc = last.valid ? last.next_pc() : last.pc + 1;
   }
+  // A range that ends before the code does ends at a block start, which the last block may fall into.
+  if (end_ <= size && falls_through_) jump_to_pc(kAlways, end_);
   flush_deferred();
+  // The pcs after the last instruction (its operands) take the entry of the next part's first.
+  tail_ = filled_;
+  for (; filled_ < std::min(end_, size + 1); ++filled_) {
+    if (out_.entry_[filled_] != kNoCode) [[unlikely]]
+      unbound_.emplace_back(filled_, out_.entry_[filled_]);
+    out_.entry_[filled_] = offset();
+  }
   if (failed()) return false;
 
   // Jump targets the sweep did not start a block at, and those never reached with code, trap there.
@@ -541,12 +587,12 @@ bool Codegen::emit_all() {
 // The same walk over the instruction starts finds the valid jump targets as CodeView::is_jump_target_valid
 // does, for all of them at once: an instruction start at most 24 bits after the previous one, which ends a
 // block (or pc 0).
-void Codegen::scan_code() {
-  const uint32_t size = code_.size();
-  loop_heads_.assign(size + 1, false);
-  jump_targets_.assign(size + 1, false);
+CodeScan::CodeScan(const CodeView& code) {
+  const uint32_t size = code.size();
+  loop_heads.assign(size + 1, false);
+  jump_targets.assign(size + 1, false);
   // Instruction starts, a bitmask word at a time.
-  const std::span<const uint8_t> bitmask = code_.bitmask();
+  const std::span<const uint8_t> bitmask = code.bitmask();
   uint64_t previous = 0;
   bool previous_ends_block = false;
   for (size_t byte = 0; byte < bitmask.size(); byte += 8) {
@@ -555,15 +601,15 @@ void Codegen::scan_code() {
     for (; word != 0; word &= word - 1) {
       const uint64_t pc = byte * 8 + static_cast<uint64_t>(std::countr_zero(word));
       if (pc >= size) return;
-      if (pc == 0 || (previous_ends_block && pc - previous - 1 <= kBitmaskMaxSkip)) jump_targets_[pc] = true;
-      const std::optional<Opcode> op = opcode_from_byte(code_.isa(), code_.code()[pc]);
+      if (pc == 0 || (previous_ends_block && pc - previous - 1 <= kBitmaskMaxSkip)) jump_targets[pc] = true;
+      const std::optional<Opcode> op = opcode_from_byte(code.isa(), code.code()[pc]);
       previous = pc;
       previous_ends_block = op && ends_block(*op);
       if (!op) continue;
       const Format f = format(*op);
       if (f != Format::Offset && f != Format::RegImmOffset && f != Format::RegRegOffset) continue;
-      const Instruction insn = code_.decode(static_cast<uint32_t>(pc));
-      if (insn.valid && insn.target <= pc) loop_heads_[insn.target] = true;
+      const Instruction insn = code.decode(static_cast<uint32_t>(pc));
+      if (insn.valid && insn.target <= pc) loop_heads[insn.target] = true;
     }
   }
 }
@@ -589,7 +635,7 @@ bool Codegen::emit_block(uint32_t start) {
   }
   if (failed()) return false;
 
-  if (loop_heads_[start]) {
+  if (scan_.loop_heads[start]) {
     // Aligned while the padding stays within about one byte per byte of guest code.
     const uint32_t pad = (32 - offset() % 32) % 32;
     if (padding_ + pad <= uint64_t(start) + 32) {
@@ -645,6 +691,7 @@ bool Codegen::emit_block(uint32_t start) {
     }
   }
   if (!falls_through) flush_deferred();
+  falls_through_ = falls_through;
   return true;
 }
 
@@ -683,7 +730,7 @@ void Codegen::flush_deferred() {
         break;
       case Deferred::Reentry:
         // The host enters the branch here: the flags its predecessor set are set first.
-        out_.reentry_.emplace_back(d.pc, offset());
+        reentries_.emplace_back(d.pc, offset());
         emit(enc::test_rr(is_64_bit_, id(d.reg), id(d.reg)));
         jump_back(kAlways, out_.entry_[d.pc]);
         break;
@@ -1333,6 +1380,133 @@ void copy_releasing(uint8_t* to, uint8_t* from, size_t size) {
 
 }  // namespace
 
+namespace {
+
+// About 2 ms of work in one part: far more than starting a thread takes (tens of microseconds).
+std::atomic<uint32_t> g_parts_from{64 << 10};
+
+}  // namespace
+
+uint32_t compile_in_parts_from() { return g_parts_from.load(std::memory_order_relaxed); }
+void set_compile_in_parts_from(uint32_t code_bytes) { g_parts_from.store(code_bytes, std::memory_order_relaxed); }
+
+std::unique_ptr<CompiledCode> Codegen::compile_in_parts(const ModuleState& module, bool step_tracing,
+                                                        const CodeScan& scan, uint64_t id) {
+  const uint32_t size = static_cast<uint32_t>(module.blob.code().size());
+  static const unsigned cores = std::thread::hardware_concurrency();
+  if (size < compile_in_parts_from() || cores < 2) return nullptr;
+  // The second part starts at the first valid jump target from the middle on: a block start of the sweep
+  // from pc 0, after an instruction that ends a block.
+  uint32_t split = size / 2;
+  while (split < size && !scan.is_jump_target(split)) ++split;
+  if (split == 0 || split >= size) return nullptr;
+
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  auto round_up = [](size_t n, size_t to) { return (n + to - 1) & ~(to - 1); };
+  // Each part gets the room one part would (8 bytes per byte of guest code); the second is moved down
+  // to follow the first once both are done.
+  const size_t capacity_a = round_up(8 * size_t{split} + 65536, page);
+  const size_t capacity_b = round_up(8 * size_t{size - split} + 65536, page);
+  const bool huge = huge_pages_available() && capacity_a + capacity_b >= kHugePage;
+  const size_t offset_b = round_up(capacity_a, huge ? kHugePage : page);
+  const size_t capacity = offset_b + capacity_b;
+  void* memory = huge ? map_huge_aligned(capacity)
+                      : mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (memory == nullptr || memory == MAP_FAILED) return nullptr;
+  std::unique_ptr<CompiledCode> out(new CompiledCode());
+  out->memory_ = memory;  // unmapped with `out` on every way out below
+  out->mapped_ = capacity;
+  out->size_ = capacity;
+  out->id_ = id;
+  out->parts_ = 2;
+  out->entry_.assign(size + 1, kNoCode);
+  out->info_.assign(size + 1, 0);
+  out->step_length_ = step_tracing ? kStepLength : 0;
+  auto* bytes = static_cast<uint8_t*>(memory);
+  if (!huge) {
+    (void)madvise(bytes, std::min(capacity_a, round_up(4 * size_t{split} + 65536, page)), MADV_POPULATE_WRITE);
+    (void)madvise(bytes + offset_b, std::min(capacity_b, round_up(4 * size_t{size - split} + 65536, page)),
+                  MADV_POPULATE_WRITE);
+  }
+
+  struct Part {
+    CodeHolder holder;
+    ErrorRecorder errors;
+    std::optional<x86::Assembler> a;
+    std::optional<Codegen> gen;
+    bool ok = false;
+  };
+  Part parts[2];
+  const uint32_t begin[2] = {0, split}, end[2] = {split, size + 1};
+  uint8_t* const buffer_at[2] = {bytes, bytes + offset_b};
+  const size_t capacities[2] = {capacity_a, capacity_b};
+  for (int i = 0; i < 2; ++i) {
+    Part& part = parts[i];
+    part.holder.init(Environment::host());
+    CodeBuffer& buffer = part.holder.textSection()->buffer();
+    buffer._data = buffer_at[i];
+    buffer._capacity = capacities[i];
+    buffer._flags = CodeBufferFlags::kIsExternal | CodeBufferFlags::kIsFixed;
+    part.holder.setErrorHandler(&part.errors);
+    part.a.emplace(&part.holder);
+    part.a->addEncodingOptions(EncodingOptions::kOptimizedAlign);
+    // No memory limit of their own: the caller admits the parts only where the limit leaves room for
+    // both buffers whole and their working memory.
+    part.gen.emplace(module, step_tracing, *out, *part.a, 0, 0, part.errors.error, scan, begin[i], end[i]);
+  }
+  auto translate = [](Part& part) noexcept {
+    try {
+      part.ok = part.gen->emit_all();
+    } catch (...) {
+      part.ok = false;
+    }
+  };
+  try {
+    std::thread second(translate, std::ref(parts[1]));
+    translate(parts[0]);
+    second.join();
+  } catch (const std::system_error&) {
+    return nullptr;  // no thread (the second part did not start)
+  }
+  for (Part& part : parts) {
+    if (!part.ok || part.errors.error != kErrorOk || !part.gen->internal_error().empty() ||
+        part.holder.sectionCount() != 1)
+      return nullptr;
+    part.holder.flatten();
+    part.holder.resolveUnresolvedLinks();
+    if (part.errors.error != kErrorOk || !part.holder.relocEntries().empty()) return nullptr;
+  }
+
+  // The second part follows the first, 64-byte aligned (its loop heads are aligned within it).
+  const size_t size_a = parts[0].holder.codeSize(), size_b = parts[1].holder.codeSize();
+  const uint32_t base_b = static_cast<uint32_t>(round_up(size_a, 64));
+  std::memset(bytes + size_a, 0xCC, base_b - size_a);  // int3: never reached
+  std::memmove(bytes + base_b, bytes + offset_b, size_b);
+  const size_t code_size = base_b + size_b;
+  for (uint32_t pc = split; pc <= size; ++pc) out->entry_[pc] += base_b;
+  for (uint32_t pc = parts[0].gen->tail(); pc < split; ++pc) out->entry_[pc] = out->entry_[split];
+  // Jumps from one part to the other: every valid jump target has code (the sweep binds each).
+  const uint32_t part_base[2] = {0, base_b};
+  for (int i = 0; i < 2; ++i) {
+    for (auto [site, target] : parts[i].gen->fixups()) {
+      if (!out->has_code(target)) return nullptr;
+      site += part_base[i];
+      const uint32_t displacement = out->entry_[target] - (site + 4);
+      std::memcpy(bytes + site, &displacement, 4);
+    }
+  }
+  out->reentry_ = std::move(parts[0].gen->reentries());
+  for (const auto& [pc, at] : parts[1].gen->reentries()) out->reentry_.emplace_back(pc, at + base_b);
+
+  const size_t keep = huge ? std::min(capacity, round_up(code_size, kHugePage)) : round_up(code_size, page);
+  if (keep < capacity) munmap(bytes + keep, capacity - keep);
+  out->mapped_ = keep;
+  out->size_ = code_size;
+  if (mprotect(memory, keep, PROT_READ | PROT_EXEC) != 0) return nullptr;
+  parts[0].gen->finish(reinterpret_cast<uintptr_t>(memory), parts[0].holder);
+  return out;
+}
+
 Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& module, bool step_tracing) {
   const uint64_t limit = module.engine ? module.engine->config.compile_memory_limit : 0;
   const uint64_t code_size = module.blob.code().size();
@@ -1344,7 +1518,7 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
   // What the tables take: entry_ and info_ by pc, loop heads and jump targets by pc (bits), the jump table
   // twice.
   const uint64_t table_bytes = TableAllocator<uint32_t>::footprint(code_size + 1) +
-                               TableAllocator<uint8_t>::footprint(code_size + 1) + 2 * ((code_size + 8) / 8) +
+                               TableAllocator<uint8_t>::footprint(code_size + 1) + CodeScan::bytes(code_size) +
                                (module.blob.jump_table().size() + 1) * (sizeof(uint32_t) + sizeof(uintptr_t));
   if (limit != 0 && table_bytes > limit) return over_limit(table_bytes);
 
@@ -1359,9 +1533,21 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
   const size_t in_place_capacity = round_up(8 * code_size + 65536);
   // Nothing thrown leaves: running out of memory anywhere here is an error like any other.
   try {
+    const CodeScan scan{CodeView(module.blob)};
+    // Two parts in parallel where the memory limit leaves room for both parts' buffers whole (a part's
+    // working memory is at most about 16 bytes per byte of guest code).
+    const uint64_t parts_need = table_bytes + 2 * in_place_capacity + kHugePage + 16 * code_size;
+    if (limit == 0 || parts_need <= limit) {
+      if (std::unique_ptr<CompiledCode> out = Codegen::compile_in_parts(module, step_tracing, scan,
+                                                                         next_id.fetch_add(1, std::memory_order_relaxed)))
+        return out;
+    }
     for (const bool in_place : {true, false}) {
       std::unique_ptr<CompiledCode> out(new CompiledCode());
       out->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+      out->entry_.assign(code_size + 1, kNoCode);
+      out->info_.assign(code_size + 1, 0);
+      out->step_length_ = step_tracing ? kStepLength : 0;
       CodeHolder holder;
       ErrorRecorder errors;
       holder.init(Environment::host());
@@ -1394,8 +1580,10 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
       holder.setErrorHandler(&errors);
       x86::Assembler a(&holder);
       a.addEncodingOptions(EncodingOptions::kOptimizedAlign);  // alignment padding as long NOPs
-      Codegen gen(module, step_tracing, *out, a, limit, table_bytes, errors.error);
+      Codegen gen(module, step_tracing, *out, a, limit, table_bytes, errors.error, scan, 0,
+                  static_cast<uint32_t>(code_size + 1));
       const bool within_limit = gen.emit_all();
+      out->reentry_ = std::move(gen.reentries());
       if (in_place && errors.error == kErrorTooLarge) continue;  // did not fit: again, into a buffer that grows
       auto asm_error = [&] {
         return Error(fmt::format("failed to compile the module: {}", errors.text),

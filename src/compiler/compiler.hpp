@@ -82,6 +82,8 @@ class CompiledCode {
   uint32_t fault_stub_offset() const { return fault_stub_; }
   /// Identifies this code among all compiled in the process (a sandbox worker knows what it holds).
   uint64_t id() const { return id_; }
+  /// How many parts it was translated in, in parallel (1 or 2; see compile_in_parts_from()).
+  uint32_t parts() const { return parts_; }
 
  private:
   friend class Codegen;
@@ -106,7 +108,14 @@ class CompiledCode {
   std::vector<uintptr_t> djump_;                        // djump_table(base())
   uint32_t enter_ = 0, fault_stub_ = 0;
   uint64_t id_ = 0;
+  uint32_t parts_ = 1;
 };
+
+/// Modules with at least this many bytes of code are compiled in two parts in parallel (on two threads),
+/// where the machine has two cores and the memory limit leaves room; the result runs the same as one part.
+uint32_t compile_in_parts_from();
+/// Sets compile_in_parts_from() for the whole process (tests split small modules with it).
+void set_compile_in_parts_from(uint32_t code_bytes);
 
 /// The gas cost of the block starting at `pc`, as the code charges it (`scratch` holds decoded instructions).
 uint32_t block_cost_at(const ModuleState& module, uint32_t pc, std::vector<Instruction>& scratch);

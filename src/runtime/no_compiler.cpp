@@ -2,12 +2,14 @@
 // replaces src/compiler/ and src/sandbox/ (the sandboxes only run compiled code). The engine asks
 // compiler_unsupported_reason() first, so it refuses BackendKind::Compiler with that reason
 // (ErrorKind::Unsupported), Auto picks the interpreter, and nothing below is reached but the reason and the
-// test hooks' answers.
+// test hooks' answers (compile_in_parts_from among them).
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
+#include "compiler/compiler.hpp"
 #include "runtime/backend.hpp"
 #include "sandbox/linux/linux_sandbox.hpp"
 
@@ -21,6 +23,11 @@ Error no_compiler() { return Error(kNoCompiler, ErrorKind::Unsupported); }
 std::optional<std::string> compiler_unsupported_reason() { return std::string(kNoCompiler); }
 Result<void> compile_module(ModuleState&) { return no_compiler(); }
 Result<std::unique_ptr<InstanceBackend>> make_compiler(std::shared_ptr<const ModuleState>) { return no_compiler(); }
+
+namespace compiler {
+uint32_t compile_in_parts_from() { return UINT32_MAX; }
+void set_compile_in_parts_from(uint32_t) {}
+}  // namespace compiler
 
 namespace linux_sandbox {
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "compiler/compiler.hpp"
 #include "differential.hpp"
 #include "generate.hpp"
 #include "polkavm/version.hpp"
@@ -142,6 +143,7 @@ struct FuzzArgs {
   uint64_t iterations = 1000;
   uint64_t seed = 0;
   bool verbose = false;
+  bool in_parts = false;  // the compiler translates every program in two parts, as it does large ones
   std::optional<SandboxKind> sandbox;  // unset: POLKAVM_SANDBOX, else auto
   std::string compare;  // empty: interpreter,compiler where the compiler runs, else interpreter with/without tracing
 };
@@ -163,6 +165,7 @@ std::string_view interrupt_kind_name(polkavm::Interrupt::Kind kind) {
 int fuzz(const FuzzArgs& args) {
   namespace fuzz = polkavm::fuzz;
   fuzz::ConfigPair pair;
+  if (args.in_parts) polkavm::detail::compiler::set_compile_in_parts_from(0);
   // Both sides' engines: the environment's POLKAVM_* settings with --sandbox over them; each side sets
   // its backend, so the compiler side runs in the chosen sandbox.
   auto engine = polkavm::cli::config_from_env(args.sandbox);
@@ -228,8 +231,8 @@ int fuzz(const FuzzArgs& args) {
   std::string summary;
   for (const auto& [kind, count] : exits) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", count, kind);
   fmt::print("interrupts: {}\n", summary);
-  fmt::print("{} programs, {} divergences ({} vs {}{})\n", args.iterations, divergences, pair.a.name, pair.b.name,
-             sandbox);
+  fmt::print("{} programs, {} divergences ({} vs {}{}{})\n", args.iterations, divergences, pair.a.name, pair.b.name,
+             sandbox, args.in_parts ? ", compiled in two parts" : "");
   return divergences == 0 ? 0 : 1;
 }
 
@@ -268,6 +271,8 @@ int main(int argc, char** argv) {
                        "compiler+step-tracing; default: interpreter,compiler where the compiler runs");
   polkavm::cli::add_sandbox_option(fuzz_cmd, fuzz_args.sandbox);
   fuzz_cmd->add_flag("-v,--verbose", fuzz_args.verbose, "Print one line per program");
+  fuzz_cmd->add_flag("--in-parts", fuzz_args.in_parts,
+                     "Compile every program that can be split in two parts in parallel, as large modules are");
 
   try {
     app.parse(argc, argv);
