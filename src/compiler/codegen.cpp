@@ -136,8 +136,10 @@ uint32_t block_cost_at(const ModuleState& module, uint32_t pc, std::vector<Instr
 /// (targets of backward branches and jumps) and the valid jump targets (CodeView::is_jump_target_valid).
 struct CodeScan {
   explicit CodeScan(const CodeView& code);
-  bool is_jump_target(uint32_t pc) const { return pc < jump_targets.size() && jump_targets[pc]; }
-  std::vector<bool> loop_heads, jump_targets;
+  bool is_jump_target(uint32_t pc) const { return pc <= size && ((jump_targets[pc >> 6] >> (pc & 63)) & 1); }
+  bool is_loop_head(uint32_t pc) const { return pc <= size && ((loop_heads[pc >> 6] >> (pc & 63)) & 1); }
+  uint32_t size;  // of the code
+  std::vector<uint64_t> loop_heads, jump_targets;  // bits by pc, size + 1 of them
   /// What the two take.
   static uint64_t bytes(uint64_t code_size) { return 2 * ((code_size + 8) / 8); }
 };
@@ -437,20 +439,22 @@ void Codegen::bind_pc(uint32_t pc, bool block_start) {
   // The pcs since the last one with code (an instruction's operand bytes) take this entry: entry_ stays
   // non-decreasing, so that pc_at can search it. One that a jump waits for never gets code (the sweep binds
   // every valid jump target, so this is not expected): that jump traps there (emit_all).
-  for (; filled_ < pc; ++filled_) {
-    if (out_.entry_[filled_] != kNoCode) [[unlikely]]
-      unbound_.emplace_back(filled_, out_.entry_[filled_]);
-    out_.entry_[filled_] = offset();
+  uint32_t* const entry = out_.entry_.data();
+  const uint32_t here = offset();
+  for (uint32_t gap = filled_; gap < pc; ++gap) {
+    if (entry[gap] != kNoCode) [[unlikely]]
+      unbound_.emplace_back(gap, entry[gap]);
+    entry[gap] = here;
   }
   filled_ = pc + 1;
-  const uint32_t chain = out_.entry_[pc];
+  const uint32_t chain = entry[pc];
   if (chain != kNoCode) {
     // Jumps only go to valid jump targets, which the sweep starts blocks at; any other target traps, as
     // one the sweep never reaches.
-    if (block_start) resolve(chain, offset());
+    if (block_start) resolve(chain, here);
     else orphans_.emplace_back(pc, chain);
   }
-  out_.entry_[pc] = offset();
+  entry[pc] = here;
   out_.info_[pc] |= CompiledCode::kHasCode;
 }
 
@@ -587,30 +591,42 @@ bool Codegen::emit_all() {
 // The same walk over the instruction starts finds the valid jump targets as CodeView::is_jump_target_valid
 // does, for all of them at once: an instruction start at most 24 bits after the previous one, which ends a
 // block (or pc 0).
-CodeScan::CodeScan(const CodeView& code) {
-  const uint32_t size = code.size();
-  loop_heads.assign(size + 1, false);
-  jump_targets.assign(size + 1, false);
-  // Instruction starts, a bitmask word at a time.
+CodeScan::CodeScan(const CodeView& code) : size(code.size()) {
+  loop_heads.assign(size / 64 + 1, 0);
+  jump_targets.assign(size / 64 + 1, 0);
+  // What the walk needs of each opcode byte: whether it is an instruction that ends a block, and whether
+  // it has a target.
+  constexpr uint8_t kEndsBlock = 1, kHasTarget = 2;
+  uint8_t kinds[256] = {};
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::optional<Opcode> op = opcode_from_byte(code.isa(), static_cast<uint8_t>(byte));
+    if (!op) continue;
+    const Format f = format(*op);
+    kinds[byte] = static_cast<uint8_t>((ends_block(*op) ? kEndsBlock : 0) |
+                                       (f == Format::Offset || f == Format::RegImmOffset || f == Format::RegRegOffset ? kHasTarget : 0));
+  }
+  // Instruction starts, a bitmask word (64 pcs) at a time.
   const std::span<const uint8_t> bitmask = code.bitmask();
   uint64_t previous = 0;
   bool previous_ends_block = false;
-  for (size_t byte = 0; byte < bitmask.size(); byte += 8) {
+  const size_t bytes = std::min<size_t>(bitmask.size(), (size_t{size} + 7) / 8);
+  for (size_t byte = 0; byte < bytes; byte += 8) {
     uint64_t word = 0;
-    std::memcpy(&word, bitmask.data() + byte, std::min<size_t>(8, bitmask.size() - byte));
+    std::memcpy(&word, bitmask.data() + byte, std::min<size_t>(8, bytes - byte));
+    if (byte * 8 + 64 > size) word &= (uint64_t(1) << (size % 64)) - 1;  // pcs below size only
+    uint64_t targets = 0;
     for (; word != 0; word &= word - 1) {
-      const uint64_t pc = byte * 8 + static_cast<uint64_t>(std::countr_zero(word));
-      if (pc >= size) return;
-      if (pc == 0 || (previous_ends_block && pc - previous - 1 <= kBitmaskMaxSkip)) jump_targets[pc] = true;
-      const std::optional<Opcode> op = opcode_from_byte(code.isa(), code.code()[pc]);
+      const int bit = std::countr_zero(word);
+      const uint64_t pc = byte * 8 + static_cast<uint64_t>(bit);
+      if (pc == 0 || (previous_ends_block && pc - previous - 1 <= kBitmaskMaxSkip)) targets |= uint64_t(1) << bit;
+      const uint8_t kind = kinds[code.code()[pc]];
       previous = pc;
-      previous_ends_block = op && ends_block(*op);
-      if (!op) continue;
-      const Format f = format(*op);
-      if (f != Format::Offset && f != Format::RegImmOffset && f != Format::RegRegOffset) continue;
+      previous_ends_block = kind & kEndsBlock;
+      if (!(kind & kHasTarget)) continue;
       const Instruction insn = code.decode(static_cast<uint32_t>(pc));
-      if (insn.valid && insn.target <= pc) loop_heads[insn.target] = true;
+      if (insn.valid && insn.target <= pc) loop_heads[insn.target >> 6] |= uint64_t(1) << (insn.target & 63);
     }
+    jump_targets[byte / 8] = targets;
   }
 }
 
@@ -635,7 +651,7 @@ bool Codegen::emit_block(uint32_t start) {
   }
   if (failed()) return false;
 
-  if (scan_.loop_heads[start]) {
+  if (scan_.is_loop_head(start)) {
     // Aligned while the padding stays within about one byte per byte of guest code.
     const uint32_t pad = (32 - offset() % 32) % 32;
     if (padding_ + pad <= uint64_t(start) + 32) {

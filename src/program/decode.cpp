@@ -137,6 +137,24 @@ Instruction CodeView::decode(uint32_t pc) const {
 void CodeView::decode(uint32_t pc, Instruction& insn) const {
   insn = Instruction{};
   insn.pc = pc;
+  // Away from the end of code (the common case) the words read below are all there, and a skip (at most
+  // 24) cannot reach past the end: the same rules without the checks for the end.
+  if (size_t{pc} + 2 + kBitmaskMaxSkip < code_.size() && ((size_t{pc} + 1) >> 3) + 4 <= bitmask_.size() &&
+      is_instruction_boundary(pc)) [[likely]] {
+    const uint32_t next = pc + 1;
+    uint32_t bits;
+    std::memcpy(&bits, bitmask_.data() + (next >> 3), 4);
+    const uint32_t skip = static_cast<uint32_t>(std::countr_zero((bits >> (next & 7)) | (1u << kBitmaskMaxSkip)));
+    insn.length = skip + 1;
+    const std::optional<Opcode> opcode = opcode_from_byte(isa_, code_[pc]);
+    if (!opcode) return;
+    insn.opcode = *opcode;
+    insn.valid = true;
+    u128 chunk;
+    std::memcpy(&chunk, code_.data() + next, 16);
+    decode_operands(insn, chunk, skip);
+    return;
+  }
   if (pc >= size()) {
     insn.length = 1;
     return;
