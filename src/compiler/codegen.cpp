@@ -171,9 +171,10 @@ class Codegen {
   bool emit_all();
   /// Fills the tables that need the final address of the code.
   void finish(uintptr_t base, CodeHolder& holder);
-  /// A module of at least kPartsFrom bytes of code translated in two parts in parallel, one of them on a
-  /// thread of its own, into `capacity` bytes at most; null when it cannot be (no second thread, code
-  /// that does not fit, nowhere to split), which the caller takes as "translate it in one part".
+  /// A module of at least compile_in_parts_from() bytes of code translated in two parts in parallel, one
+  /// of them on a thread of its own; null when it cannot be (one core, no second thread, a part that does
+  /// not fit its half of the mapping, nowhere to split), which the caller takes as "translate it in one
+  /// part".
   static std::unique_ptr<CompiledCode> compile_in_parts(const ModuleState& module, bool step_tracing,
                                                         const CodeScan& scan, uint64_t id);
   /// What the compilation held when it stopped or finished: machine code, tables and working memory.
@@ -296,7 +297,6 @@ class Codegen {
   void trap() { exit_call(trap_call_); }
 
   void emit_runtime();
-  /// Finds the loop heads and the valid jump targets.
   bool is_jump_target(uint32_t pc) const { return scan_.is_jump_target(pc); }
   /// Emits the block starting at `start`; false when the memory limit stops the compilation.
   bool emit_block(uint32_t start);
