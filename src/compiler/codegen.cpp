@@ -135,13 +135,19 @@ uint32_t block_cost_at(const ModuleState& module, uint32_t pc, std::vector<Instr
 /// What the code generator needs to know about the whole code before it starts, by pc: the loop heads
 /// (targets of backward branches and jumps) and the valid jump targets (CodeView::is_jump_target_valid).
 struct CodeScan {
-  explicit CodeScan(const CodeView& code);
+  /// Walks the whole code; with `in_two_halves`, the second half on a thread of its own (where one starts).
+  CodeScan(const CodeView& code, bool in_two_halves);
   bool is_jump_target(uint32_t pc) const { return pc <= size && ((jump_targets[pc >> 6] >> (pc & 63)) & 1); }
   bool is_loop_head(uint32_t pc) const { return pc <= size && ((loop_heads[pc >> 6] >> (pc & 63)) & 1); }
   uint32_t size;  // of the code
   std::vector<uint64_t> loop_heads, jump_targets;  // bits by pc, size + 1 of them
   /// What the two take.
   static uint64_t bytes(uint64_t code_size) { return 2 * ((code_size + 8) / 8); }
+
+ private:
+  /// The instruction starts in bitmask words [first, last) (64 pcs each): their jump targets, and the loop
+  /// heads their branches make (anywhere in the code) in `heads`.
+  void walk(const CodeView& code, size_t first, size_t last, std::vector<uint64_t>& heads);
 };
 
 /// Translates the blocks that start in [begin, end) of the code (both block starts, or end = code size + 1),
@@ -177,6 +183,8 @@ class Codegen {
   /// part".
   static std::unique_ptr<CompiledCode> compile_in_parts(const ModuleState& module, bool step_tracing,
                                                         const CodeScan& scan, uint64_t id);
+  /// Whether compile_in_parts is worth trying: enough code, and a second core.
+  static bool may_compile_in_parts(const ModuleState& module);
   /// What the compilation held when it stopped or finished: machine code, tables and working memory.
   uint64_t memory_needed() const;
   /// A bug in this file (a short jump that does not reach), or empty.
@@ -591,9 +599,29 @@ bool Codegen::emit_all() {
 // The same walk over the instruction starts finds the valid jump targets as CodeView::is_jump_target_valid
 // does, for all of them at once: an instruction start at most 24 bits after the previous one, which ends a
 // block (or pc 0).
-CodeScan::CodeScan(const CodeView& code) : size(code.size()) {
-  loop_heads.assign(size / 64 + 1, 0);
-  jump_targets.assign(size / 64 + 1, 0);
+CodeScan::CodeScan(const CodeView& code, bool in_two_halves) : size(code.size()) {
+  const size_t words = size / 64 + 1;
+  loop_heads.assign(words, 0);
+  jump_targets.assign(words, 0);
+  const size_t half = words / 2;
+  if (in_two_halves && half > 0) {
+    // Each half writes its own words of jump_targets; the second half's loop heads (which may lie in the
+    // first) go to a bitmap of their own, or'ed in after.
+    std::vector<uint64_t> heads(words, 0);
+    try {
+      std::thread second([&] { walk(code, half, words, heads); });
+      walk(code, 0, half, loop_heads);
+      second.join();
+      for (size_t i = 0; i < words; ++i) loop_heads[i] |= heads[i];
+      return;
+    } catch (const std::system_error&) {
+      // No thread (none started): the whole walk in this one.
+    }
+  }
+  walk(code, 0, words, loop_heads);
+}
+
+void CodeScan::walk(const CodeView& code, size_t first, size_t last, std::vector<uint64_t>& heads) {
   // What the walk needs of each opcode byte: whether it is an instruction that ends a block, and whether
   // it has a target.
   constexpr uint8_t kEndsBlock = 1, kHasTarget = 2;
@@ -605,12 +633,20 @@ CodeScan::CodeScan(const CodeView& code) : size(code.size()) {
     kinds[byte] = static_cast<uint8_t>((ends_block(*op) ? kEndsBlock : 0) |
                                        (f == Format::Offset || f == Format::RegImmOffset || f == Format::RegRegOffset ? kHasTarget : 0));
   }
-  // Instruction starts, a bitmask word (64 pcs) at a time.
   const std::span<const uint8_t> bitmask = code.bitmask();
+  // The instruction start before the first word, if it is near enough to make a jump target of the first
+  // start in it (at most kBitmaskMaxSkip + 1 pcs before).
   uint64_t previous = 0;
   bool previous_ends_block = false;
+  for (uint64_t pc = first * 64; pc-- > 0 && first * 64 - pc <= kBitmaskMaxSkip + 1;) {
+    if (!code.is_instruction_boundary(static_cast<uint32_t>(pc))) continue;
+    previous = pc;
+    previous_ends_block = kinds[code.code()[pc]] & kEndsBlock;
+    break;
+  }
+  // Instruction starts, a bitmask word (64 pcs) at a time.
   const size_t bytes = std::min<size_t>(bitmask.size(), (size_t{size} + 7) / 8);
-  for (size_t byte = 0; byte < bytes; byte += 8) {
+  for (size_t byte = first * 8; byte < std::min(bytes, last * 8); byte += 8) {
     uint64_t word = 0;
     std::memcpy(&word, bitmask.data() + byte, std::min<size_t>(8, bytes - byte));
     if (byte * 8 + 64 > size) word &= (uint64_t(1) << (size % 64)) - 1;  // pcs below size only
@@ -624,7 +660,7 @@ CodeScan::CodeScan(const CodeView& code) : size(code.size()) {
       previous_ends_block = kind & kEndsBlock;
       if (!(kind & kHasTarget)) continue;
       const Instruction insn = code.decode(static_cast<uint32_t>(pc));
-      if (insn.valid && insn.target <= pc) loop_heads[insn.target >> 6] |= uint64_t(1) << (insn.target & 63);
+      if (insn.valid && insn.target <= pc) heads[insn.target >> 6] |= uint64_t(1) << (insn.target & 63);
     }
     jump_targets[byte / 8] = targets;
   }
@@ -1406,11 +1442,15 @@ std::atomic<uint32_t> g_parts_from{64 << 10};
 uint32_t compile_in_parts_from() { return g_parts_from.load(std::memory_order_relaxed); }
 void set_compile_in_parts_from(uint32_t code_bytes) { g_parts_from.store(code_bytes, std::memory_order_relaxed); }
 
+bool Codegen::may_compile_in_parts(const ModuleState& module) {
+  static const unsigned cores = std::thread::hardware_concurrency();
+  return module.blob.code().size() >= compile_in_parts_from() && cores >= 2;
+}
+
 std::unique_ptr<CompiledCode> Codegen::compile_in_parts(const ModuleState& module, bool step_tracing,
                                                         const CodeScan& scan, uint64_t id) {
   const uint32_t size = static_cast<uint32_t>(module.blob.code().size());
-  static const unsigned cores = std::thread::hardware_concurrency();
-  if (size < compile_in_parts_from() || cores < 2) return nullptr;
+  if (!may_compile_in_parts(module)) return nullptr;
   // The second part starts at the first valid jump target from the middle on: a block start of the sweep
   // from pc 0, after an instruction that ends a block.
   uint32_t split = size / 2;
@@ -1549,11 +1589,12 @@ Result<std::unique_ptr<CompiledCode>> CompiledCode::compile(const ModuleState& m
   const size_t in_place_capacity = round_up(8 * code_size + 65536);
   // Nothing thrown leaves: running out of memory anywhere here is an error like any other.
   try {
-    const CodeScan scan{CodeView(module.blob)};
     // Two parts in parallel where the memory limit leaves room for both parts' buffers whole (a part's
-    // working memory is at most about 16 bytes per byte of guest code).
+    // working memory is at most about 16 bytes per byte of guest code); the walk before them in two halves.
     const uint64_t parts_need = table_bytes + 2 * in_place_capacity + kHugePage + 16 * code_size;
-    if (limit == 0 || parts_need <= limit) {
+    const bool in_parts = (limit == 0 || parts_need <= limit) && Codegen::may_compile_in_parts(module);
+    const CodeScan scan(CodeView(module.blob), in_parts);
+    if (in_parts) {
       if (std::unique_ptr<CompiledCode> out = Codegen::compile_in_parts(module, step_tracing, scan,
                                                                          next_id.fetch_add(1, std::memory_order_relaxed)))
         return out;
