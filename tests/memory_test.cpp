@@ -5,6 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
 #include "runtime/guest_memory.hpp"
 #include "runtime/huge_pages.hpp"
 #include "test_util.hpp"
@@ -835,6 +840,38 @@ TEST(PrivateBackingTest, GuestMemoryAsksForHugePages) {
   EXPECT_NE(vm_flags_at(base + kFirst).find(" hg "), std::string::npos) << vm_flags_at(base + kFirst);
   ASSERT_TRUE(again->protect(0, 4u << 20, PROT_READ | PROT_WRITE));
   EXPECT_NE(vm_flags_at(base + (2u << 20)).find(" hg "), std::string::npos) << vm_flags_at(base + (2u << 20));
+}
+
+// A reservation goes back to the pool with what its user made accessible zeroed: a few read-write pages (a
+// small program's stack) in place, so that the next user takes no page fault on them (they stay resident);
+// more, or read-only ones, lose their pages. Either way the next user reads zeros.
+TEST(PrivateBackingTest, WhatAUserWroteIsZeroForTheNextOneAndSmallRangesStayResident) {
+  auto resident = [](const uint8_t* page) {
+    unsigned char in_core = 0;
+    EXPECT_EQ(mincore(const_cast<uint8_t*>(page), kPage, &in_core), 0);
+    return (in_core & 1) != 0;
+  };
+  struct Case {
+    uint64_t length;
+    int prot;
+    bool stays_resident;
+  };
+  for (const Case c : {Case{2 * kPage, PROT_READ | PROT_WRITE, true}, Case{16 * kPage, PROT_READ | PROT_WRITE, false},
+                       Case{kPage, PROT_READ, false}}) {
+    SCOPED_TRACE(fmt::format("{} bytes, prot {}", c.length, c.prot));
+    constexpr uint64_t kAt = 0x200000;
+    std::unique_ptr<detail::PrivateBacking> backing = unwrap(detail::PrivateBacking::acquire());
+    uint8_t* const base = backing->base();
+    ASSERT_TRUE(backing->protect(kAt, kAt + c.length, PROT_READ | PROT_WRITE));
+    std::memset(base + kAt, 0xAB, c.length);
+    ASSERT_TRUE(backing->protect(kAt, kAt + c.length, c.prot));
+    backing.reset();
+    std::unique_ptr<detail::PrivateBacking> again = unwrap(detail::PrivateBacking::acquire());
+    ASSERT_EQ(again->base(), base) << "the pool hands back the reservation returned last";
+    EXPECT_EQ(resident(base + kAt), c.stays_resident);
+    ASSERT_TRUE(again->protect(kAt, kAt + c.length, PROT_READ));
+    EXPECT_EQ(std::count(base + kAt, base + kAt + c.length, 0), static_cast<ptrdiff_t>(c.length));
+  }
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ class PrivateBacking final : public MemoryBacking {
  public:
   static constexpr size_t kHeaderSize = 4096;
   static Result<std::unique_ptr<PrivateBacking>> acquire();
-  /// Drops the pages of what this user made accessible (one system call) and hands the reservation back.
+  /// Drops the pages of what this user made accessible (one system call), or zeroes them where they are
+  /// at most kZeroedInPlace bytes, all read-write, and hands the reservation back.
   ~PrivateBacking() override;
   PrivateBacking(const PrivateBacking&) = delete;
   PrivateBacking& operator=(const PrivateBacking&) = delete;
@@ -88,6 +89,8 @@ class PrivateBacking final : public MemoryBacking {
   };
 
  private:
+  /// What this user made accessible is zeroed in place, not dropped, up to this size (all read-write).
+  static constexpr uint64_t kZeroedInPlace = 16 << 10;
   /// More accessible ranges than this (dynamic paging) are not kept track of: the reservation goes back
   /// wholly inaccessible.
   static constexpr size_t kMaxRanges = 16;
