@@ -290,6 +290,8 @@ class Codegen {
   void resolve(uint32_t site, uint32_t target);
   /// The code of `pc` starts here; a block start resolves the jumps waiting for it.
   void bind_pc(uint32_t pc, bool block_start);
+  /// The pcs without code from filled_ to `end` take the entry `here` (a chain waiting on one is unbound_).
+  void fill_to(uint32_t end, uint32_t here);
 
   // ---- exits
   // Every stub is bound before guest code.
@@ -443,18 +445,23 @@ void Codegen::resolve(uint32_t site, uint32_t target) {
   }
 }
 
+void Codegen::fill_to(uint32_t end, uint32_t here) {
+  uint32_t* const entry = out_.entry_.data();
+  for (; filled_ < end; ++filled_) {
+    if (entry[filled_] != kNoCode) [[unlikely]]
+      unbound_.emplace_back(filled_, entry[filled_]);
+    entry[filled_] = here;
+  }
+}
+
 void Codegen::bind_pc(uint32_t pc, bool block_start) {
   // The pcs since the last one with code (an instruction's operand bytes) take this entry: entry_ stays
   // non-decreasing, so that pc_at can search it. One that a jump waits for never gets code (the sweep binds
   // every valid jump target, so this is not expected): that jump traps there (emit_all).
-  uint32_t* const entry = out_.entry_.data();
   const uint32_t here = offset();
-  for (uint32_t gap = filled_; gap < pc; ++gap) {
-    if (entry[gap] != kNoCode) [[unlikely]]
-      unbound_.emplace_back(gap, entry[gap]);
-    entry[gap] = here;
-  }
+  fill_to(pc, here);
   filled_ = pc + 1;
+  uint32_t* const entry = out_.entry_.data();
   const uint32_t chain = entry[pc];
   if (chain != kNoCode) {
     // Jumps only go to valid jump targets, which the sweep starts blocks at; any other target traps, as
@@ -574,11 +581,7 @@ bool Codegen::emit_all() {
   flush_deferred();
   // The pcs after the last instruction (its operands) take the entry of the next part's first.
   tail_ = filled_;
-  for (; filled_ < std::min(end_, size + 1); ++filled_) {
-    if (out_.entry_[filled_] != kNoCode) [[unlikely]]
-      unbound_.emplace_back(filled_, out_.entry_[filled_]);
-    out_.entry_[filled_] = offset();
-  }
+  fill_to(std::min(end_, size + 1), offset());
   if (failed()) return false;
 
   // Jump targets the sweep did not start a block at, and those never reached with code, trap there.
